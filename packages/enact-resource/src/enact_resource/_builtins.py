@@ -1,0 +1,105 @@
+"""Built-in value resources: Str, Int, Float, Bytes and NoneResource."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from enact_resource._resource import FieldValue, ResourceBase, set_type_name
+
+__all__ = ["Bytes", "Float", "Int", "NoneResource", "Str"]
+
+_V = TypeVar("_V")
+
+
+class _ValueResource(ResourceBase):
+    """Shared behaviour of resources that subclass an immutable Python type."""
+
+    __slots__ = ()
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return ("value",)
+
+    @classmethod
+    def from_fields(cls, field_dict: Mapping[str, FieldValue]) -> Any:
+        return cls(field_dict["value"])  # type: ignore[call-arg]
+
+    def deep_copy_resource(self: _V) -> _V:
+        return self  # Immutable: a copy would be indistinguishable.
+
+
+class Str(_ValueResource, str):
+    """A ``str`` that is a resource (one field, ``value``)."""
+
+    __slots__ = ()
+
+    def field_values(self) -> tuple[str]:
+        return (str.__str__(self),)
+
+
+class Int(_ValueResource, int):
+    """An ``int`` that is a resource (one field, ``value``)."""
+
+    __slots__ = ()
+
+    def field_values(self) -> tuple[int]:
+        return (int(self),)
+
+
+class Float(_ValueResource, float):
+    """A ``float`` that is a resource (one field, ``value``)."""
+
+    __slots__ = ()
+
+    def field_values(self) -> tuple[float]:
+        return (float(self),)
+
+
+class Bytes(_ValueResource, bytes):
+    """A ``bytes`` that is a resource (one field, ``value``)."""
+
+    __slots__ = ()
+
+    def field_values(self) -> tuple[bytes]:
+        return (bytes(self),)
+
+
+class NoneResource(ResourceBase):
+    """The empty resource: the input of invokables that take no argument."""
+
+    __slots__ = ()
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return ()
+
+    def field_values(self) -> tuple[()]:
+        return ()
+
+    @classmethod
+    def from_fields(cls, field_dict: Mapping[str, FieldValue]) -> NoneResource:
+        return cls()
+
+    def deep_copy_resource(self) -> NoneResource:
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}()"
+
+
+# Names fixed by the format (SPEC 3.1), shared with data written by the original enact.
+for _cls, _name in (
+    (Str, "enact.resource_types.Str"),
+    (Int, "enact.resource_types.Int"),
+    (Float, "enact.resource_types.Float"),
+    (Bytes, "enact.resource_types.Bytes"),
+    (NoneResource, "enact.interfaces.NoneResource"),
+):
+    set_type_name(_cls, _name)

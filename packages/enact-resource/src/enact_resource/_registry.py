@@ -1,0 +1,85 @@
+"""The process-wide registry of resource types, keyed by type id."""
+
+from __future__ import annotations
+
+import threading
+from typing import ClassVar, TypeVar
+
+from enact_resource._errors import TypeNotRegisteredError
+from enact_resource._resource import ResourceBase, type_info
+
+__all__ = ["Registry", "register"]
+
+T = TypeVar("T", bound=type[ResourceBase])
+
+
+class Registry:
+    """Maps type ids to resource classes.
+
+    Deserialisation resolves types only through a registry: nothing named in
+    stored data is ever imported or evaluated. Registering a class whose type
+    id is already taken replaces the earlier class (as happens when a notebook
+    cell defining a class is run again).
+    """
+
+    _instance: ClassVar[Registry | None] = None
+    _instance_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._classes: list[type[ResourceBase]] = []
+        self._by_id: dict[str, type[ResourceBase]] = {}
+
+    @classmethod
+    def get(cls) -> Registry:
+        """Returns the process registry."""
+        instance = cls._instance
+        if instance is None:
+            with cls._instance_lock:
+                if cls._instance is None:
+                    cls._instance = Registry()
+                instance = cls._instance
+        return instance
+
+    def register(self, resource_type: T) -> T:
+        """Registers a resource class and returns it (usable as a decorator)."""
+        if not (isinstance(resource_type, type) and issubclass(resource_type, ResourceBase)):
+            raise TypeError(
+                f"Only ResourceBase subclasses can be registered, got {resource_type!r}"
+            )
+        with self._lock:
+            if resource_type not in self._classes:
+                self._classes.append(resource_type)
+            self._by_id[type_info(resource_type).type_id] = resource_type
+        return resource_type
+
+    def is_registered(self, resource_type: type[ResourceBase]) -> bool:
+        """Returns whether looking up the type's id yields this very class."""
+        type_id = type_info(resource_type).type_id
+        return self._by_id.get(type_id) is resource_type or self._find(type_id) is resource_type
+
+    def lookup(self, type_id: str) -> type[ResourceBase]:
+        """Returns the class registered under ``type_id``.
+
+        Raises:
+            TypeNotRegisteredError: no registered class has this type id.
+        """
+        found = self._by_id.get(type_id)
+        # A class's type id changes if @dataclass is applied after @register;
+        # check the hit and fall back to a rescan of the registered classes.
+        if found is not None and type_info(found).type_id == type_id:
+            return found
+        found = self._find(type_id)
+        if found is None:
+            raise TypeNotRegisteredError(type_id)
+        return found
+
+    def _find(self, type_id: str) -> type[ResourceBase] | None:
+        with self._lock:
+            self._by_id = {type_info(cls).type_id: cls for cls in self._classes}
+            return self._by_id.get(type_id)
+
+
+def register(resource_type: T) -> T:
+    """Registers a resource class with the process registry (a class decorator)."""
+    return Registry.get().register(resource_type)

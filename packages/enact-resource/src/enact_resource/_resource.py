@@ -1,0 +1,370 @@
+"""The resource model: ResourceBase, Resource, ResourceDict and type ids."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, TypeVar
+
+from enact_resource._errors import FieldTypeError
+
+__all__ = [
+    "FieldValue",
+    "Resource",
+    "ResourceBase",
+    "ResourceDict",
+    "TypeInfo",
+    "from_dict_value",
+    "to_dict_value",
+    "type_info",
+]
+
+#: A legal field value: int, float, bool, str, bytes, None, a resource, a
+#: resource type, or a list/tuple/str-keyed mapping of these.
+FieldValue = Any
+
+R = TypeVar("R", bound="ResourceBase")
+
+# Attribute names used to cache per-class data in the class's own __dict__.
+_INFO_ATTR = "_enact_type_info_"
+_NAME_ATTR = "_enact_type_name_"
+
+
+class TypeInfo:
+    """What enact derives once per resource class: type id and field layout.
+
+    Cached in the class's own ``__dict__`` and keyed on the class's
+    ``__dataclass_fields__`` object, so that it is recomputed if
+    ``@dataclasses.dataclass`` processes the class after a decorator (such as
+    ``@register``) has already asked for its type id.
+    """
+
+    __slots__ = ("field_names", "get_values", "key", "name_reprs", "stream_prefix", "type_id")
+
+    def __init__(self, key: object, type_id: str, field_names: tuple[str, ...]) -> None:
+        self.key = key
+        self.type_id = type_id
+        self.field_names = field_names
+        # Pieces of the digest stream (SPEC 3.2) that depend only on the type.
+        self.stream_prefix = "res[" + type_id
+        self.name_reprs = tuple(repr(name) for name in field_names)
+        # Reads the field values off a dataclass instance in one C call.
+        self.get_values = _values_getter(field_names)
+
+
+def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if not names:
+        return lambda _obj: ()
+    if len(names) == 1:
+        one = operator.attrgetter(names[0])
+        return lambda obj: (one(obj),)
+    getter: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
+    return getter
+
+
+def type_info(cls: type[ResourceBase]) -> TypeInfo:
+    """Returns the cached :class:`TypeInfo` of a resource class."""
+    info: TypeInfo | None = cls.__dict__.get(_INFO_ATTR)
+    key = getattr(cls, "__dataclass_fields__", None)
+    if info is not None and info.key is key:
+        return info
+    type_id, names = cls._describe_type()
+    info = TypeInfo(key, type_id, names)
+    setattr(cls, _INFO_ATTR, info)
+    return info
+
+
+def set_type_name(cls: type[ResourceBase], name: str) -> None:
+    """Fixes the name used in ``cls``'s type id (not inherited by subclasses).
+
+    The built-in types use the names of the original enact so that stored
+    data and digests stay compatible with it, whichever module defines them.
+    """
+    setattr(cls, _NAME_ATTR, name)
+    if _INFO_ATTR in cls.__dict__:
+        delattr(cls, _INFO_ATTR)
+
+
+class ResourceBase:
+    """The resource protocol: a typed record of named, JSON-like field values.
+
+    Subclasses provide ``field_names``, ``field_values`` and ``from_fields``;
+    everything else is derived. :class:`Resource` implements the protocol for
+    dataclasses, which is what most code should use.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def type_name(cls) -> str:
+        """Returns the name used in the type id: ``module.qualname`` by default."""
+        fixed: str | None = cls.__dict__.get(_NAME_ATTR)
+        if fixed is not None:
+            return fixed
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    @classmethod
+    def _describe_type(cls) -> tuple[str, tuple[str, ...]]:
+        """Computes (type id, field names); cached by :func:`type_info`."""
+        type_id = json.dumps({"name": cls.type_name()}, sort_keys=True)
+        return type_id, tuple(cls.field_names())
+
+    @classmethod
+    def type_id(cls) -> str:
+        """Returns the type id: the JSON text identifying this type (SPEC 3.1)."""
+        return type_info(cls).type_id
+
+    @classmethod
+    def field_names(cls) -> Iterable[str]:
+        """Returns the names of the fields, in declared order."""
+        raise NotImplementedError(f"{cls.__qualname__} must implement field_names()")
+
+    def field_values(self) -> Iterable[FieldValue]:
+        """Returns the field values, in the order of :meth:`field_names`."""
+        raise NotImplementedError(f"{type(self).__qualname__} must implement field_values()")
+
+    @classmethod
+    def from_fields(cls: type[R], field_dict: Mapping[str, FieldValue]) -> R:
+        """Constructs an instance from a mapping of field name to value."""
+        raise NotImplementedError(f"{cls.__qualname__} must implement from_fields()")
+
+    def field_items(self) -> Iterator[tuple[str, FieldValue]]:
+        """Returns (name, value) pairs in field order."""
+        return zip(type_info(type(self)).field_names, self.field_values(), strict=True)
+
+    def to_resource_dict(self) -> ResourceDict:
+        """Returns the resource as a :class:`ResourceDict` tree.
+
+        Nested resources become nested ``ResourceDict`` objects and containers
+        are copied, so the result shares nothing mutable with ``self``.
+
+        Raises:
+            FieldTypeError: a field holds a value that resources cannot hold,
+                or a value contains itself.
+        """
+        return _resource_to_dict(self, set())
+
+    @classmethod
+    def from_resource_dict(cls: type[R], resource_dict: ResourceDict) -> R:
+        """Builds a resource from a :class:`ResourceDict` (deeply converted)."""
+        return cls.from_fields(
+            {name: from_dict_value(value) for name, value in resource_dict.items()}
+        )
+
+    def deep_copy_resource(self: R) -> R:
+        """Returns a deep copy that shares nothing mutable with ``self``."""
+        return type(self).from_resource_dict(self.to_resource_dict())
+
+    def set_from(self, other: ResourceBase) -> None:
+        """Makes ``self`` equal to ``other`` (a resource of the same type).
+
+        Only mutable resources support this; the base implementation accepts
+        an equal value and rejects any other.
+        """
+        _check_same_type(self, other)
+        if self != other:
+            raise TypeError(f"{type(self).__qualname__} is immutable and cannot be set from {other!r}")
+
+
+def _check_same_type(target: ResourceBase, other: ResourceBase) -> None:
+    if type(other) is not type(target):
+        raise TypeError(
+            f"set_from expects a {type(target).__qualname__}, got {type(other).__qualname__}"
+        )
+
+
+@dataclasses.dataclass
+class Resource(ResourceBase):
+    """A resource defined as a dataclass (subclass it and add ``@dataclass``).
+
+    Field names and their order come from the dataclass fields; the type id
+    carries a digest of them, so changing a class's fields changes its type id.
+    """
+
+    # Resources compare by value; dataclasses make them unhashable.
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+    @classmethod
+    def _describe_type(cls) -> tuple[str, tuple[str, ...]]:
+        names = tuple(field.name for field in dataclasses.fields(cls))
+        name = cls.type_name()
+        fields_digest = hashlib.sha256((name + "".join(map(repr, names))).encode()).hexdigest()
+        type_id = json.dumps({"digest": fields_digest, "name": name}, sort_keys=True)
+        return type_id, names
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return type_info(cls).field_names
+
+    def field_values(self) -> tuple[FieldValue, ...]:
+        return type_info(type(self)).get_values(self)
+
+    @classmethod
+    def from_fields(cls: type[R], field_dict: Mapping[str, FieldValue]) -> R:
+        return cls(**field_dict)
+
+    def set_from(self, other: ResourceBase) -> None:
+        _check_same_type(self, other)
+        copy = other.deep_copy_resource()
+        for name in type_info(type(self)).field_names:
+            # object.__setattr__ also works for frozen dataclasses.
+            object.__setattr__(self, name, getattr(copy, name))
+
+
+class ResourceDict(dict[str, FieldValue]):
+    """A resource as a dict of field name to value, with the resource class in ``.type``.
+
+    Values are the field values with nested resources as nested
+    ``ResourceDict`` objects; it is what storage backends read and write.
+    """
+
+    __slots__ = ("type",)
+
+    def __init__(
+        self,
+        type: type[ResourceBase],  # noqa: A002 - the attribute name the tutorial uses
+        fields: Mapping[str, FieldValue] | Iterable[tuple[str, FieldValue]] = (),
+        /,
+        **kwargs: FieldValue,
+    ) -> None:
+        super().__init__(fields, **kwargs)
+        self.type = type
+
+    def to_resource(self) -> ResourceBase:
+        """Builds the resource this dict describes."""
+        return self.type.from_resource_dict(self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ResourceDict) and other.type is not self.type:
+            return False
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ResourceDict, (self.type, dict(self)))
+
+
+# --- Conversion between field values and ResourceDict values -----------------
+
+_ATOMS: frozenset[type] = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+def _unsupported(value: object) -> FieldTypeError:
+    return FieldTypeError(f"Encountered unsupported field type {type(value)}: {value!r}")
+
+
+def _cycle(value: object) -> FieldTypeError:
+    return FieldTypeError(
+        f"Encountered a cycle: a {type(value).__qualname__} value contains itself"
+    )
+
+
+def _resource_to_dict(resource: ResourceBase, active: set[int]) -> ResourceDict:
+    key = id(resource)
+    if key in active:
+        raise _cycle(resource)
+    active.add(key)
+    info = type_info(type(resource))
+    values = tuple(resource.field_values())
+    if len(values) != len(info.field_names):
+        raise FieldTypeError(
+            f"{type(resource).__qualname__} has fields {list(info.field_names)} "
+            f"but returned {len(values)} field values"
+        )
+    result = ResourceDict(
+        type(resource),
+        zip(info.field_names, [_to_value(v, active) for v in values], strict=True),
+    )
+    active.discard(key)
+    return result
+
+
+def to_dict_value(value: FieldValue) -> FieldValue:
+    """Converts a field value to its ResourceDict form (resources become dicts)."""
+    return _to_value(value, set())
+
+
+def _to_value(value: FieldValue, active: set[int]) -> FieldValue:
+    cls = type(value)
+    if cls in _ATOMS:
+        return value
+    if cls is list or cls is tuple:
+        key = id(value)
+        if key in active:
+            raise _cycle(value)
+        active.add(key)
+        result = [_to_value(item, active) for item in value]
+        active.discard(key)
+        return result
+    if cls is dict:
+        return _map_to_value(value, active)
+    if isinstance(value, ResourceBase):
+        return _resource_to_dict(value, active)
+    if isinstance(value, type):
+        if issubclass(value, ResourceBase):
+            return value
+        raise _unsupported(value)
+    # Subclasses of the primitive types are stored as the primitive.
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    if isinstance(value, list | tuple):
+        return _to_value(list(value), active)
+    if isinstance(value, Mapping):
+        return _map_to_value(value, active)
+    raise _unsupported(value)
+
+
+def _map_to_value(value: Mapping[Any, Any], active: set[int]) -> dict[str, FieldValue]:
+    key = id(value)
+    if key in active:
+        raise _cycle(value)
+    active.add(key)
+    result = {}
+    for k, v in value.items():
+        if type(k) is not str:
+            if not isinstance(k, str):
+                raise FieldTypeError(
+                    f"Encountered a mapping key of unsupported type {type(k)}: {k!r} "
+                    "(mapping keys must be str)"
+                )
+            k = str.__str__(k)
+        result[k] = _to_value(v, active)
+    active.discard(key)
+    return result
+
+
+def from_dict_value(value: FieldValue) -> FieldValue:
+    """Converts a ResourceDict value back to a field value (dicts become resources)."""
+    cls = type(value)
+    if cls in _ATOMS:
+        return value
+    if cls is list:
+        return [from_dict_value(item) for item in value]
+    if cls is ResourceDict:
+        return value.type.from_resource_dict(value)
+    if cls is dict:
+        return {k: from_dict_value(v) for k, v in value.items()}
+    if isinstance(value, ResourceBase):
+        return value.deep_copy_resource()
+    if isinstance(value, ResourceDict):
+        return value.type.from_resource_dict(value)
+    if isinstance(value, list | tuple):
+        return [from_dict_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return {k: from_dict_value(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,55 @@
+"""enact: a framework for generative software.
+
+The flat public API of enact-resource, enact-store and enact-invoke; each
+name here is the very object defined in its home package.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from enact_resource import (
+    Bytes,
+    DeserializationError,
+    EnactError,
+    FieldTypeError,
+    Float,
+    Int,
+    JsonSerializer,
+    NoneResource,
+    Registry,
+    Resource,
+    ResourceBase,
+    ResourceDict,
+    SerializationError,
+    Serializer,
+    Str,
+    TypeNotRegisteredError,
+    digest,
+    register,
+)
+
+try:
+    __version__ = version("enact")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Bytes",
+    "DeserializationError",
+    "EnactError",
+    "FieldTypeError",
+    "Float",
+    "Int",
+    "JsonSerializer",
+    "NoneResource",
+    "Registry",
+    "Resource",
+    "ResourceBase",
+    "ResourceDict",
+    "SerializationError",
+    "Serializer",
+    "Str",
+    "TypeNotRegisteredError",
+    "__version__",
+    "digest",
+    "register",
+]
