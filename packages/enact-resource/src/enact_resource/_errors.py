@@ -33,10 +33,11 @@ class DeserializationError(EnactError, ValueError):
 class TypeNotRegisteredError(DeserializationError, LookupError):
     """No registered resource class has the requested type id."""
 
-    def __init__(self, type_id: str) -> None:
+    def __init__(self, type_id: str, context: str = "") -> None:
+        where = f" ({context})" if context else ""
         super().__init__(
-            f"No resource type is registered under type id {type_id!r}. Decorate the class "
-            "with @enact.register (or @enact.typed_invokable) and import its module before "
-            "reading data of this type."
+            f"No resource type is registered under type id {type_id!r}{where}. Decorate the "
+            "class with @enact.register (or @enact.typed_invokable) and import its module "
+            "before reading data of this type."
         )
         self.type_id = type_id

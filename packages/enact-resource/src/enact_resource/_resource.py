@@ -166,7 +166,9 @@ class ResourceBase:
         """
         _check_same_type(self, other)
         if self != other:
-            raise TypeError(f"{type(self).__qualname__} is immutable and cannot be set from {other!r}")
+            raise TypeError(
+                f"{type(self).__qualname__} is immutable and cannot be set from {other!r}"
+            )
 
 
 def _check_same_type(target: ResourceBase, other: ResourceBase) -> None:
@@ -225,7 +227,7 @@ class ResourceDict(dict[str, FieldValue]):
 
     def __init__(
         self,
-        type: type[ResourceBase],  # noqa: A002 - the attribute name the tutorial uses
+        type: type[ResourceBase],
         fields: Mapping[str, FieldValue] | Iterable[tuple[str, FieldValue]] = (),
         /,
         **kwargs: FieldValue,
@@ -245,7 +247,7 @@ class ResourceDict(dict[str, FieldValue]):
     def __ne__(self, other: object) -> bool:
         return not self == other
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ResourceDict, (self.type, dict(self)))

@@ -91,13 +91,13 @@ class JsonSerializer(Serializer):
         return self._registry or Registry.get()
 
     def serialize(self, resource_dict: ResourceDict) -> bytes:
-        if not isinstance(resource_dict, ResourceDict):
-            if isinstance(resource_dict, ResourceBase):
-                resource_dict = resource_dict.to_resource_dict()
-            else:
-                raise SerializationError(
-                    f"serialize expects a ResourceDict, got {type(resource_dict).__qualname__}"
-                )
+        value: object = resource_dict
+        if isinstance(value, ResourceBase):
+            resource_dict = value.to_resource_dict()
+        elif not isinstance(value, ResourceDict):
+            raise SerializationError(
+                f"serialize expects a ResourceDict, got {type(value).__qualname__}"
+            )
         tree = self._encode(resource_dict)
         try:
             data = self._encoder.encode(tree)

@@ -1,10 +1,46 @@
-"""References and content-addressed stores for enact (in development)."""
+"""References and content-addressed stores for enact.
+
+A store is a Merkle DAG: resources are committed under the sha256 digest of
+their content and refer to each other through :class:`Ref` objects. Backends
+keep the objects in memory, in files, in SQLite or in PostgreSQL.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
+
+from enact_store._backend import InMemoryBackend, StorageBackend
+from enact_store._errors import (
+    CorruptionError,
+    NoActiveStoreError,
+    NotFound,
+    RefError,
+    StoreConfigError,
+    StoreError,
+    UnsupportedOperation,
+)
+from enact_store._file import FileBackend
+from enact_store._ref import PackedResource, Ref
+from enact_store._store import Store, Tags, commit
 
 try:
     __version__ = version("enact-store")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "CorruptionError",
+    "FileBackend",
+    "InMemoryBackend",
+    "NoActiveStoreError",
+    "NotFound",
+    "PackedResource",
+    "Ref",
+    "RefError",
+    "StorageBackend",
+    "Store",
+    "StoreConfigError",
+    "StoreError",
+    "Tags",
+    "UnsupportedOperation",
+    "__version__",
+    "commit",
+]

@@ -1,0 +1,134 @@
+"""The storage backend interface and the in-memory backend."""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from enact_resource import ResourceDict
+from enact_store._errors import UnsupportedOperation
+from enact_store._ref import PackedResource, Ref
+
+__all__ = ["InMemoryBackend", "StorageBackend"]
+
+
+class StorageBackend(abc.ABC):
+    """A storage backend: stores packed resources under their digests.
+
+    A backend needs only :meth:`commit`, :meth:`has` and :meth:`get`. Richer
+    backends also implement the optional capabilities below (batch commit,
+    listing, deleting, tags); the defaults raise :class:`UnsupportedOperation`
+    or fall back to the three required methods.
+    """
+
+    #: Whether data read back is known to be what was committed, so the store
+    #: need not re-hash it on every read. Only true for backends whose data
+    #: never leaves the process; a persistent backend must leave it False.
+    trusted: bool = False
+
+    @abc.abstractmethod
+    def commit(self, packed_resource: PackedResource[Any]) -> None:
+        """Stores a packed resource (idempotent: committing twice is harmless)."""
+
+    @abc.abstractmethod
+    def has(self, ref: Ref[Any]) -> bool:
+        """Returns whether the storage backend has the resource."""
+
+    @abc.abstractmethod
+    def get(self, ref: Ref[Any]) -> ResourceDict | None:
+        """Returns the packed resource data or None if not available."""
+
+    # --- Optional capabilities. ---
+
+    def commit_many(self, packed_resources: Iterable[PackedResource[Any]]) -> None:
+        """Stores several packed resources; backends may do this in one transaction."""
+        for packed in packed_resources:
+            self.commit(packed)
+
+    def location(self, digest: str) -> str:
+        """Describes where an object is kept, for error messages."""
+        return f"{type(self).__name__} object {digest}"
+
+    def iter_digests(self) -> Iterator[str]:
+        """Yields the digest of every stored object."""
+        raise UnsupportedOperation(f"{type(self).__name__} cannot list its objects")
+
+    def delete(self, digests: Iterable[str]) -> int:
+        """Deletes objects by digest; returns how many were deleted."""
+        raise UnsupportedOperation(f"{type(self).__name__} cannot delete objects")
+
+    def get_tag(self, name: str) -> str | None:
+        """Returns the digest a tag names, or None."""
+        raise UnsupportedOperation(f"{type(self).__name__} does not support tags")
+
+    def set_tag(self, name: str, digest: str) -> None:
+        """Points a tag at a digest (creating or moving it)."""
+        raise UnsupportedOperation(f"{type(self).__name__} does not support tags")
+
+    def delete_tag(self, name: str) -> bool:
+        """Deletes a tag; returns whether it existed."""
+        raise UnsupportedOperation(f"{type(self).__name__} does not support tags")
+
+    def list_tags(self) -> dict[str, str]:
+        """Returns every tag name and the digest it names."""
+        raise UnsupportedOperation(f"{type(self).__name__} does not support tags")
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Releases resources such as connections; the backend is unusable after."""
+
+
+class InMemoryBackend(StorageBackend):
+    """Keeps objects in a dict for the lifetime of the process.
+
+    The stored ResourceDicts are private snapshots made at commit time and
+    never mutated (the store builds a new resource on every read), so reads
+    need no verification and types need not be registered.
+    """
+
+    trusted = True
+
+    def __init__(self) -> None:
+        self._objects: dict[str, ResourceDict] = {}
+        self._tags: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def commit(self, packed_resource: PackedResource[Any]) -> None:
+        # dict.setdefault is atomic in CPython: concurrent commits of the same
+        # digest keep the first (identical) snapshot.
+        self._objects.setdefault(packed_resource.ref.digest, packed_resource.data)
+
+    def has(self, ref: Ref[Any]) -> bool:
+        return ref.digest in self._objects
+
+    def get(self, ref: Ref[Any]) -> ResourceDict | None:
+        return self._objects.get(ref.digest)
+
+    def location(self, digest: str) -> str:
+        return f"in-memory object {digest}"
+
+    def iter_digests(self) -> Iterator[str]:
+        return iter(list(self._objects))
+
+    def delete(self, digests: Iterable[str]) -> int:
+        with self._lock:
+            return sum(self._objects.pop(d, None) is not None for d in digests)
+
+    def get_tag(self, name: str) -> str | None:
+        return self._tags.get(name)
+
+    def set_tag(self, name: str, digest: str) -> None:
+        with self._lock:
+            self._tags[name] = digest
+
+    def delete_tag(self, name: str) -> bool:
+        with self._lock:
+            return self._tags.pop(name, None) is not None
+
+    def list_tags(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._tags)
+
+    def __len__(self) -> int:
+        return len(self._objects)

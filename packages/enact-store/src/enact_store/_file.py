@@ -1,0 +1,159 @@
+"""FileBackend: one file per object under a directory, sharded by digest prefix."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from enact_resource import ResourceDict
+from enact_store._backend import StorageBackend
+from enact_store._codec import decode_object, encode_object
+from enact_store._ref import PackedResource, Ref, check_digest
+from enact_store._store import check_tag_name
+
+__all__ = ["FileBackend"]
+
+
+class FileBackend(StorageBackend):
+    """Stores each object as a file ``objects/ab/abcdef…`` under ``root_dir``.
+
+    Writes are atomic: the object is written to a temporary file in the same
+    directory tree, flushed to disk (fsync) and renamed into place, so a crash
+    never leaves a partial object visible. Reads are verified by the store.
+    Safe for many threads and processes at once: objects are immutable and
+    named by content, and tags are replaced atomically.
+
+    Args:
+        root_dir: the store's directory (created if missing).
+        durable: fsync each object and its directory before ``commit``
+            returns, so committed objects survive a power loss as well as a
+            process crash. With False they survive a process crash only.
+    """
+
+    def __init__(self, root_dir: str | os.PathLike[str], *, durable: bool = True) -> None:
+        self._root = Path(root_dir).absolute()
+        self._objects = self._root / "objects"
+        self._tags = self._root / "tags"
+        self._tmp = self._root / "tmp"
+        for directory in (self._objects, self._tags, self._tmp):
+            directory.mkdir(parents=True, exist_ok=True)
+        self._durable = durable
+
+    @property
+    def root_dir(self) -> Path:
+        """The store's directory."""
+        return self._root
+
+    def _path(self, digest: str) -> Path:
+        check_digest(digest)
+        return self._objects / digest[:2] / digest
+
+    def location(self, digest: str) -> str:
+        return f"file {self._path(digest)}"
+
+    def commit(self, packed_resource: PackedResource[Any]) -> None:
+        path = self._path(packed_resource.ref.digest)
+        if path.exists():
+            return
+        self._write_atomically(path, encode_object(packed_resource))
+
+    def _write_atomically(self, path: Path, data: bytes) -> None:
+        directory = path.parent
+        new_dir = not directory.exists()
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix=path.name[:16], suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                if self._durable:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        if self._durable:
+            _fsync_dir(directory)
+            if new_dir:
+                _fsync_dir(directory.parent)
+
+    def has(self, ref: Ref[Any]) -> bool:
+        return self._path(ref.digest).exists()
+
+    def get(self, ref: Ref[Any]) -> ResourceDict | None:
+        path = self._path(ref.digest)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return decode_object(ref.digest, data, f"file {path}")
+
+    def read_raw(self, digest: str) -> bytes | None:
+        """Returns the stored bytes of an object, or None."""
+        try:
+            return self._path(digest).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def iter_digests(self) -> Iterator[str]:
+        for shard in sorted(self._objects.iterdir()):
+            if not shard.is_dir():
+                continue
+            for entry in sorted(shard.iterdir()):
+                name = entry.name
+                if len(name) == 64 and name.startswith(shard.name):
+                    yield name
+
+    def delete(self, digests: Iterable[str]) -> int:
+        deleted = 0
+        for digest in digests:
+            with contextlib.suppress(FileNotFoundError):
+                self._path(digest).unlink()
+                deleted += 1
+        return deleted
+
+    def _tag_path(self, name: str) -> Path:
+        return self._tags / check_tag_name(name)
+
+    def get_tag(self, name: str) -> str | None:
+        try:
+            text = self._tag_path(name).read_text().strip()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return check_digest(text)
+
+    def set_tag(self, name: str, digest: str) -> None:
+        self._write_atomically(self._tag_path(name), (check_digest(digest) + "\n").encode())
+
+    def delete_tag(self, name: str) -> bool:
+        try:
+            self._tag_path(name).unlink()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return False
+        return True
+
+    def list_tags(self) -> dict[str, str]:
+        tags = {}
+        for path in sorted(self._tags.rglob("*")):
+            if path.is_file():
+                name = path.relative_to(self._tags).as_posix()
+                value = self.get_tag(name)
+                if value is not None:
+                    tags[name] = value
+        return tags
+
+    def __repr__(self) -> str:
+        return f"FileBackend({str(self._root)!r})"
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,198 @@
+"""References: sha256 digests that name resources in a store."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, Generic, TypeVar
+
+from enact_resource import ResourceBase, ResourceDict, digest
+from enact_resource._resource import FieldValue, set_type_name
+from enact_store._context import current_store
+from enact_store._errors import CorruptionError, RefError
+
+__all__ = ["PackedResource", "Ref", "check_digest"]
+
+T = TypeVar("T", bound=ResourceBase)
+R = TypeVar("R", bound="Ref[Any]")
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def check_digest(value: object) -> str:
+    """Returns ``value`` if it is a digest (64 lowercase hex digits), else raises RefError.
+
+    Every path from a digest to a file name or a query goes through here, so a
+    malformed digest (``../x``, an absolute path, wrong length, non-hex) is
+    rejected before anything is touched.
+    """
+    if type(value) is str and len(value) == 64 and _HEX64.fullmatch(value):
+        return value
+    raise RefError(f"Invalid digest {value!r:.100}: expected 64 lowercase hex digits")
+
+
+class PackedResource(Generic[T]):
+    """What a backend stores: ``data`` (a ResourceDict) under ``ref``'s digest.
+
+    ``data`` is the packed form chosen by the store's ``ref_type``: the
+    resource's own ResourceDict by default, or for instance a compressed or
+    encrypted wrapper resource for a :class:`Ref` subclass that overrides
+    :meth:`Ref.pack` and :meth:`Ref.unpack`.
+    """
+
+    __slots__ = ("data", "ref")
+
+    def __init__(self, data: ResourceDict, ref: Ref[T]) -> None:
+        self.data = data
+        self.ref = ref
+
+    def __repr__(self) -> str:
+        return f"PackedResource({self.data!r}, {self.ref!r})"
+
+
+class Ref(ResourceBase, Generic[T]):
+    """A reference to a resource in a store, by the sha256 digest of its content.
+
+    Refs are hashable and compare equal by digest. ``ref.get()`` (or simply
+    ``ref()``) returns a fresh copy of the resource from the active store;
+    mutating it never changes what any ref returns later.
+    """
+
+    __slots__ = ("_cached", "_digest")
+
+    _digest: str
+    # The verified ResourceDict of the target, once loaded. Private and never
+    # mutated: every get() builds a new resource from it, so dereferencing a
+    # loaded ref costs one conversion and no hashing.
+    _cached: ResourceDict | None
+
+    def __init__(self, digest: str) -> None:
+        self._digest = check_digest(digest)
+        self._cached = None
+
+    @property
+    def digest(self) -> str:
+        """The hex sha256 digest of the referenced resource."""
+        return self._digest
+
+    # --- Resource protocol: a Ref is a resource with one field, `digest`. ---
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return ("digest",)
+
+    def field_values(self) -> tuple[str]:
+        return (self._digest,)
+
+    @classmethod
+    def from_fields(cls: type[R], field_dict: Mapping[str, FieldValue]) -> R:
+        return cls(field_dict["digest"])
+
+    def deep_copy_resource(self: R) -> R:
+        # A new object, since modify() re-points a ref; the cache is shared as
+        # it is never mutated.
+        copy = object.__new__(type(self))
+        copy._digest = self._digest
+        copy._cached = self._cached
+        return copy
+
+    def set_from(self, other: ResourceBase) -> None:
+        if not isinstance(other, Ref):
+            raise TypeError(f"set_from expects a Ref, got {type(other).__qualname__}")
+        self._digest = other._digest
+        self._cached = other._cached
+
+    # --- Value semantics. ---
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Ref) and other._digest == self._digest
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self._digest)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self._digest}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._digest,))
+
+    # --- Dereferencing. ---
+
+    def get(self) -> T:
+        """Returns a copy of the referenced resource from the active store.
+
+        Raises:
+            NoActiveStoreError: no store is active.
+            NotFound: the active store does not hold the resource.
+            CorruptionError: the stored data does not match the digest.
+        """
+        return current_store().get(self)
+
+    __call__ = get
+
+    @contextlib.contextmanager
+    def modify(self) -> Iterator[T]:
+        """Yields a copy of the resource; on normal exit commits it and re-points this ref.
+
+        If the block raises, the ref is left unchanged.
+        """
+        store = current_store()
+        resource = self.get()
+        yield resource
+        new = store.commit(resource)
+        self._digest = new._digest
+        self._cached = new._cached
+
+    # --- Packing: override in subclasses to compress or encrypt. ---
+
+    @classmethod
+    def from_digest(cls: type[R], value: str) -> R:
+        """Returns a ref of this class to the given digest."""
+        return cls(value)
+
+    @classmethod
+    def pack(cls, resource: ResourceBase) -> PackedResource[Any]:
+        """Returns what a backend stores for ``resource`` and the ref naming it.
+
+        The default stores the resource's own ResourceDict. A subclass may
+        return another ResourceDict (say, of a resource holding compressed or
+        encrypted bytes) as long as :meth:`unpack` inverts it; the ref's digest
+        must stay the digest of ``resource`` itself.
+        """
+        data = resource.to_resource_dict()
+        ref = cls.from_digest(digest(data))
+        ref._cached = data
+        return PackedResource(data, ref)
+
+    @classmethod
+    def unpack(cls, packed: PackedResource[Any]) -> ResourceDict:
+        """Inverts :meth:`pack`: returns the ResourceDict of the original resource."""
+        return packed.data
+
+    @classmethod
+    def verify(cls, packed: PackedResource[Any], location: str = "") -> ResourceDict:
+        """Unpacks ``packed`` and checks that its content hashes to ``packed.ref``.
+
+        Returns:
+            The verified ResourceDict of the resource.
+
+        Raises:
+            CorruptionError: the content does not match the digest.
+        """
+        expected = packed.ref.digest
+        where = location or "stored data"
+        try:
+            data = cls.unpack(packed)
+            actual = digest(data)
+        except Exception as e:
+            raise CorruptionError(expected, where, f"cannot be read: {e}") from e
+        if actual != expected:
+            raise CorruptionError(expected, where, f"content hashes to {actual}")
+        return data
+
+
+set_type_name(Ref, "enact.references.Ref")

@@ -1,0 +1,216 @@
+"""Stores: a backend plus a ref type, usable as the active store."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, MutableMapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from enact_resource import ResourceBase, ResourceDict
+from enact_store._backend import InMemoryBackend, StorageBackend
+from enact_store._context import ACTIVE, current_store
+from enact_store._errors import NotFound, StoreError
+from enact_store._ref import PackedResource, Ref, check_digest
+
+__all__ = ["Store", "Tags", "check_tag_name", "commit"]
+
+T = TypeVar("T", bound=ResourceBase)
+
+# Like git branch names: path segments of letters, digits, '.', '_' and '-',
+# separated by '/', none starting with '.' or '-' and no '..'.
+_TAG_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9._-]*"
+_TAG_NAME = re.compile(rf"{_TAG_SEGMENT}(?:/{_TAG_SEGMENT})*")
+_MAX_TAG_LENGTH = 200
+
+
+def check_tag_name(name: object) -> str:
+    """Returns ``name`` if it is a valid tag name, else raises ValueError."""
+    if not isinstance(name, str):
+        raise ValueError(f"Tag names must be str, got {type(name).__qualname__}")
+    if (
+        not name
+        or len(name) > _MAX_TAG_LENGTH
+        or not _TAG_NAME.fullmatch(name)
+        or ".." in name
+        or name.endswith((".", ".lock"))
+    ):
+        raise ValueError(
+            f"Invalid tag name {name!r}: use 1-{_MAX_TAG_LENGTH} characters of letters, "
+            "digits, '.', '_', '-' in '/'-separated parts, not starting with '.' or '-' "
+            "and without '..'"
+        )
+    return name
+
+
+class Store:
+    """A content-addressed store of resources: a backend and a ref type.
+
+    Use it as a context manager to make it the active store for the current
+    thread or asyncio task; nested ``with`` blocks restore the previous store.
+
+    Args:
+        backend: where objects live; an :class:`InMemoryBackend` by default.
+        ref_type: the :class:`Ref` class that packs resources (a subclass may
+            compress or encrypt) and that :meth:`commit` returns.
+    """
+
+    def __init__(
+        self, backend: StorageBackend | None = None, *, ref_type: type[Ref[Any]] = Ref
+    ) -> None:
+        if backend is None:
+            backend = InMemoryBackend()
+        if not isinstance(backend, StorageBackend):
+            raise TypeError(f"backend must be a StorageBackend, got {type(backend).__qualname__}")
+        if not (isinstance(ref_type, type) and issubclass(ref_type, Ref)):
+            raise TypeError(f"ref_type must be a Ref subclass, got {ref_type!r}")
+        self._backend = backend
+        self._ref_type = ref_type
+        # Reads from a trusted backend with the default packing need no
+        # re-hashing (the data never left this process).
+        self._verify_reads = not backend.trusted
+        self._tags = Tags(self)
+
+    @property
+    def backend(self) -> StorageBackend:
+        """The storage backend."""
+        return self._backend
+
+    @property
+    def ref_type(self) -> type[Ref[Any]]:
+        """The ref class used to pack resources."""
+        return self._ref_type
+
+    @property
+    def tags(self) -> Tags:
+        """Named, mutable pointers to refs (like git branches)."""
+        return self._tags
+
+    @staticmethod
+    def current() -> Store:
+        """Returns the active store.
+
+        Raises:
+            NoActiveStoreError: no store is active.
+        """
+        return current_store()
+
+    def __enter__(self) -> Store:
+        ACTIVE.set((*ACTIVE.get(), self))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack = ACTIVE.get()
+        if not stack or stack[-1] is not self:
+            raise StoreError("Store contexts were exited out of order")
+        ACTIVE.set(stack[:-1])
+
+    def commit(self, resource: T) -> Ref[T]:
+        """Commits a resource and returns a ref to it (idempotent).
+
+        Raises:
+            FieldTypeError: the resource holds a value resources cannot hold.
+            SerializationError: the backend cannot represent a value.
+        """
+        if not isinstance(resource, ResourceBase):
+            raise TypeError(f"Only resources can be committed, got {type(resource).__qualname__}")
+        packed = self._ref_type.pack(resource)
+        self._backend.commit(packed)
+        return packed.ref
+
+    def has(self, ref: Ref[Any]) -> bool:
+        """Returns whether the store holds the referenced resource."""
+        check_digest(ref.digest)
+        return self._backend.has(ref)
+
+    def get(self, ref: Ref[T]) -> T:
+        """Returns a copy of the referenced resource (see :meth:`Ref.get`)."""
+        data = ref._cached
+        if data is None:
+            data = self.load(ref)
+        resource: T = data.to_resource()  # type: ignore[assignment]
+        return resource
+
+    def load(self, ref: Ref[Any]) -> ResourceDict:
+        """Reads and verifies the ResourceDict of a ref and caches it on the ref.
+
+        Raises:
+            NotFound: the store does not hold the resource.
+            CorruptionError: the stored data does not match the digest.
+        """
+        digest = check_digest(ref.digest)
+        data = self._backend.get(ref)
+        if data is None:
+            raise NotFound(f"Object {digest} is not in the store ({self._describe()})")
+        packed = PackedResource(data, ref)
+        if self._verify_reads:
+            data = self._ref_type.verify(packed, self._backend.location(digest))
+        else:
+            data = self._ref_type.unpack(packed)
+        ref._cached = data
+        return data
+
+    def close(self) -> None:
+        """Closes the backend (connections, files)."""
+        self._backend.close()
+
+    def _describe(self) -> str:
+        return type(self._backend).__name__
+
+    def __repr__(self) -> str:
+        return f"Store({self._backend!r})"
+
+
+class Tags(MutableMapping[str, Ref[Any]]):
+    """A store's tags: a persistent mapping from a name to a ref.
+
+    Setting a tag requires the store to hold the referenced object, so a tag
+    never dangles at the moment it is written.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getitem__(self, name: str) -> Ref[Any]:
+        value = self._store.backend.get_tag(check_tag_name(name))
+        if value is None:
+            raise KeyError(name)
+        return self._store.ref_type.from_digest(value)
+
+    def __setitem__(self, name: str, ref: Ref[Any]) -> None:
+        check_tag_name(name)
+        if not isinstance(ref, Ref):
+            raise TypeError(f"Tags point at refs, got {type(ref).__qualname__}")
+        if not self._store.has(ref):
+            raise NotFound(f"Cannot tag {name!r}: object {ref.digest} is not in the store")
+        self._store.backend.set_tag(name, ref.digest)
+
+    def __delitem__(self, name: str) -> None:
+        if not self._store.backend.delete_tag(check_tag_name(name)):
+            raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._store.backend.list_tags()))
+
+    def __len__(self) -> int:
+        return len(self._store.backend.list_tags())
+
+    def __contains__(self, name: object) -> bool:
+        return self._store.backend.get_tag(check_tag_name(name)) is not None
+
+    def __repr__(self) -> str:
+        return f"Tags({self._store.backend.list_tags()!r})"
+
+
+def commit(resource: T) -> Ref[T]:
+    """Commits a resource to the active store and returns a ref to it.
+
+    Raises:
+        NoActiveStoreError: no store is active.
+    """
+    return current_store().commit(resource)

@@ -1,0 +1,61 @@
+"""Dependencies point one way: resource <- store <- invoke <- enact.
+
+Checked on the source of every module, lazy imports inside functions included,
+and on each package's declared dependencies.
+"""
+
+import ast
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDER = ["enact_resource", "enact_store", "enact_invoke", "enact"]
+DISTRIBUTION = {name: name.replace("_", "-") for name in ORDER}
+
+
+def _imported_packages(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found & set(ORDER)
+
+
+@pytest.mark.parametrize("package", ORDER)
+def test_package_imports_only_packages_to_its_left(package: str) -> None:
+    allowed = set(ORDER[: ORDER.index(package) + 1])
+    src = ROOT / "packages" / DISTRIBUTION[package] / "src" / package
+    modules = sorted(src.rglob("*.py"))
+    assert modules
+    for module in modules:
+        wrong = _imported_packages(module) - allowed
+        assert not wrong, f"{module.relative_to(ROOT)} imports {sorted(wrong)}"
+
+
+@pytest.mark.parametrize("package", ORDER)
+def test_package_declares_only_its_left_neighbours_with_ranges(package: str) -> None:
+    meta = tomllib.loads((ROOT / "packages" / DISTRIBUTION[package] / "pyproject.toml").read_text())
+    deps = meta["project"]["dependencies"]
+    siblings = {DISTRIBUTION[name] for name in ORDER}
+    declared = {}
+    for dep in deps:
+        name = dep.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip()
+        if name in siblings:
+            declared[name] = dep
+    allowed = {DISTRIBUTION[name] for name in ORDER[: ORDER.index(package)]}
+    assert set(declared) <= allowed
+    for dep in declared.values():
+        assert ">=" in dep, f"{package}: sibling dependency {dep!r} needs a lower bound"
+        assert "<" in dep, f"{package}: sibling dependency {dep!r} needs an upper bound"
+
+
+def test_every_package_ships_py_typed_readme_and_changelog() -> None:
+    for package in ORDER:
+        base = ROOT / "packages" / DISTRIBUTION[package]
+        assert (base / "src" / package / "py.typed").exists()
+        assert (base / "README.md").exists()
+        assert (base / "CHANGELOG.md").exists()
