@@ -18,8 +18,11 @@ from enact_store._errors import (
     UnsupportedOperation,
 )
 from enact_store._file import FileBackend
+from enact_store._pprint import pformat, pprint
 from enact_store._ref import PackedResource, Ref
+from enact_store._sqlite import SqliteBackend
 from enact_store._store import Store, Tags, commit
+from enact_store._url import open_store
 
 try:
     __version__ = version("enact-store")
@@ -35,6 +38,7 @@ __all__ = [
     "PackedResource",
     "Ref",
     "RefError",
+    "SqliteBackend",
     "StorageBackend",
     "Store",
     "StoreConfigError",
@@ -43,4 +47,7 @@ __all__ = [
     "UnsupportedOperation",
     "__version__",
     "commit",
+    "open_store",
+    "pformat",
+    "pprint",
 ]

@@ -35,6 +35,7 @@ from enact_store import (
     PackedResource,
     Ref,
     RefError,
+    SqliteBackend,
     StorageBackend,
     Store,
     StoreConfigError,
@@ -42,6 +43,9 @@ from enact_store import (
     Tags,
     UnsupportedOperation,
     commit,
+    open_store,
+    pformat,
+    pprint,
 )
 
 try:
@@ -72,6 +76,7 @@ __all__ = [
     "ResourceDict",
     "SerializationError",
     "Serializer",
+    "SqliteBackend",
     "StorageBackend",
     "Store",
     "StoreConfigError",
@@ -83,5 +88,8 @@ __all__ = [
     "__version__",
     "commit",
     "digest",
+    "open_store",
+    "pformat",
+    "pprint",
     "register",
 ]
