@@ -7,7 +7,7 @@ import hashlib
 import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from enact_resource._errors import FieldTypeError
 
@@ -86,6 +86,12 @@ def set_type_name(cls: type[ResourceBase], name: str) -> None:
     setattr(cls, _NAME_ATTR, name)
     if _INFO_ATTR in cls.__dict__:
         delattr(cls, _INFO_ATTR)
+
+
+def fields_type_id(name: str, field_names: tuple[str, ...]) -> str:
+    """Returns the type id of a type with fields: name plus a digest of name and fields."""
+    fields_digest = hashlib.sha256((name + "".join(map(repr, field_names))).encode()).hexdigest()
+    return json.dumps({"digest": fields_digest, "name": name}, sort_keys=True)
 
 
 class ResourceBase:
@@ -186,16 +192,10 @@ class Resource(ResourceBase):
     carries a digest of them, so changing a class's fields changes its type id.
     """
 
-    # Resources compare by value; dataclasses make them unhashable.
-    __hash__: ClassVar[None]  # type: ignore[assignment]
-
     @classmethod
     def _describe_type(cls) -> tuple[str, tuple[str, ...]]:
         names = tuple(field.name for field in dataclasses.fields(cls))
-        name = cls.type_name()
-        fields_digest = hashlib.sha256((name + "".join(map(repr, names))).encode()).hexdigest()
-        type_id = json.dumps({"digest": fields_digest, "name": name}, sort_keys=True)
-        return type_id, names
+        return fields_type_id(cls.type_name(), names), names
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

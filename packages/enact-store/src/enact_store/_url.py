@@ -2,11 +2,81 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+from enact_store._backend import InMemoryBackend
+from enact_store._errors import StoreConfigError
+from enact_store._file import FileBackend
+from enact_store._sqlite import SqliteBackend
 from enact_store._store import Store
 
 __all__ = ["open_store"]
 
+_FORMS = (
+    "memory://, file:///abs/path, file:rel/path, "
+    "sqlite:///rel/path.db (relative to the current directory) or sqlite:////abs/path.db"
+)
+_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:)[^/@]*@")
+
 
 def open_store(url: str) -> Store:
-    """Returns a Store for ``memory://``, ``file:…`` or ``sqlite:///…`` URLs."""
-    raise NotImplementedError
+    """Returns a Store for a URL.
+
+    - ``memory://``: a new :class:`InMemoryBackend`;
+    - ``file:///abs/path`` or ``file:rel/path``: a :class:`FileBackend`;
+    - ``sqlite:///rel/path.db`` or ``sqlite:////abs/path.db``: a
+      :class:`SqliteBackend` (three slashes, then the path).
+
+    Paths are taken literally (no percent-decoding); relative paths are
+    resolved against the current directory when the store is opened.
+
+    Raises:
+        StoreConfigError: the URL is not one of the forms above.
+    """
+    if not isinstance(url, str):
+        raise StoreConfigError(f"A store URL must be a str, got {type(url).__qualname__}")
+    scheme, colon, rest = url.partition(":")
+    scheme = scheme.lower()
+    if not colon:
+        raise _bad(url, "")
+    if "?" in rest or "#" in rest:
+        raise _bad(url, "query strings and fragments are not supported")
+    if scheme == "memory":
+        if rest != "//":
+            raise _bad(url, "memory:// takes no path")
+        return Store(InMemoryBackend())
+    if scheme == "file":
+        if rest.startswith("//"):
+            # file:///abs/path: an empty host, then an absolute path.
+            rest = rest[2:]
+            if not rest.startswith("/"):
+                raise _bad(url, "file:// URLs cannot name a host; use file:///abs/path")
+        return Store(FileBackend(_path(url, rest)))
+    if scheme == "sqlite":
+        if not rest.startswith("///"):
+            raise _bad(url, "SQLite URLs need three slashes: sqlite:///path")
+        # sqlite:///rel.db is relative; sqlite:////abs.db keeps a leading '/'.
+        return Store(SqliteBackend(_path(url, rest[3:])))
+    if scheme in ("postgresql", "postgres"):
+        raise StoreConfigError(
+            f"Cannot open store {_redact(url)!r}: PostgreSQL support is not available yet; "
+            f"use {_FORMS}"
+        )
+    raise _bad(url, "")
+
+
+def _path(url: str, text: str) -> Path:
+    if not text or text.strip("/") == "":
+        raise _bad(url, "the URL names no path")
+    return Path(text).absolute()
+
+
+def _bad(url: str, detail: str) -> StoreConfigError:
+    why = f" ({detail})" if detail else ""
+    return StoreConfigError(f"Unsupported store URL {_redact(url)!r}{why}: use {_FORMS}")
+
+
+def _redact(url: str) -> str:
+    """Hides a password (``scheme://user:password@host``) before a URL goes in a message."""
+    return _PASSWORD.sub(r"\1***@", url)

@@ -1,0 +1,542 @@
+"""Invokables and tracked execution: recording, replay and exception overrides.
+
+A tracked call runs inside a *frame* (the innermost one is held in a context
+variable). Calling an invokable inside a frame records a child invocation in
+that frame; ``invoke`` opens a new top-level frame. Replay gives each frame a
+:class:`ReplayContext`: the recorded children, matched to new calls in order.
+
+Each tracked level costs two Python stack frames (``__call__`` and the user's
+``call``), so deep call chains work at the default recursion limit.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import inspect
+import traceback
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+from enact_invoke._exceptions import (
+    ExceptionResource,
+    InputChanged,
+    InvocationError,
+    InvokableTypeError,
+    ReplayError,
+    WrappedException,
+)
+from enact_invoke._records import ExceptionOverride, Invocation, Request, Response
+from enact_resource import (
+    Bytes,
+    FieldTypeError,
+    Float,
+    Int,
+    NoneResource,
+    Resource,
+    ResourceBase,
+    SerializationError,
+    Str,
+    digest,
+    register,
+)
+from enact_store import Ref, Store
+
+__all__ = [
+    "Invokable",
+    "InvokableBase",
+    "ReplayContext",
+    "current_frame",
+    "typed_invokable",
+]
+
+I = TypeVar("I", bound=ResourceBase)  # noqa: E741
+O = TypeVar("O", bound=ResourceBase)  # noqa: E741
+C = TypeVar("C", bound=type)
+
+# Immutable input types: a call cannot change them, so no check is needed.
+_IMMUTABLE_INPUTS: tuple[type, ...] = (Str, Int, Float, Bytes, NoneResource)
+
+
+class ReplayContext:
+    """The recorded children of a call, matched in order against the calls of a replay.
+
+    Args:
+        children: refs to the recorded child invocations, in call order.
+        exception_override: offered each recorded exception raised in the
+            frame that raised it; a resource it returns becomes that call's
+            output.
+        strict: whether a call that does not match the next recorded child
+            raises :class:`ReplayError` (else it simply runs).
+    """
+
+    __slots__ = ("_children", "_position", "exception_override", "strict")
+
+    def __init__(
+        self,
+        children: Sequence[Ref[Invocation[Any, Any]]] = (),
+        exception_override: ExceptionOverride | None = None,
+        strict: bool = True,
+    ) -> None:
+        self._children = children
+        self._position = 0
+        self.exception_override = exception_override
+        self.strict = strict
+
+    @classmethod
+    def from_invocation(
+        cls,
+        invocation: Invocation[Any, Any],
+        exception_override: ExceptionOverride | None = None,
+        strict: bool = True,
+    ) -> ReplayContext:
+        """Returns a context that guides a re-run of ``invocation``'s call."""
+        return cls(invocation.response().children, exception_override, strict)
+
+    def peek(self) -> Ref[Invocation[Any, Any]] | None:
+        """Returns the next recorded child not yet matched, or None."""
+        if self._position < len(self._children):
+            return self._children[self._position]
+        return None
+
+    def advance(self) -> None:
+        """Marks the next recorded child as matched."""
+        self._position += 1
+
+    def remaining(self) -> int:
+        """Returns how many recorded children are not yet matched."""
+        return len(self._children) - self._position
+
+
+class _Frame:
+    """A tracked call in progress: where its children are recorded."""
+
+    __slots__ = ("children", "propagated", "replay", "store")
+
+    def __init__(self, store: Store, replay: ReplayContext | None) -> None:
+        self.store = store
+        self.replay = replay
+        self.children: list[Ref[Invocation[Any, Any]]] = []
+        # Exceptions raised by children (by identity), with their recorded refs,
+        # so that a frame they propagate through records raised_here=False.
+        self.propagated: list[tuple[BaseException, Ref[ExceptionResource]]] = []
+
+
+_FRAME: ContextVar[_Frame | None] = ContextVar("enact_invocation_frame", default=None)
+
+
+def current_frame() -> _Frame | None:
+    """Returns the innermost tracked call in progress, if any."""
+    return _FRAME.get()
+
+
+class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
+    """A resource that can be called: ``inv(x)``; implement :meth:`call`.
+
+    Calling takes one resource argument, or raw arguments that are passed to
+    the input type's constructor (``greeter('World')`` builds
+    ``Str('World')``). Outside a tracked invocation the call just runs; inside
+    one it is recorded as a child invocation. Use :meth:`invoke` to start a
+    tracked invocation in the active store.
+    """
+
+    __slots__ = ()
+
+    # Set by typed_invokable; None accepts any resource.
+    _enact_input_type_: ClassVar[type[ResourceBase] | None] = None
+    _enact_output_type_: ClassVar[type[ResourceBase] | None] = None
+
+    @abc.abstractmethod
+    def call(self, *args: Any) -> Any:
+        """Computes the output from the input (a ``call(self)`` without a
+        parameter is allowed when the input type is NoneResource)."""
+
+    @classmethod
+    def get_input_type(cls) -> type[ResourceBase] | None:
+        """Returns the declared input type, or None if any resource is accepted."""
+        return cls._enact_input_type_
+
+    def get_output_type(self) -> type[ResourceBase] | None:
+        """Returns the declared output type, or None if any resource is accepted."""
+        return self._enact_output_type_
+
+    # --- Calling. ---
+
+    def __call__(self, *args: Any, **kwargs: Any) -> O:
+        resource = self._make_input(args, kwargs)
+        frame = _FRAME.get()
+        if frame is None:
+            return self._run_untracked(resource)
+
+        # Tracked: record a child in the current frame. This method itself
+        # calls `call`, so that each level costs only two stack frames.
+        store = frame.store
+        invokable_ref = store.commit(self)
+        input_ref = store.commit(resource)
+        request_ref = store.commit(Request(invokable_ref, input_ref))
+        replay = frame.replay
+        child_replay: ReplayContext | None = None
+        if replay is not None:
+            recorded_ref = replay.peek()
+            if recorded_ref is not None:
+                reused, output, child_replay = _match_recorded(
+                    self, store, replay, recorded_ref, request_ref, frame
+                )
+                if reused:
+                    return cast(O, output)
+
+        child = _Frame(store, child_replay)
+        token = _FRAME.set(child)
+        try:
+            output = self._call_with(resource)
+        except Exception as e:
+            raised_ref = _record_failure(self, store, request_ref, child, e, frame)
+            frame.propagated.append((e, raised_ref))
+            raise
+        finally:
+            _FRAME.reset(token)
+        try:
+            output = self._check_output(output, resource, input_ref)
+        except InvocationError as e:
+            raised_ref = _record_failure(self, store, request_ref, child, e, frame)
+            frame.propagated.append((e, raised_ref))
+            raise
+        _record_success(self, store, request_ref, child, output, frame.children)
+        return output
+
+    def _run_untracked(self, resource: ResourceBase) -> O:
+        output = self._call_with(resource)
+        return self._check_output(output, resource, None)
+
+    def _call_with(self, resource: ResourceBase) -> Any:
+        if _takes_input(type(self)):
+            return self.call(resource)
+        if not isinstance(resource, NoneResource):
+            raise InvokableTypeError(
+                f"{type(self).__qualname__}.call() takes no input, "
+                f"but was given {type(resource).__qualname__}"
+            )
+        return self.call()
+
+    def _make_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ResourceBase:
+        input_type = self.get_input_type()
+        if not kwargs and len(args) == 1 and isinstance(args[0], ResourceBase):
+            resource: ResourceBase = args[0]
+        elif input_type is None:
+            if args or kwargs:
+                raise InvokableTypeError(
+                    f"{type(self).__qualname__} has no declared input type, so it must be "
+                    "called with one resource (declare one with @typed_invokable)"
+                )
+            resource = NoneResource()
+        else:
+            try:
+                resource = input_type(*args, **kwargs)
+            except (TypeError, ValueError) as e:
+                raise InvokableTypeError(
+                    f"Cannot build the input {input_type.__qualname__} of "
+                    f"{type(self).__qualname__} from the arguments given: {e}"
+                ) from e
+        if input_type is not None and not isinstance(resource, input_type):
+            raise InvokableTypeError(
+                f"{type(self).__qualname__} expects input of type {input_type.__qualname__}, "
+                f"got {type(resource).__qualname__}"
+            )
+        return resource
+
+    def _check_output(self, output: Any, resource: ResourceBase, input_ref: Ref[Any] | None) -> O:
+        if output is None:
+            output = NoneResource()
+        elif not isinstance(output, ResourceBase):
+            raise InvokableTypeError(
+                f"{type(self).__qualname__}.call() returned {type(output).__qualname__}, "
+                "which is not a resource (wrap it, e.g. enact.Str(...))"
+            )
+        output_type = self.get_output_type()
+        if output_type is not None and not isinstance(output, output_type):
+            raise InvokableTypeError(
+                f"{type(self).__qualname__} must return {output_type.__qualname__}, "
+                f"got {type(output).__qualname__}"
+            )
+        if (
+            input_ref is not None
+            and not isinstance(resource, _IMMUTABLE_INPUTS)
+            and digest(resource) != input_ref.digest
+        ):
+            raise InputChanged(
+                f"{type(self).__qualname__} modified its input during the call; "
+                "inputs must not be mutated (work on a copy)"
+            )
+        return cast(O, output)
+
+    # --- Tracked invocation. ---
+
+    def invoke(
+        self,
+        arg_ref: Ref[I] | I | None = None,
+        replay_from: Invocation[I, O] | None = None,
+        exception_override: ExceptionOverride | None = None,
+        raise_on_invocation_error: bool = True,
+        strict: bool = True,
+    ) -> Invocation[I, O]:
+        """Runs the invokable tracked in the active store and returns the record.
+
+        Every nested call becomes a child invocation, in call order. An
+        invocation started this way inside another call is a new top-level
+        record, not a child.
+
+        Args:
+            arg_ref: a ref to the input; a resource is committed first; None
+                means a committed ``NoneResource()``.
+            replay_from: a recorded invocation to replay: its recorded outputs
+                are reused and calls without output re-run.
+            exception_override: see :meth:`Invocation.replay`.
+            raise_on_invocation_error: raise InvocationErrors (type errors,
+                InputChanged, ReplayError) instead of only recording them.
+            strict: see :meth:`Invocation.replay`.
+
+        Raises:
+            NoActiveStoreError: no store is active.
+            InvocationError: when ``raise_on_invocation_error`` and the call
+                raised one.
+        """
+        store = Store.current()
+        input_ref: Ref[Any]
+        if arg_ref is None:
+            input_ref = store.commit(NoneResource())
+        elif isinstance(arg_ref, Ref):
+            input_ref = arg_ref
+        elif isinstance(arg_ref, ResourceBase):
+            input_ref = store.commit(arg_ref)
+        else:
+            raise InvokableTypeError(
+                f"invoke() expects a Ref or a resource, got {type(arg_ref).__qualname__}"
+            )
+        resource = input_ref()
+        input_type = self.get_input_type()
+        if input_type is not None and not isinstance(resource, input_type):
+            raise InvokableTypeError(
+                f"{type(self).__qualname__} expects input of type {input_type.__qualname__}, "
+                f"got {type(resource).__qualname__}"
+            )
+        invokable_ref = store.commit(self)
+        request_ref = store.commit(Request(invokable_ref, input_ref))
+
+        replay: ReplayContext | None = None
+        if replay_from is not None:
+            replay = ReplayContext(replay_from.response().children, exception_override, strict)
+            if replay_from.request.digest == request_ref.digest:
+                # The recorded call itself is the guide of this one.
+                top = ReplayContext([store.commit(replay_from)], exception_override, strict)
+                holder = _Frame(store, top)
+                reused, _, child_replay = _match_recorded(
+                    self, store, top, top.peek(), request_ref, holder
+                )
+                if reused:
+                    return cast(Invocation[I, O], holder.children[0]())
+                replay = child_replay
+
+        frame = _Frame(store, replay)
+        token = _FRAME.set(frame)
+        try:
+            output = self._call_with(resource)
+        except Exception as e:
+            error: Exception | None = e
+        else:
+            error = None
+        finally:
+            _FRAME.reset(token)
+        if error is None:
+            try:
+                output = self._check_output(output, resource, input_ref)
+            except InvocationError as e:
+                error = e
+        recorded: list[Ref[Invocation[Any, Any]]] = []
+        if error is None:
+            _record_success(self, store, request_ref, frame, output, recorded)
+            return cast(Invocation[I, O], recorded[0]())
+        _record_failure(self, store, request_ref, frame, error, None, recorded)
+        if raise_on_invocation_error and isinstance(error, InvocationError):
+            raise error
+        return cast(Invocation[I, O], recorded[0]())
+
+
+def _takes_input(cls: type[InvokableBase[Any, Any]]) -> bool:
+    """Returns whether ``cls.call`` takes an input parameter (cached per class)."""
+    cached: tuple[object, bool] | None = cls.__dict__.get("_enact_takes_input_")
+    call = cls.call
+    if cached is not None and cached[0] is call:
+        return cached[1]
+    try:
+        params = list(inspect.signature(call).parameters.values())[1:]
+    except (TypeError, ValueError):
+        takes = True
+    else:
+        takes = any(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
+        )
+    type.__setattr__(cls, "_enact_takes_input_", (call, takes))
+    return takes
+
+
+def _match_recorded(
+    invokable: InvokableBase[Any, Any],
+    store: Store,
+    replay: ReplayContext,
+    recorded_ref: Ref[Invocation[Any, Any]] | None,
+    request_ref: Ref[Request[Any, Any]],
+    frame: _Frame,
+) -> tuple[bool, ResourceBase | None, ReplayContext | None]:
+    """Matches a new call against the next recorded child.
+
+    Returns (reused, output, replay context for re-running the call).
+    A reused call's invocation is appended to ``frame.children``.
+    """
+    assert recorded_ref is not None
+    recorded = recorded_ref()
+    if recorded.request.digest != request_ref.digest:
+        if replay.strict:
+            raise ReplayError(_mismatch_message(request_ref, recorded.request))
+        replay.advance()
+        return False, None, None
+    replay.advance()
+    response = recorded.response()
+    if response.output is not None:
+        _apply_state(invokable, response.invokable, request_ref)
+        frame.children.append(recorded_ref)
+        return True, response.output(), None
+    override = replay.exception_override
+    if response.raised is not None and response.raised_here and override is not None:
+        value = override(response.raised)
+        if value is not None:
+            output = invokable._check_output(value, NoneResource(), None)
+            _apply_state(invokable, response.invokable, request_ref)
+            new_response = Response(
+                invokable=response.invokable,
+                output=store.commit(output),
+                raised=None,
+                raised_here=False,
+                children=response.children,
+            )
+            frame.children.append(
+                store.commit(Invocation(recorded.request, store.commit(new_response)))
+            )
+            return True, output, None
+    return False, None, ReplayContext(response.children, override, replay.strict)
+
+
+def _apply_state(
+    invokable: InvokableBase[Any, Any],
+    recorded_state: Ref[InvokableBase[Any, Any]],
+    request_ref: Ref[Request[Any, Any]],
+) -> None:
+    """Applies the recorded post-call state of the invokable, if it changed."""
+    if recorded_state.digest != request_ref().invokable.digest:
+        invokable.set_from(recorded_state())
+
+
+def _mismatch_message(new: Ref[Request[Any, Any]], recorded: Ref[Request[Any, Any]]) -> str:
+    def describe(ref: Ref[Request[Any, Any]]) -> str:
+        request = ref()
+        return f"{request.invokable()!r}({request.input()})"
+
+    return (
+        f"Expected invocation {describe(new)} but got {describe(recorded)}.\n"
+        "Ensure that all non-deterministic functions are wrapped in invokables "
+        "or use strict=False."
+    )
+
+
+def _record_success(
+    invokable: InvokableBase[Any, Any],
+    store: Store,
+    request_ref: Ref[Request[Any, Any]],
+    frame: _Frame,
+    output: ResourceBase,
+    into: list[Ref[Invocation[Any, Any]]],
+) -> None:
+    response = Response(
+        invokable=store.commit(invokable),
+        output=store.commit(output),
+        raised=None,
+        raised_here=False,
+        children=frame.children,
+    )
+    into.append(store.commit(Invocation(request_ref, store.commit(response))))
+
+
+def _record_failure(
+    invokable: InvokableBase[Any, Any],
+    store: Store,
+    request_ref: Ref[Request[Any, Any]],
+    frame: _Frame,
+    error: Exception,
+    parent: _Frame | None,
+    into: list[Ref[Invocation[Any, Any]]] | None = None,
+) -> Ref[ExceptionResource]:
+    """Records a call that raised; returns the ref of the recorded exception."""
+    raised_ref: Ref[ExceptionResource] | None = None
+    for propagated, ref in frame.propagated:
+        if propagated is error:
+            raised_ref = ref
+            break
+    raised_here = raised_ref is None
+    if raised_ref is None:
+        raised_ref = _commit_exception(store, error)
+    try:
+        state_ref = store.commit(invokable)
+    except (FieldTypeError, SerializationError):
+        state_ref = request_ref().invokable
+    response = Response(
+        invokable=state_ref,
+        output=None,
+        raised=raised_ref,
+        raised_here=raised_here,
+        children=frame.children,
+    )
+    invocation_ref = store.commit(Invocation(request_ref, store.commit(response)))
+    (parent.children if parent is not None else cast(list[Any], into)).append(invocation_ref)
+    return raised_ref
+
+
+def _commit_exception(store: Store, error: Exception) -> Ref[ExceptionResource]:
+    if isinstance(error, ExceptionResource):
+        try:
+            return store.commit(error)
+        except (FieldTypeError, SerializationError):
+            pass  # Fields that cannot be stored: record the traceback instead.
+    text = "".join(traceback.format_exception(error))
+    return cast(Ref[ExceptionResource], store.commit(WrappedException(text)))
+
+
+@dataclasses.dataclass
+class Invokable(Resource, InvokableBase[I, O]):
+    """An invokable defined as a dataclass: subclass it, add fields and ``call``."""
+
+
+def typed_invokable(
+    input_type: type[ResourceBase], output_type: type[ResourceBase], register: bool = True
+) -> Callable[[C], C]:
+    """Class decorator: declares an invokable's input and output types.
+
+    Also registers the class (unless ``register=False``), whichever side of
+    ``@dataclass`` it is applied on.
+    """
+    for what, given in (("input_type", input_type), ("output_type", output_type)):
+        if not (isinstance(given, type) and issubclass(given, ResourceBase)):
+            raise TypeError(f"typed_invokable: {what} must be a resource type, got {given!r}")
+
+    def decorate(cls: C) -> C:
+        if not (isinstance(cls, type) and issubclass(cls, InvokableBase)):
+            raise TypeError(f"typed_invokable decorates InvokableBase subclasses, got {cls!r}")
+        cls._enact_input_type_ = input_type
+        cls._enact_output_type_ = output_type
+        if register:
+            _register(cls)
+        return cls
+
+    return decorate
+
+
+_register = register
