@@ -8,6 +8,7 @@ into a bigger string.
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 from collections.abc import Mapping
 from typing import Any
@@ -31,7 +32,12 @@ def digest(value: Any) -> str:
     """
     hasher = hashlib.sha256()
     out: list[str] = []
-    _stream(value, out, hasher, set())
+    try:
+        _stream(value, out, hasher, set())
+    except RecursionError:
+        raise FieldTypeError(
+            "Value is nested too deeply to digest (deeper than the interpreter's recursion limit)"
+        ) from None
     hasher.update("".join(out).encode())
     return hasher.hexdigest()
 
@@ -41,7 +47,7 @@ def _stream(value: Any, out: list[str], hasher: Any, active: set[int]) -> None:
     if cls is str:
         out.append("s" + repr(value))
     elif cls is int:
-        out.append(f"i{value}")
+        out.append("i" + _int_text(value))
     elif cls is float:
         out.append("f" + repr(value))
     elif value is None:
@@ -82,7 +88,7 @@ def _stream(value: Any, out: list[str], hasher: Any, active: set[int]) -> None:
     elif isinstance(value, bool):
         out.append("i1" if value else "i0")
     elif isinstance(value, int):
-        out.append("i" + int.__repr__(value))
+        out.append("i" + _int_text(int(value)))
     elif isinstance(value, float):
         out.append("f" + float.__repr__(value))
     elif isinstance(value, str):
@@ -97,6 +103,15 @@ def _stream(value: Any, out: list[str], hasher: Any, active: set[int]) -> None:
         _stream_map(value, out, hasher, active)
     else:
         raise FieldTypeError(f"Encountered unsupported field type {cls}: {value!r}")
+
+
+def _int_text(value: int) -> str:
+    try:
+        return int.__repr__(value)
+    except ValueError:
+        # Past the interpreter's int-to-text digit limit (sys.set_int_max_str_digits);
+        # Decimal converts exactly and has no such limit.
+        return str(decimal.Decimal(value))
 
 
 def _enter(value: object, active: set[int]) -> None:

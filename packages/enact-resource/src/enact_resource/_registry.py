@@ -29,6 +29,10 @@ class Registry:
         self._lock = threading.Lock()
         self._classes: list[type[ResourceBase]] = []
         self._by_id: dict[str, type[ResourceBase]] = {}
+        # Dataclass resources registered before @dataclass processed them (the
+        # decorator order `@dataclass @register`), with the fields object seen
+        # then: their type id changes once @dataclass has run.
+        self._pending: list[tuple[type[ResourceBase], object]] = []
 
     @classmethod
     def get(cls) -> Registry:
@@ -48,13 +52,30 @@ class Registry:
                 f"Only ResourceBase subclasses can be registered, got {resource_type!r}"
             )
         with self._lock:
-            if resource_type not in self._classes:
-                self._classes.append(resource_type)
+            if resource_type in self._classes:
+                self._classes.remove(resource_type)
+            self._classes.append(resource_type)  # The latest registration wins.
             self._by_id[type_info(resource_type).type_id] = resource_type
+            inherited_fields = getattr(resource_type, "__dataclass_fields__", None)
+            if inherited_fields is not None and "__dataclass_fields__" not in vars(resource_type):
+                self._pending.append((resource_type, inherited_fields))
         return resource_type
+
+    def _settle(self) -> None:
+        """Re-indexes pending classes that @dataclass has processed since registration."""
+        with self._lock:
+            still_pending = []
+            for cls, fields in self._pending:
+                if cls.__dict__.get("__dataclass_fields__", fields) is fields:
+                    still_pending.append((cls, fields))
+                else:
+                    self._by_id[type_info(cls).type_id] = cls
+            self._pending = still_pending
 
     def is_registered(self, resource_type: type[ResourceBase]) -> bool:
         """Returns whether looking up the type's id yields this very class."""
+        if self._pending:
+            self._settle()
         type_id = type_info(resource_type).type_id
         return self._by_id.get(type_id) is resource_type or self._find(type_id) is resource_type
 
@@ -64,6 +85,8 @@ class Registry:
         Raises:
             TypeNotRegisteredError: no registered class has this type id.
         """
+        if self._pending:
+            self._settle()
         found = self._by_id.get(type_id)
         # A class's type id changes if @dataclass is applied after @register;
         # check the hit and fall back to a rescan of the registered classes.

@@ -151,7 +151,13 @@ class ResourceBase:
             FieldTypeError: a field holds a value that resources cannot hold,
                 or a value contains itself.
         """
-        return _resource_to_dict(self, set())
+        try:
+            return _resource_to_dict(self, set())
+        except RecursionError:
+            raise FieldTypeError(
+                f"{type(self).__qualname__} is nested too deeply to convert "
+                "(deeper than the interpreter's recursion limit)"
+            ) from None
 
     @classmethod
     def from_resource_dict(cls: type[R], resource_dict: ResourceDict) -> R:

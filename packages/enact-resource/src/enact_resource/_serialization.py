@@ -7,6 +7,8 @@ Encoding (SPEC 3.3). JSON objects whose keys begin with ``#`` are escapes:
 ``{"#type": T}``       the resource type with type id ``T``
 ``{"#b85": S}``        bytes, base85 text (``#b64``: base64, read too)
 ``{"#float": S}``      a float JSON cannot write: ``nan``, ``inf``, ``-inf``
+``{"#int": S}``        an integer too long for the interpreter's int-to-text
+                       limit (``sys.get_int_max_str_digits``), in decimal
 =====================  =============================================
 
 A mapping key or field name that itself begins with ``#`` is written with one
@@ -20,7 +22,9 @@ from __future__ import annotations
 import abc
 import base64
 import binascii
+import decimal
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,9 +57,13 @@ class Serializer(abc.ABC):
         """
 
 
-_RES, _TYPE, _B85, _B64, _FLOAT = "#res", "#type", "#b85", "#b64", "#float"
+_RES, _TYPE, _B85, _B64, _FLOAT, _INT = "#res", "#type", "#b85", "#b64", "#float", "#int"
 _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _ATOMS: frozenset[type] = frozenset({str, int, bool, type(None)})
+# Ints longer than this are escaped when the JSON encoder cannot write them
+# (its limit is the interpreter's int-to-text digit limit, 4300 by default).
+_BIG_INT_BITS = 2000
+_INT_TEXT = re.compile(r"-?[0-9]+")
 
 
 class JsonSerializer(Serializer):
@@ -98,48 +106,64 @@ class JsonSerializer(Serializer):
             raise SerializationError(
                 f"serialize expects a ResourceDict, got {type(value).__qualname__}"
             )
-        tree = self._encode(resource_dict)
         try:
-            data = self._encoder.encode(tree)
+            tree = self._encode(resource_dict, False)
+            try:
+                data = self._encoder.encode(tree)
+            except ValueError:
+                # An int past the int-to-text digit limit: encode again, with
+                # such ints escaped (rare, so the common path never checks).
+                data = self._encoder.encode(self._encode(resource_dict, True))
+        except RecursionError:
+            raise SerializationError(
+                "Resource is nested too deeply to serialize "
+                "(deeper than the interpreter's recursion limit)"
+            ) from None
         except (UnicodeEncodeError, msgspec.EncodeError, OverflowError) as e:
             raise SerializationError(f"Cannot encode resource as JSON: {e}") from e
         if self._compact:
             return data
         return msgspec.json.format(data, indent=0)
 
-    def _encode(self, value: Any) -> Any:
+    def _encode(self, value: Any, big_ints: bool) -> Any:
         cls = type(value)
         if cls in _ATOMS:
+            if big_ints and cls is int and value.bit_length() > _BIG_INT_BITS:
+                return {_INT: str(decimal.Decimal(value))}
             return value
         if cls is float:
             if math.isfinite(value):
                 return value
             return {_FLOAT: repr(value)}
         if cls is list or cls is tuple:
-            return [self._encode(item) for item in value]
+            return [self._encode(item, big_ints) for item in value]
         if cls is ResourceDict:
             rtype = value.type
-            if self._require_registered and not self.registry.is_registered(rtype):
-                raise SerializationError(
-                    f"Resource type {rtype.__module__}.{rtype.__qualname__} is not registered, "
-                    "so it could not be read back: decorate it with @enact.register"
-                )
-            out = {_escape_key(k): self._encode(v) for k, v in value.items()}
+            self._check_registered(rtype)
+            out = {_escape_key(k): self._encode(v, big_ints) for k, v in value.items()}
             out[_RES] = type_info(rtype).type_id
             return out
         if cls is dict:
-            return {_escape_key(k): self._encode(v) for k, v in value.items()}
+            return {_escape_key(k): self._encode(v, big_ints) for k, v in value.items()}
         if cls is bytes:
             if self._compact:
                 return {_B64: binascii.b2a_base64(value, newline=False).decode("ascii")}
             return {_B85: base64.b85encode(value).decode("ascii")}
         if isinstance(value, type) and issubclass(value, ResourceBase):
+            self._check_registered(value)
             return {_TYPE: type_info(value).type_id}
         # Resources, subclasses of primitives and other mappings: normalise first.
         normal = to_dict_value(value)
         if type(normal) is cls and not isinstance(value, ResourceBase):
             raise SerializationError(f"Cannot serialize value of type {cls}: {value!r}")
-        return self._encode(normal)
+        return self._encode(normal, big_ints)
+
+    def _check_registered(self, rtype: type[ResourceBase]) -> None:
+        if self._require_registered and not self.registry.is_registered(rtype):
+            raise SerializationError(
+                f"Resource type {rtype.__module__}.{rtype.__qualname__} is not registered, "
+                "so it could not be read back: decorate it with @enact.register"
+            )
 
     def deserialize(self, data: bytes) -> ResourceDict:
         if not isinstance(data, bytes | bytearray | memoryview):
@@ -148,6 +172,8 @@ class JsonSerializer(Serializer):
             raise DeserializationError("Cannot deserialize empty data")
         try:
             tree = self._decoder.decode(data)
+        except RecursionError:
+            raise DeserializationError("Data is nested too deeply to be read") from None
         except (msgspec.DecodeError, UnicodeDecodeError) as e:
             raise DeserializationError(f"Data is not valid JSON: {e}") from e
         if not (isinstance(tree, dict) and _RES in tree):
@@ -155,7 +181,13 @@ class JsonSerializer(Serializer):
                 "Expected a JSON object with a '#res' type id at the top level, "
                 f"got {_describe(tree)}"
             )
-        result = self._decode(tree, "$")
+        try:
+            result = self._decode(tree, "$")
+        except RecursionError:
+            raise DeserializationError(
+                "Data is nested too deeply to be read "
+                "(deeper than the interpreter's recursion limit)"
+            ) from None
         assert isinstance(result, ResourceDict)
         return result
 
@@ -194,6 +226,11 @@ class JsonSerializer(Serializer):
                     f"Invalid {_FLOAT} value at {path}: {text!r} (expected nan, inf or -inf)"
                 )
             return _SPECIAL_FLOATS[text]
+        if escape == _INT:
+            text = _expect_str(payload, escape, path)
+            if not _INT_TEXT.fullmatch(text):
+                raise DeserializationError(f"Invalid {_INT} value at {path}: {text[:40]!r}")
+            return int(decimal.Decimal(text))
         raise DeserializationError(f"Unknown escape {escape!r} at {path}")
 
     def _decode_resource(self, value: dict[str, Any], path: str) -> ResourceDict:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-from enact_resource import ResourceBase, ResourceDict, digest
+from enact_resource import ResourceBase, ResourceDict, digest, register
 from enact_resource._resource import FieldValue, set_type_name
 from enact_store._context import current_store
 from enact_store._errors import CorruptionError, RefError
@@ -196,3 +196,5 @@ class Ref(ResourceBase, Generic[T]):
 
 
 set_type_name(Ref, "enact.references.Ref")
+# Registered so that resources holding refs can be read back from persistent backends.
+register(Ref)
