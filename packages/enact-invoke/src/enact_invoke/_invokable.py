@@ -6,7 +6,8 @@ that frame; ``invoke`` opens a new top-level frame. Replay gives each frame a
 :class:`ReplayContext`: the recorded children, matched to new calls in order.
 
 Each tracked level costs two Python stack frames (``__call__`` and the user's
-``call``), so deep call chains work at the default recursion limit.
+``call``), so deep call chains work at the default recursion limit (the
+original enact failed beyond about 150 levels).
 """
 
 from __future__ import annotations
@@ -189,7 +190,8 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         child = _Frame(store, child_replay)
         token = _FRAME.set(child)
         try:
-            output = self._call_with(resource)
+            # _call_with inlined for the common case: one stack frame less per level.
+            output = self.call(resource) if _takes_input(type(self)) else self._call_with(resource)
         except Exception as e:
             raised_ref = _record_failure(self, store, request_ref, child, e, frame)
             frame.propagated.append((e, raised_ref))
@@ -238,12 +240,16 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                     f"Cannot build the input {input_type.__qualname__} of "
                     f"{type(self).__qualname__} from the arguments given: {e}"
                 ) from e
+        self._check_input(resource)
+        return resource
+
+    def _check_input(self, resource: ResourceBase) -> None:
+        input_type = self.get_input_type()
         if input_type is not None and not isinstance(resource, input_type):
             raise InvokableTypeError(
                 f"{type(self).__qualname__} expects input of type {input_type.__qualname__}, "
                 f"got {type(resource).__qualname__}"
             )
-        return resource
 
     def _check_output(self, output: Any, resource: ResourceBase, input_ref: Ref[Any] | None) -> O:
         if output is None:
@@ -314,39 +320,34 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 f"invoke() expects a Ref or a resource, got {type(arg_ref).__qualname__}"
             )
         resource = input_ref()
-        input_type = self.get_input_type()
-        if input_type is not None and not isinstance(resource, input_type):
-            raise InvokableTypeError(
-                f"{type(self).__qualname__} expects input of type {input_type.__qualname__}, "
-                f"got {type(resource).__qualname__}"
-            )
-        invokable_ref = store.commit(self)
-        request_ref = store.commit(Request(invokable_ref, input_ref))
-
-        replay: ReplayContext | None = None
-        if replay_from is not None:
-            replay = ReplayContext(replay_from.response().children, exception_override, strict)
-            if replay_from.request.digest == request_ref.digest:
-                # The recorded call itself is the guide of this one.
-                top = ReplayContext([store.commit(replay_from)], exception_override, strict)
-                holder = _Frame(store, top)
-                reused, _, child_replay = _match_recorded(
-                    self, store, top, top.peek(), request_ref, holder
-                )
-                if reused:
-                    return cast(Invocation[I, O], holder.children[0]())
-                replay = child_replay
-
-        frame = _Frame(store, replay)
-        token = _FRAME.set(frame)
+        request_ref = store.commit(Request(store.commit(self), input_ref))
+        frame = _Frame(store, None)
+        error: Exception | None = None
         try:
-            output = self._call_with(resource)
-        except Exception as e:
-            error: Exception | None = e
-        else:
-            error = None
-        finally:
-            _FRAME.reset(token)
+            self._check_input(resource)
+            if replay_from is not None:
+                frame.replay = ReplayContext(
+                    replay_from.response().children, exception_override, strict
+                )
+                if replay_from.request.digest == request_ref.digest:
+                    # The recorded call itself is the guide of this one.
+                    top = ReplayContext([store.commit(replay_from)], exception_override, strict)
+                    holder = _Frame(store, top)
+                    reused, _, frame.replay = _match_recorded(
+                        self, store, top, top.peek(), request_ref, holder
+                    )
+                    if reused:
+                        return cast(Invocation[I, O], holder.children[0]())
+        except InvocationError as e:
+            error = e
+        if error is None:
+            token = _FRAME.set(frame)
+            try:
+                output = self._call_with(resource)
+            except Exception as e:
+                error = e
+            finally:
+                _FRAME.reset(token)
         if error is None:
             try:
                 output = self._check_output(output, resource, input_ref)

@@ -18,6 +18,7 @@ from enact_store._errors import (
     UnsupportedOperation,
 )
 from enact_store._file import FileBackend
+from enact_store._maintenance import CopyReport, GcReport, VerifyReport, copy
 from enact_store._pprint import pformat, pprint
 from enact_store._ref import PackedResource, Ref
 from enact_store._sqlite import SqliteBackend
@@ -30,8 +31,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "CopyReport",
     "CorruptionError",
     "FileBackend",
+    "GcReport",
     "InMemoryBackend",
     "NoActiveStoreError",
     "NotFound",
@@ -45,8 +48,10 @@ __all__ = [
     "StoreError",
     "Tags",
     "UnsupportedOperation",
+    "VerifyReport",
     "__version__",
     "commit",
+    "copy",
     "open_store",
     "pformat",
     "pprint",

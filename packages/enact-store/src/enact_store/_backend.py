@@ -5,6 +5,8 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Iterable, Iterator
+from time import monotonic
+from time import time as wall_time
 from typing import Any
 
 from enact_resource import ResourceDict
@@ -51,13 +53,31 @@ class StorageBackend(abc.ABC):
         """Describes where an object is kept, for error messages."""
         return f"{type(self).__name__} object {digest}"
 
-    def iter_digests(self) -> Iterator[str]:
-        """Yields the digest of every stored object."""
+    def iter_objects(self) -> Iterator[tuple[str, float]]:
+        """Yields (digest, when last written) for every stored object.
+
+        The time is in seconds since the epoch on the backend's clock
+        (:meth:`now`). Committing an object that is already stored refreshes
+        its time if it is older than :data:`REFRESH_INTERVAL`, so that gc's
+        grace period protects objects a writer is still using.
+        """
         raise UnsupportedOperation(f"{type(self).__name__} cannot list its objects")
 
-    def delete(self, digests: Iterable[str]) -> int:
-        """Deletes objects by digest; returns how many were deleted."""
+    def iter_digests(self) -> Iterator[str]:
+        """Yields the digest of every stored object."""
+        return (digest for digest, _ in self.iter_objects())
+
+    def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
+        """Deletes objects by digest; returns the digests deleted.
+
+        With ``older_than``, only objects last written before that time (on
+        the backend's clock) are deleted.
+        """
         raise UnsupportedOperation(f"{type(self).__name__} cannot delete objects")
+
+    def now(self) -> float:
+        """The backend's clock in seconds, as used by :meth:`iter_objects` (for gc)."""
+        return wall_time()
 
     def get_tag(self, name: str) -> str | None:
         """Returns the digest a tag names, or None."""
@@ -79,6 +99,10 @@ class StorageBackend(abc.ABC):
         """Releases resources such as connections; the backend is unusable after."""
 
 
+#: Seconds after which re-committing a stored object refreshes its write time.
+REFRESH_INTERVAL = 60.0
+
+
 class InMemoryBackend(StorageBackend):
     """Keeps objects in a dict for the lifetime of the process.
 
@@ -91,13 +115,17 @@ class InMemoryBackend(StorageBackend):
 
     def __init__(self) -> None:
         self._objects: dict[str, ResourceDict] = {}
+        self._times: dict[str, float] = {}
         self._tags: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def commit(self, packed_resource: PackedResource[Any]) -> None:
+        digest = packed_resource.ref.digest
         # dict.setdefault is atomic in CPython: concurrent commits of the same
-        # digest keep the first (identical) snapshot.
-        self._objects.setdefault(packed_resource.ref.digest, packed_resource.data)
+        # digest keep the first (identical) snapshot. The time is written
+        # first, so gc never sees an object without one.
+        self._times[digest] = monotonic()
+        self._objects.setdefault(digest, packed_resource.data)
 
     def has(self, ref: Ref[Any]) -> bool:
         return ref.digest in self._objects
@@ -108,12 +136,24 @@ class InMemoryBackend(StorageBackend):
     def location(self, digest: str) -> str:
         return f"in-memory object {digest}"
 
-    def iter_digests(self) -> Iterator[str]:
-        return iter(list(self._objects))
+    def now(self) -> float:
+        # Process-local: a monotonic clock, immune to wall-clock changes.
+        return monotonic()
 
-    def delete(self, digests: Iterable[str]) -> int:
+    def iter_objects(self) -> Iterator[tuple[str, float]]:
+        times = self._times
+        return iter([(digest, times.get(digest, 0.0)) for digest in list(self._objects)])
+
+    def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
+        deleted = []
         with self._lock:
-            return sum(self._objects.pop(d, None) is not None for d in digests)
+            for digest in digests:
+                if older_than is not None and self._times.get(digest, 0.0) >= older_than:
+                    continue
+                if self._objects.pop(digest, None) is not None:
+                    self._times.pop(digest, None)
+                    deleted.append(digest)
+        return deleted
 
     def get_tag(self, name: str) -> str | None:
         return self._tags.get(name)

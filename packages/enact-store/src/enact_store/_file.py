@@ -7,10 +7,11 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from time import time as wall_time
 from typing import Any
 
 from enact_resource import ResourceDict
-from enact_store._backend import StorageBackend
+from enact_store._backend import REFRESH_INTERVAL, StorageBackend
 from enact_store._codec import decode_object, encode_object
 from enact_store._ref import PackedResource, Ref, check_digest
 from enact_store._store import check_tag_name
@@ -57,9 +58,15 @@ class FileBackend(StorageBackend):
 
     def commit(self, packed_resource: PackedResource[Any]) -> None:
         path = self._path(packed_resource.ref.digest)
-        if path.exists():
+        try:
+            written = os.stat(path).st_mtime
+        except FileNotFoundError:
+            self._write_atomically(path, encode_object(packed_resource))
             return
-        self._write_atomically(path, encode_object(packed_resource))
+        if written < wall_time() - REFRESH_INTERVAL:
+            # Refresh the time of an object a writer is using again (see gc).
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(path)
 
     def _write_atomically(self, path: Path, data: bytes) -> None:
         directory = path.parent
@@ -100,21 +107,29 @@ class FileBackend(StorageBackend):
         except FileNotFoundError:
             return None
 
-    def iter_digests(self) -> Iterator[str]:
+    def iter_objects(self) -> Iterator[tuple[str, float]]:
         for shard in sorted(self._objects.iterdir()):
             if not shard.is_dir():
                 continue
-            for entry in sorted(shard.iterdir()):
+            with os.scandir(shard) as entries:
+                found = sorted(entries, key=lambda entry: entry.name)
+            for entry in found:
                 name = entry.name
                 if len(name) == 64 and name.startswith(shard.name):
-                    yield name
+                    with contextlib.suppress(FileNotFoundError):
+                        yield name, entry.stat().st_mtime
 
-    def delete(self, digests: Iterable[str]) -> int:
-        deleted = 0
+    def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
+        deleted = []
         for digest in digests:
+            path = self._path(digest)
             with contextlib.suppress(FileNotFoundError):
-                self._path(digest).unlink()
-                deleted += 1
+                # Not atomic with the unlink: a refresh in between is lost. The
+                # window is microseconds against a grace period of minutes.
+                if older_than is not None and os.stat(path).st_mtime >= older_than:
+                    continue
+                path.unlink()
+                deleted.append(digest)
         return deleted
 
     def _tag_path(self, name: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sqlite3
@@ -10,10 +11,11 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from time import time as wall_time
 from typing import Any, TypeVar
 
 from enact_resource import ResourceDict
-from enact_store._backend import StorageBackend
+from enact_store._backend import REFRESH_INTERVAL, StorageBackend
 from enact_store._codec import decode_object, encode_object
 from enact_store._errors import StoreConfigError, StoreError
 from enact_store._ref import PackedResource, Ref, check_digest
@@ -23,10 +25,20 @@ __all__ = ["SqliteBackend"]
 
 _T = TypeVar("_T")
 
+# `written` is when the object was last written (Unix time); gc's grace
+# period is measured against it.
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS objects"
-    " (digest TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID",
+    " (digest TEXT PRIMARY KEY, data BLOB NOT NULL, written REAL NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS tags (name TEXT PRIMARY KEY, digest TEXT NOT NULL)",
+)
+# Insert an object; re-committing one refreshes its time once it is older than
+# REFRESH_INTERVAL (so a writer using it again protects it from gc, without
+# rewriting the row on every duplicate commit).
+_INSERT = (
+    "INSERT INTO objects (digest, data, written) VALUES (?, ?, ?)"
+    " ON CONFLICT (digest) DO UPDATE SET written = excluded.written"
+    f" WHERE objects.written < excluded.written - {REFRESH_INTERVAL}"
 )
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 # Rows per statement batch when listing or deleting.
@@ -146,25 +158,20 @@ class SqliteBackend(StorageBackend):
             try:
                 conn = self._connection()
                 return operation(conn)
-            except sqlite3.OperationalError as e:
+            except BaseException as e:
+                # Whatever happened (even KeyboardInterrupt), never leave this
+                # thread's connection inside a transaction.
                 if conn is not None and conn.in_transaction:
-                    try:
+                    with contextlib.suppress(sqlite3.Error):
                         conn.rollback()
-                    except sqlite3.Error:
-                        pass
+                if not isinstance(e, sqlite3.Error):
+                    raise
                 if getattr(e, "sqlite_errorcode", 0) & 0xFF not in _BUSY_CODES:
                     raise StoreError(f"SQLite store {self._path}: {e}") from e
                 if time.monotonic() >= deadline:
                     raise StoreError(
                         f"SQLite store {self._path} stayed locked for {self._timeout:g} s: {e}"
                     ) from e
-            except sqlite3.DatabaseError as e:
-                if conn is not None and conn.in_transaction:
-                    try:
-                        conn.rollback()
-                    except sqlite3.Error:
-                        pass
-                raise StoreError(f"SQLite store {self._path}: {e}") from e
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
@@ -176,24 +183,23 @@ class SqliteBackend(StorageBackend):
     def commit(self, packed_resource: PackedResource[Any]) -> None:
         digest = check_digest(packed_resource.ref.digest)
         data = encode_object(packed_resource)
-        self._retry(
-            lambda conn: conn.execute(
-                "INSERT OR IGNORE INTO objects (digest, data) VALUES (?, ?)", (digest, data)
-            )
-        )
+        row = (digest, data, wall_time())
+        self._retry(lambda conn: conn.execute(_INSERT, row))
 
     def commit_many(self, packed_resources: Iterable[PackedResource[Any]]) -> None:
         # Encode everything first: a value that cannot be written fails
         # before anything is stored.
+        now = wall_time()
         rows = [
-            (check_digest(packed.ref.digest), encode_object(packed)) for packed in packed_resources
+            (check_digest(packed.ref.digest), encode_object(packed), now)
+            for packed in packed_resources
         ]
         if not rows:
             return
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT OR IGNORE INTO objects (digest, data) VALUES (?, ?)", rows)
+            conn.executemany(_INSERT, rows)
             conn.execute("COMMIT")
 
         self._retry(insert)
@@ -226,40 +232,44 @@ class SqliteBackend(StorageBackend):
             return None
         return bytes(row[0])
 
-    def iter_digests(self) -> Iterator[str]:
+    def iter_objects(self) -> Iterator[tuple[str, float]]:
         # Page through the primary key so no read transaction stays open
         # while the caller works (and deletes or commits meanwhile).
-        def fetch_page(after: str, conn: sqlite3.Connection) -> list[tuple[str]]:
+        def fetch_page(after: str, conn: sqlite3.Connection) -> list[tuple[str, float]]:
             return conn.execute(
-                "SELECT digest FROM objects WHERE digest > ? ORDER BY digest LIMIT ?",
+                "SELECT digest, written FROM objects WHERE digest > ? ORDER BY digest LIMIT ?",
                 (after, _PAGE),
             ).fetchall()
 
         after = ""
         while True:
             page = self._retry(functools.partial(fetch_page, after))
-            for (digest,) in page:
-                yield digest
+            yield from page
             if len(page) < _PAGE:
                 return
             after = page[-1][0]
 
-    def delete(self, digests: Iterable[str]) -> int:
-        checked = [(check_digest(digest),) for digest in digests]
+    def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
+        checked = [check_digest(digest) for digest in digests]
+        limit = float("inf") if older_than is None else older_than
 
-        def delete_batch(batch: list[tuple[str]], conn: sqlite3.Connection) -> int:
+        def delete_batch(batch: list[str], conn: sqlite3.Connection) -> list[str]:
             conn.execute("BEGIN IMMEDIATE")
-            deleted = 0
-            for row in batch:
-                deleted += conn.execute("DELETE FROM objects WHERE digest = ?", row).rowcount
+            deleted = [
+                digest
+                for digest in batch
+                if conn.execute(
+                    "DELETE FROM objects WHERE digest = ? AND written < ?", (digest, limit)
+                ).rowcount
+            ]
             conn.execute("COMMIT")
             return deleted
 
-        total = 0
+        done: list[str] = []
         for start in range(0, len(checked), _PAGE):
             batch = checked[start : start + _PAGE]
-            total += self._retry(functools.partial(delete_batch, batch))
-        return total
+            done.extend(self._retry(functools.partial(delete_batch, batch)))
+        return done
 
     # --- Tags. ---
 
@@ -304,10 +314,8 @@ class SqliteBackend(StorageBackend):
             self._connections = weakref.WeakSet()
         self._local = threading.local()
         for conn in connections:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.close()
-            except sqlite3.Error:
-                pass
 
     def __repr__(self) -> str:
         return f"SqliteBackend({str(self._path)!r})"

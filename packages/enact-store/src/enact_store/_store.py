@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from enact_resource import ResourceBase, ResourceDict
 from enact_store._backend import InMemoryBackend, StorageBackend
 from enact_store._context import ACTIVE, current_store
 from enact_store._errors import NotFound, StoreError
 from enact_store._ref import PackedResource, Ref, check_digest
+
+if TYPE_CHECKING:
+    from enact_store._maintenance import GcReport, Progress, VerifyReport
 
 __all__ = ["Store", "Tags", "check_tag_name", "commit"]
 
@@ -154,6 +157,27 @@ class Store:
             data = self._ref_type.unpack(packed)
         ref._cached = data
         return data
+
+    def verify(self, progress: Progress | None = None) -> VerifyReport:
+        """Checks every object hashes to its digest; reports corrupt, unreadable and
+        dangling refs (see :func:`enact_store.verify`)."""
+        from enact_store._maintenance import verify
+
+        return verify(self, progress)
+
+    def gc(
+        self,
+        roots: Iterable[Ref[Any]] = (),
+        *,
+        grace_period: float | None = None,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> GcReport:
+        """Deletes objects unreachable from tags and ``roots`` (see :func:`enact_store.gc`)."""
+        from enact_store._maintenance import DEFAULT_GRACE_PERIOD, gc
+
+        period = DEFAULT_GRACE_PERIOD if grace_period is None else grace_period
+        return gc(self, roots, grace_period=period, dry_run=dry_run, progress=progress)
 
     def close(self) -> None:
         """Closes the backend (connections, files)."""

@@ -50,7 +50,7 @@ def open_store(url: str) -> Store:
         if rest.startswith("//"):
             # file:///abs/path: an empty host, then an absolute path.
             rest = rest[2:]
-            if not rest.startswith("/"):
+            if rest and not rest.startswith("/"):
                 raise _bad(url, "file:// URLs cannot name a host; use file:///abs/path")
         return Store(FileBackend(_path(url, rest)))
     if scheme == "sqlite":

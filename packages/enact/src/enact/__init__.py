@@ -51,8 +51,10 @@ from enact_resource import (
     register,
 )
 from enact_store import (
+    CopyReport,
     CorruptionError,
     FileBackend,
+    GcReport,
     InMemoryBackend,
     NoActiveStoreError,
     NotFound,
@@ -66,7 +68,9 @@ from enact_store import (
     StoreError,
     Tags,
     UnsupportedOperation,
+    VerifyReport,
     commit,
+    copy,
     open_store,
     pformat,
     pprint,
@@ -79,6 +83,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "Bytes",
+    "CopyReport",
     "CorruptionError",
     "DeserializationError",
     "EnactError",
@@ -87,6 +92,7 @@ __all__ = [
     "FieldTypeError",
     "FileBackend",
     "Float",
+    "GcReport",
     "InMemoryBackend",
     "InputChanged",
     "InputRequest",
@@ -128,9 +134,11 @@ __all__ = [
     "Tags",
     "TypeNotRegisteredError",
     "UnsupportedOperation",
+    "VerifyReport",
     "WrappedException",
     "__version__",
     "commit",
+    "copy",
     "digest",
     "open_store",
     "pformat",

@@ -1,0 +1,72 @@
+"""Child process of the crash-safety and concurrency tests (run as a script, not a test).
+
+    python _store_worker.py crash URL NONCE
+        commits forever, printing each digest once commit has returned
+    python _store_worker.py concurrent URL PROCESS_INDEX THREADS SHARED OWN
+        commits overlapping sets of resources from several threads, sets tags,
+        then prints "done"
+
+Running the script puts its folder first on sys.path, so _store_testlib is
+imported by the same name as in the tests and its types keep their type ids.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from _store_testlib import Box, own_resource, shared_resource
+
+import enact_store as es
+
+
+def crash(url: str, nonce: str) -> None:
+    store = es.open_store(url)
+    i = 0
+    while True:
+        ref = store.commit(Box({"nonce": nonce, "i": i, "blob": bytes(range(256)) * 4}))
+        print(ref.digest, flush=True)
+        i += 1
+
+
+def concurrent(url: str, process: int, threads: int, shared: int, own: int) -> None:
+    store = es.open_store(url)
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def work(thread: int) -> None:
+        try:
+            barrier.wait()
+            # Every thread of every process commits the shared set, each in
+            # its own order, interleaved with resources of its own.
+            order = sorted(range(shared), key=lambda i: (i * (7 + process + thread)) % shared)
+            for n, i in enumerate(order):
+                ref = store.commit(shared_resource(i))
+                if n % 10 == 0:
+                    store.tags["shared"] = ref
+                    store.tags[f"p{process}/t{thread}"] = ref
+            packed = [es.Ref.pack(own_resource(process, thread, j)) for j in range(own)]
+            store.backend.commit_many(packed)
+            store.tags[f"own/p{process}-t{thread}"] = packed[-1].ref
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+            raise
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise SystemExit(f"{len(errors)} thread(s) failed: {errors[0]!r}")
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    mode, url, *args = sys.argv[1:]
+    if mode == "crash":
+        crash(url, *args)
+    elif mode == "concurrent":
+        concurrent(url, *map(int, args))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")

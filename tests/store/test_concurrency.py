@@ -1,0 +1,73 @@
+"""Many processes and threads writing to one persistent store lose nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _store_testlib import PERSISTENT_KINDS, BackendFactory, own_resource, shared_resource
+
+import enact_resource as er
+import enact_store as es
+
+WORKER = Path(__file__).with_name("_store_worker.py")
+PROCESSES = 4
+THREADS = 8
+SHARED = 100  # resources every thread of every process commits
+OWN = 5  # resources each thread alone commits (in one commit_many)
+
+
+@pytest.mark.parametrize("kind", PERSISTENT_KINDS)
+def test_concurrent_processes_and_threads_lose_no_object_or_tag(kind: str, tmp_path: Path) -> None:
+    factory = BackendFactory(kind, tmp_path)
+    # The workers also race to create the store: nothing exists yet.
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), "concurrent", factory.url]
+            + [str(n) for n in (process, THREADS, SHARED, OWN)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        for process in range(PROCESSES)
+    ]
+    try:
+        outputs = [child.communicate(timeout=60) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    for child, (stdout, stderr) in zip(children, outputs, strict=True):
+        assert child.returncode == 0, stderr
+        assert stdout.strip() == "done"
+
+    expected = {er.digest(shared_resource(i)) for i in range(SHARED)} | {
+        er.digest(own_resource(p, t, j))
+        for p in range(PROCESSES)
+        for t in range(THREADS)
+        for j in range(OWN)
+    }
+    store = es.Store(factory())
+    try:
+        assert set(store.backend.iter_digests()) == expected
+        with store:
+            for digest in expected:
+                es.Ref(digest).get()  # read and verified through a fresh ref
+
+        tags = dict(store.tags)
+        assert set(tags) == (
+            {"shared"}
+            | {f"p{p}/t{t}" for p in range(PROCESSES) for t in range(THREADS)}
+            | {f"own/p{p}-t{t}" for p in range(PROCESSES) for t in range(THREADS)}
+        )
+        assert {ref.digest for ref in tags.values()} <= expected
+        for p in range(PROCESSES):
+            for t in range(THREADS):
+                assert tags[f"own/p{p}-t{t}"].digest == er.digest(own_resource(p, t, OWN - 1))
+    finally:
+        store.close()

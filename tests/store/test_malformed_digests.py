@@ -1,0 +1,140 @@
+"""Malformed digests are rejected with RefError before any file or query is touched."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _store_testlib import BackendFactory, Box
+
+import enact_resource as er
+import enact_store as es
+
+MALFORMED = [
+    "../x",
+    "../../" + "a" * 58,
+    "/etc/passwd",
+    "a" * 63,
+    "a" * 65,
+    "g" * 64,
+    "A" * 64,
+    "",
+    "a" * 63 + "\n",
+    "a" * 32 + "/" + "a" * 31,
+]
+
+
+def forged_ref(digest: str) -> es.Ref[Any]:
+    """A Ref whose digest skipped validation, as a buggy or hostile caller could make."""
+    ref: es.Ref[Any] = object.__new__(es.Ref)
+    object.__setattr__(ref, "_digest", digest)
+    object.__setattr__(ref, "_cached", None)
+    return ref
+
+
+@pytest.mark.parametrize("digest", MALFORMED, ids=repr)
+def test_ref_rejects_a_malformed_digest(digest: str) -> None:
+    with pytest.raises(es.RefError, match="Invalid digest"):
+        es.Ref(digest)
+
+
+@pytest.mark.parametrize("value", [None, 123, b"a" * 64])
+def test_ref_rejects_a_digest_that_is_not_a_str(value: Any) -> None:
+    with pytest.raises(es.RefError):
+        es.Ref(value)
+
+
+@pytest.mark.parametrize("digest", MALFORMED, ids=repr)
+def test_store_rejects_a_forged_ref(store: es.Store, digest: str) -> None:
+    ref = forged_ref(digest)
+
+    with pytest.raises(es.RefError):
+        store.has(ref)
+    with pytest.raises(es.RefError):
+        store.get(ref)
+    with store, pytest.raises(es.RefError):
+        ref.get()
+
+
+def _sentinel(tmp_path: Path) -> tuple[Path, bytes]:
+    """A file outside the store holding a valid encoded object."""
+    data = er.JsonSerializer(compact=True).serialize(Box(1).to_resource_dict())
+    sentinel = tmp_path / "outside" / "sentinel"
+    sentinel.parent.mkdir()
+    sentinel.write_bytes(data)
+    return sentinel, data
+
+
+def test_file_backend_never_reads_or_writes_outside_its_root(tmp_path: Path) -> None:
+    sentinel, data = _sentinel(tmp_path)
+    backend = es.FileBackend(tmp_path / "store")
+    relative = "../outside/sentinel"  # objects/../../outside/sentinel if taken as a path
+    for digest in [str(sentinel), relative]:
+        ref = forged_ref(digest)
+
+        with pytest.raises(es.RefError):
+            backend.get(ref)
+        with pytest.raises(es.RefError):
+            backend.has(ref)
+        with pytest.raises(es.RefError):
+            backend.commit(es.PackedResource(Box(2).to_resource_dict(), ref))
+        with pytest.raises(es.RefError):
+            backend.read_raw(digest)
+        with pytest.raises(es.RefError):
+            backend.delete([digest])
+        with pytest.raises(es.RefError):
+            backend.set_tag("main", digest)
+    assert sentinel.read_bytes() == data
+    assert sorted(p.name for p in sentinel.parent.iterdir()) == ["sentinel"]
+
+
+def test_sqlite_backend_runs_no_query_for_a_malformed_digest(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    backend = es.SqliteBackend(path)
+    digest = "../../x"
+    # A row under the malformed key: a backend that queried it would return it.
+    _, data = _sentinel(tmp_path)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT INTO objects (digest, data, written) VALUES (?, ?, 0)", (digest, data))
+    ref = forged_ref(digest)
+
+    with pytest.raises(es.RefError):
+        backend.get(ref)
+    with pytest.raises(es.RefError):
+        backend.has(ref)
+    with pytest.raises(es.RefError):
+        backend.read_raw(digest)
+    with pytest.raises(es.RefError):
+        backend.commit(es.PackedResource(Box(2).to_resource_dict(), forged_ref("A" * 64)))
+    with pytest.raises(es.RefError):
+        backend.commit_many([es.PackedResource(Box(2).to_resource_dict(), forged_ref("b" * 63))])
+    with pytest.raises(es.RefError):
+        backend.delete([digest])
+    with pytest.raises(es.RefError):
+        backend.set_tag("main", digest)
+
+    rows = conn.execute("SELECT digest FROM objects").fetchall()
+    conn.close()
+    backend.close()
+    assert rows == [(digest,)]
+
+
+def test_a_tag_holding_a_malformed_digest_raises_ref_error(
+    persistent_factory: BackendFactory,
+) -> None:
+    backend = persistent_factory()
+    es.Store(backend).tags["main"] = es.Store(backend).commit(Box(1))
+    if isinstance(backend, es.FileBackend):
+        (backend.root_dir / "tags" / "main").write_text("../../etc/passwd\n")
+    else:
+        assert isinstance(backend, es.SqliteBackend)
+        conn = sqlite3.connect(backend.path)
+        with conn:
+            conn.execute("UPDATE tags SET digest = '../../etc/passwd' WHERE name = 'main'")
+        conn.close()
+
+    with pytest.raises(es.RefError):
+        es.Store(persistent_factory()).tags["main"]
