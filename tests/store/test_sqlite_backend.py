@@ -60,6 +60,7 @@ def test_schema_has_the_objects_and_tags_tables(backend: es.SqliteBackend, db: P
     assert [row[1:3] for row in _query(db, "PRAGMA table_info(objects)")] == [
         ("digest", "TEXT"),
         ("data", "BLOB"),
+        ("written", "REAL"),
     ]
     assert [row[1:3] for row in _query(db, "PRAGMA table_info(tags)")] == [
         ("name", "TEXT"),
