@@ -19,6 +19,7 @@ from enact_store._errors import (
 )
 from enact_store._file import FileBackend
 from enact_store._maintenance import CopyReport, GcReport, VerifyReport, copy
+from enact_store._postgres import PostgresBackend
 from enact_store._pprint import pformat, pprint
 from enact_store._ref import PackedResource, Ref
 from enact_store._sqlite import SqliteBackend
@@ -39,6 +40,7 @@ __all__ = [
     "NoActiveStoreError",
     "NotFound",
     "PackedResource",
+    "PostgresBackend",
     "Ref",
     "RefError",
     "SqliteBackend",
