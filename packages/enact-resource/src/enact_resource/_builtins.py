@@ -16,6 +16,7 @@ class _ValueResource(ResourceBase):
     """Shared behaviour of resources that subclass an immutable Python type."""
 
     __slots__ = ()
+    _enact_atomic_ = True
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -69,6 +70,7 @@ class NoneResource(ResourceBase):
     """The empty resource: the input of invokables that take no argument."""
 
     __slots__ = ()
+    _enact_atomic_ = True
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

@@ -28,8 +28,7 @@ FieldValue = Any
 
 R = TypeVar("R", bound="ResourceBase")
 
-# Attribute names used to cache per-class data in the class's own __dict__.
-_INFO_ATTR = "_enact_type_info_"
+# Attribute holding a fixed type name, read from the class's own __dict__.
 _NAME_ATTR = "_enact_type_name_"
 
 
@@ -65,15 +64,22 @@ def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     return getter
 
 
+# TypeInfo per class. A dict rather than a class attribute, because class
+# attributes are inherited and reading the class's own __dict__ is slow; the
+# classes it holds are never freed, which only matters for classes created in
+# a loop.
+_INFOS: dict[type, TypeInfo] = {}
+
+
 def type_info(cls: type[ResourceBase]) -> TypeInfo:
     """Returns the cached :class:`TypeInfo` of a resource class."""
-    info: TypeInfo | None = cls.__dict__.get(_INFO_ATTR)
-    key = getattr(cls, "__dataclass_fields__", None)
-    if info is not None and info.key is key:
+    info = _INFOS.get(cls)
+    if info is not None and (info.key is None or info.key is cls.__dataclass_fields__):  # type: ignore[attr-defined]
         return info
+    key = getattr(cls, "__dataclass_fields__", None)
     type_id, names = cls._describe_type()
     info = TypeInfo(key, type_id, names)
-    setattr(cls, _INFO_ATTR, info)
+    _INFOS[cls] = info
     return info
 
 
@@ -84,8 +90,7 @@ def set_type_name(cls: type[ResourceBase], name: str) -> None:
     data and digests stay compatible with it, whichever module defines them.
     """
     setattr(cls, _NAME_ATTR, name)
-    if _INFO_ATTR in cls.__dict__:
-        delattr(cls, _INFO_ATTR)
+    _INFOS.pop(cls, None)
 
 
 def fields_type_id(name: str, field_names: tuple[str, ...]) -> str:
@@ -103,6 +108,12 @@ class ResourceBase:
     """
 
     __slots__ = ()
+
+    #: Whether instances stay whole inside a ResourceDict (as a private copy
+    #: made with :meth:`deep_copy_resource`) rather than being expanded into a
+    #: nested ResourceDict. True for small value types (Str, Int, Ref, ...):
+    #: converting and copying them then costs one object, not a dict.
+    _enact_atomic_: ClassVar[bool] = False
 
     @classmethod
     def type_name(cls) -> str:
@@ -314,6 +325,8 @@ def _to_value(value: FieldValue, active: set[int]) -> FieldValue:
     if cls is dict:
         return _map_to_value(value, active)
     if isinstance(value, ResourceBase):
+        if value._enact_atomic_:
+            return value.deep_copy_resource()
         return _resource_to_dict(value, active)
     if isinstance(value, type):
         if issubclass(value, ResourceBase):
@@ -362,7 +375,7 @@ def from_dict_value(value: FieldValue) -> FieldValue:
     if cls in _ATOMS:
         return value
     if cls is list:
-        return [from_dict_value(item) for item in value]
+        return [item if type(item) in _ATOMS else from_dict_value(item) for item in value]
     if cls is ResourceDict:
         return value.type.from_resource_dict(value)
     if cls is dict:

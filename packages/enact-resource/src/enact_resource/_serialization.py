@@ -152,9 +152,12 @@ class JsonSerializer(Serializer):
         if isinstance(value, type) and issubclass(value, ResourceBase):
             self._check_registered(value)
             return {_TYPE: type_info(value).type_id}
-        # Resources, subclasses of primitives and other mappings: normalise first.
+        if isinstance(value, ResourceBase):
+            # Resources kept whole in a ResourceDict (Str, Ref, ...).
+            return self._encode(value.to_resource_dict(), big_ints)
+        # Subclasses of primitives and other mappings: normalise first.
         normal = to_dict_value(value)
-        if type(normal) is cls and not isinstance(value, ResourceBase):
+        if type(normal) is cls:
             raise SerializationError(f"Cannot serialize value of type {cls}: {value!r}")
         return self._encode(normal, big_ints)
 
@@ -182,7 +185,7 @@ class JsonSerializer(Serializer):
                 f"got {_describe(tree)}"
             )
         try:
-            result = self._decode(tree, "$")
+            result = self._decode_resource(tree, "$", top=True)
         except RecursionError:
             raise DeserializationError(
                 "Data is nested too deeply to be read "
@@ -233,7 +236,7 @@ class JsonSerializer(Serializer):
             return int(decimal.Decimal(text))
         raise DeserializationError(f"Unknown escape {escape!r} at {path}")
 
-    def _decode_resource(self, value: dict[str, Any], path: str) -> ResourceDict:
+    def _decode_resource(self, value: dict[str, Any], path: str, top: bool = False) -> Any:
         type_id = _expect_str(value[_RES], _RES, path)
         rtype = self.registry.lookup(type_id)
         names = type_info(rtype).field_names
@@ -252,9 +255,18 @@ class JsonSerializer(Serializer):
                 f"{rtype.__module__}.{rtype.__qualname__}: missing fields {missing}, "
                 f"unexpected fields {extra}"
             )
-        return ResourceDict(
+        result = ResourceDict(
             rtype, [(name, self._decode(fields[name], f"{path}.{name}")) for name in names]
         )
+        if top or not rtype._enact_atomic_:
+            return result
+        # Nested resources of atomic types are kept whole, as in to_resource_dict().
+        try:
+            return rtype.from_resource_dict(result)
+        except Exception as e:
+            raise DeserializationError(
+                f"Invalid {rtype.__qualname__} at {path}: {type(e).__name__}: {e}"
+            ) from e
 
 
 def _escape_key(key: str) -> str:

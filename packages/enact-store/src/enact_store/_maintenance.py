@@ -94,7 +94,9 @@ def ref_digests(data: ResourceDict) -> Iterator[str]:
     stack: list[Any] = [data]
     while stack:
         value = stack.pop()
-        if isinstance(value, ResourceDict):
+        if isinstance(value, Ref):
+            yield value.digest
+        elif isinstance(value, ResourceDict):
             if issubclass(value.type, Ref):
                 yield value["digest"]
             else:

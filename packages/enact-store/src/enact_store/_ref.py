@@ -60,6 +60,8 @@ class Ref(ResourceBase, Generic[T]):
     """
 
     __slots__ = ("_cached", "_digest")
+    # Kept whole (as a private copy) inside ResourceDicts.
+    _enact_atomic_ = True
 
     _digest: str
     # The verified ResourceDict of the target, once loaded. Private and never
