@@ -9,7 +9,7 @@ has equal digests everywhere.
 from importlib.metadata import PackageNotFoundError, version
 
 from enact_resource._builtins import Bytes, Float, Int, NoneResource, Str
-from enact_resource._digest import digest
+from enact_resource._digest import digest, pack_resource
 from enact_resource._errors import (
     DeserializationError,
     EnactError,
@@ -49,5 +49,6 @@ __all__ = [
     "TypeNotRegisteredError",
     "__version__",
     "digest",
+    "pack_resource",
     "register",
 ]

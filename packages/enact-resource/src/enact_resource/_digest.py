@@ -4,19 +4,38 @@ The stream is built in one pass over the value. Text pieces are collected in
 a list and encoded once; raw ``bytes`` values are fed to the hash directly
 (after flushing the text collected so far), so a large blob is never copied
 into a bigger string.
+
+Two walkers share the per-type stream pieces: :func:`digest` (any value,
+resources and ResourceDicts alike) and :func:`pack_resource`, which builds a
+resource's ResourceDict and its digest in the same pass (what a commit needs).
+Neither tracks the path for cycles: a cycle recurses until the interpreter's
+recursion limit, and only then is the value searched for the cycle, so the
+common case pays nothing for the check.
 """
 
 from __future__ import annotations
 
 import decimal
-import hashlib
 from collections.abc import Mapping
+from hashlib import sha256
 from typing import Any
 
 from enact_resource._errors import FieldTypeError
-from enact_resource._resource import ResourceBase, ResourceDict, type_info
+from enact_resource._resource import (
+    _INFOS,
+    ResourceBase,
+    ResourceDict,
+    find_cycle,
+    to_dict_value,
+    type_info,
+)
 
-__all__ = ["digest"]
+__all__ = ["digest", "pack_resource"]
+
+_new_dict = dict.__new__
+# Ints below this size can always be written as text (the interpreter limits
+# int-to-text conversion to sys.get_int_max_str_digits() digits, at least 640).
+_BIG = 10**600
 
 
 def digest(value: Any) -> str:
@@ -30,19 +49,138 @@ def digest(value: Any) -> str:
         FieldTypeError: the value holds something resources cannot hold, or
             contains itself.
     """
-    hasher = hashlib.sha256()
+    hasher = sha256()
     out: list[str] = []
     try:
-        _stream(value, out, hasher, set())
+        _stream(value, out, hasher)
     except RecursionError:
-        raise FieldTypeError(
-            "Value is nested too deeply to digest (deeper than the interpreter's recursion limit)"
-        ) from None
+        raise _too_deep(value) from None
     hasher.update("".join(out).encode())
     return hasher.hexdigest()
 
 
-def _stream(value: Any, out: list[str], hasher: Any, active: set[int]) -> None:
+def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
+    """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass."""
+    hasher = sha256()
+    out: list[str] = []
+    try:
+        data = _pack_resource(resource, out, hasher)
+    except RecursionError:
+        raise _too_deep(resource) from None
+    hasher.update("".join(out).encode())
+    return data, hasher.hexdigest()
+
+
+_infos = _INFOS
+
+
+def _too_deep(value: Any) -> FieldTypeError:
+    cycle = find_cycle(value)
+    if cycle is not None:
+        return FieldTypeError(
+            f"Encountered a cycle: a {type(cycle).__qualname__} value contains itself"
+        )
+    return FieldTypeError(
+        "Value is nested too deeply to digest (deeper than the interpreter's recursion limit)"
+    )
+
+
+def _values(resource: ResourceBase, expected: int) -> tuple[Any, ...]:
+    values = resource.field_values()
+    if type(values) is not tuple:
+        values = tuple(values)
+    if len(values) != expected:
+        info = type_info(type(resource))
+        raise FieldTypeError(
+            f"{type(resource).__qualname__} has fields {list(info.field_names)} "
+            f"but returned {len(values)} field values"
+        )
+    return values
+
+
+def _pack_resource(resource: ResourceBase, out: list[str], hasher: Any) -> ResourceDict:
+    # The hot path of every commit: kept flat on purpose.
+    cls = type(resource)
+    info = _infos.get(cls) or type_info(cls)
+    names = info.field_names
+    plain = info.plain_values
+    if plain is not None and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
+        values = plain(resource)
+    else:
+        info = type_info(cls)
+        values = _values(resource, len(info.field_names))
+        names = info.field_names
+    out.append(info.stream_prefix)
+    data: ResourceDict = _new_dict(ResourceDict)
+    data.type = cls
+    for name, name_repr, value in zip(names, info.name_reprs, values, strict=True):
+        out.append(name_repr)
+        kind = type(value)
+        # The common atoms inline; everything else through _pack_value.
+        if kind is str:
+            out.append("s" + repr(value))
+            data[name] = value
+        elif kind is int and -_BIG < value < _BIG:
+            out.append("i" + int.__repr__(value))
+            data[name] = value
+        else:
+            data[name] = _pack_value(value, out, hasher)
+    out.append("]")
+    return data
+
+
+def _pack_value(value: Any, out: list[str], hasher: Any) -> Any:
+    """Appends the stream of a field value and returns its ResourceDict form."""
+    cls = type(value)
+    if cls is str:
+        out.append("s" + repr(value))
+        return value
+    if cls is int:
+        out.append("i" + _int_text(value))
+        return value
+    if cls is float:
+        out.append("f" + repr(value))
+        return value
+    if value is None:
+        out.append("n")
+        return value
+    if cls is bool:
+        out.append("i1" if value else "i0")
+        return value
+    if cls is list or cls is tuple:
+        out.append("seq[")
+        result = [_pack_value(item, out, hasher) for item in value]
+        out.append("]")
+        return result
+    if cls is dict:
+        value = _str_keys(value)
+        out.append("map[")
+        packed = {}
+        for key in sorted(value):
+            out.append(repr(key))
+            packed[key] = _pack_value(value[key], out, hasher)
+        out.append("]")
+        return packed
+    if cls is bytes:
+        _stream_bytes(value, out, hasher)
+        return value
+    if isinstance(value, ResourceBase):
+        if value._enact_atomic_:
+            _stream_resource(value, out, hasher)
+            return value.deep_copy_resource()
+        return _pack_resource(value, out, hasher)
+    if isinstance(value, type) and issubclass(value, ResourceBase):
+        out.append("type[" + type_info(value).type_id + "]")
+        return value
+    # Subclasses of primitives and other mappings: normalise, then pack.
+    normal = to_dict_value(value)
+    if type(normal) is cls:  # pragma: no cover - to_dict_value rejects what it cannot convert
+        raise FieldTypeError(f"Encountered unsupported field type {cls}: {value!r}")
+    return _pack_value(normal, out, hasher)
+
+
+def _stream(value: Any, out: list[str], hasher: Any) -> None:
+    """Appends the stream of any value: resources, ResourceDicts and plain values."""
     cls = type(value)
     if cls is str:
         out.append("s" + repr(value))
@@ -55,103 +193,50 @@ def _stream(value: Any, out: list[str], hasher: Any, active: set[int]) -> None:
     elif cls is bool:
         out.append("i1" if value else "i0")
     elif cls is list or cls is tuple:
-        _enter(value, active)
         out.append("seq[")
         for item in value:
-            _stream(item, out, hasher, active)
+            _stream(item, out, hasher)
         out.append("]")
-        active.discard(id(value))
     elif cls is ResourceDict:
-        _stream_resource_dict(value, out, hasher, active)
+        _stream_resource_dict(value, out, hasher)
     elif cls is dict:
-        _stream_map(value, out, hasher, active)
+        value = _str_keys(value)
+        out.append("map[")
+        for key in sorted(value):
+            out.append(repr(key))
+            _stream(value[key], out, hasher)
+        out.append("]")
     elif cls is bytes:
         _stream_bytes(value, out, hasher)
     elif isinstance(value, ResourceBase):
-        _enter(value, active)
-        info = type_info(cls)
-        out.append(info.stream_prefix)
-        values = tuple(value.field_values())
-        if len(values) != len(info.name_reprs):
-            raise FieldTypeError(
-                f"{cls.__qualname__} has fields {list(info.field_names)} "
-                f"but returned {len(values)} field values"
-            )
-        for name_repr, item in zip(info.name_reprs, values, strict=True):
-            out.append(name_repr)
-            _stream(item, out, hasher, active)
-        out.append("]")
-        active.discard(id(value))
+        _stream_resource(value, out, hasher)
     elif isinstance(value, type) and issubclass(value, ResourceBase):
         out.append("type[" + type_info(value).type_id + "]")
-    # Subclasses of the primitive types digest as the primitive.
-    elif isinstance(value, bool):
-        out.append("i1" if value else "i0")
-    elif isinstance(value, int):
-        out.append("i" + _int_text(int(value)))
-    elif isinstance(value, float):
-        out.append("f" + float.__repr__(value))
-    elif isinstance(value, str):
-        out.append("s" + str.__repr__(value))
-    elif isinstance(value, bytes):
-        _stream_bytes(bytes(value), out, hasher)
     elif isinstance(value, ResourceDict):
-        _stream_resource_dict(value, out, hasher, active)
-    elif isinstance(value, list | tuple):
-        _stream(list(value), out, hasher, active)
+        _stream_resource_dict(value, out, hasher)
     elif isinstance(value, Mapping):
-        _stream_map(value, out, hasher, active)
+        _stream({_key(k): v for k, v in value.items()}, out, hasher)
     else:
-        raise FieldTypeError(f"Encountered unsupported field type {cls}: {value!r}")
+        # Subclasses of primitives digest as the primitive.
+        normal = to_dict_value(value)
+        if type(normal) is cls:  # pragma: no cover - to_dict_value rejects what it cannot convert
+            raise FieldTypeError(f"Encountered unsupported field type {cls}: {value!r}")
+        _stream(normal, out, hasher)
 
 
-def _int_text(value: int) -> str:
-    try:
-        return int.__repr__(value)
-    except ValueError:
-        # Past the interpreter's int-to-text digit limit (sys.set_int_max_str_digits);
-        # Decimal converts exactly and has no such limit.
-        return str(decimal.Decimal(value))
-
-
-def _enter(value: object, active: set[int]) -> None:
-    key = id(value)
-    if key in active:
-        raise FieldTypeError(
-            f"Encountered a cycle: a {type(value).__qualname__} value contains itself"
-        )
-    active.add(key)
-
-
-def _stream_bytes(value: bytes, out: list[str], hasher: Any) -> None:
-    out.append(f"b{len(value)}:")
-    hasher.update("".join(out).encode())
-    out.clear()
-    hasher.update(value)
-
-
-def _stream_map(value: Mapping[Any, Any], out: list[str], hasher: Any, active: set[int]) -> None:
-    _enter(value, active)
-    for key in value:
-        if not isinstance(key, str):
-            raise FieldTypeError(
-                f"Encountered a mapping key of unsupported type {type(key)}: {key!r} "
-                "(mapping keys must be str)"
-            )
-    out.append("map[")
-    for key in sorted(value):
-        out.append(repr(str(key)))
-        _stream(value[key], out, hasher, active)
+def _stream_resource(value: ResourceBase, out: list[str], hasher: Any) -> None:
+    info = type_info(type(value))
+    values = _values(value, len(info.field_names))
+    out.append(info.stream_prefix)
+    for name_repr, item in zip(info.name_reprs, values, strict=True):
+        out.append(name_repr)
+        _stream(item, out, hasher)
     out.append("]")
-    active.discard(id(value))
 
 
-def _stream_resource_dict(
-    value: ResourceDict, out: list[str], hasher: Any, active: set[int]
-) -> None:
+def _stream_resource_dict(value: ResourceDict, out: list[str], hasher: Any) -> None:
     # Fields are taken in the type's declared order, whatever order the keys
     # of the dict arrived in.
-    _enter(value, active)
     info = type_info(value.type)
     if len(value) != len(info.field_names):
         raise FieldTypeError(
@@ -167,6 +252,38 @@ def _stream_resource_dict(
                 f"ResourceDict of {value.type.__qualname__} lacks field {name!r}"
             ) from None
         out.append(name_repr)
-        _stream(item, out, hasher, active)
+        _stream(item, out, hasher)
     out.append("]")
-    active.discard(id(value))
+
+
+def _stream_bytes(value: bytes, out: list[str], hasher: Any) -> None:
+    out.append(f"b{len(value)}:")
+    hasher.update("".join(out).encode())
+    out.clear()
+    hasher.update(value)
+
+
+def _str_keys(value: dict[Any, Any]) -> dict[str, Any]:
+    """Returns the mapping with plain str keys (normalising str subclasses)."""
+    for key in value:
+        if type(key) is not str:
+            return {_key(k): v for k, v in value.items()}
+    return value
+
+
+def _key(key: Any) -> str:
+    if not isinstance(key, str):
+        raise FieldTypeError(
+            f"Encountered a mapping key of unsupported type {type(key)}: {key!r} "
+            "(mapping keys must be str)"
+        )
+    return str.__str__(key)
+
+
+def _int_text(value: int) -> str:
+    try:
+        return int.__repr__(value)
+    except ValueError:
+        # Past the interpreter's int-to-text digit limit (sys.set_int_max_str_digits);
+        # Decimal converts exactly and has no such limit.
+        return str(decimal.Decimal(value))

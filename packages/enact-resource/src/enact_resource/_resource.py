@@ -7,7 +7,7 @@ import hashlib
 import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from enact_resource._errors import FieldTypeError
 
@@ -41,7 +41,15 @@ class TypeInfo:
     ``@register``) has already asked for its type id.
     """
 
-    __slots__ = ("field_names", "get_values", "key", "name_reprs", "stream_prefix", "type_id")
+    __slots__ = (
+        "field_names",
+        "get_values",
+        "key",
+        "name_reprs",
+        "plain_values",
+        "stream_prefix",
+        "type_id",
+    )
 
     def __init__(self, key: object, type_id: str, field_names: tuple[str, ...]) -> None:
         self.key = key
@@ -52,6 +60,9 @@ class TypeInfo:
         self.name_reprs = tuple(repr(name) for name in field_names)
         # Reads the field values off a dataclass instance in one C call.
         self.get_values = _values_getter(field_names)
+        # get_values, for types whose field_values() is exactly that (set by
+        # type_info): walkers then skip the method call and the length check.
+        self.plain_values: Callable[[Any], tuple[Any, ...]] | None = None
 
 
 def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -79,6 +90,8 @@ def type_info(cls: type[ResourceBase]) -> TypeInfo:
     key = getattr(cls, "__dataclass_fields__", None)
     type_id, names = cls._describe_type()
     info = TypeInfo(key, type_id, names)
+    if cls.field_values is Resource.field_values:
+        info.plain_values = info.get_values
     _INFOS[cls] = info
     return info
 
@@ -163,8 +176,12 @@ class ResourceBase:
                 or a value contains itself.
         """
         try:
-            return _resource_to_dict(self, set())
+            return _resource_to_dict(self)
         except RecursionError:
+            if find_cycle(self) is not None:
+                raise FieldTypeError(
+                    f"Encountered a cycle: {type(self).__qualname__} contains itself"
+                ) from None
             raise FieldTypeError(
                 f"{type(self).__qualname__} is nested too deeply to convert "
                 "(deeper than the interpreter's recursion limit)"
@@ -273,61 +290,43 @@ class ResourceDict(dict[str, FieldValue]):
 # --- Conversion between field values and ResourceDict values -----------------
 
 _ATOMS: frozenset[type] = frozenset({str, int, float, bool, bytes, type(None)})
+_new_dict = dict.__new__
 
 
 def _unsupported(value: object) -> FieldTypeError:
     return FieldTypeError(f"Encountered unsupported field type {type(value)}: {value!r}")
 
 
-def _cycle(value: object) -> FieldTypeError:
-    return FieldTypeError(
-        f"Encountered a cycle: a {type(value).__qualname__} value contains itself"
-    )
-
-
-def _resource_to_dict(resource: ResourceBase, active: set[int]) -> ResourceDict:
-    key = id(resource)
-    if key in active:
-        raise _cycle(resource)
-    active.add(key)
+def _resource_to_dict(resource: ResourceBase) -> ResourceDict:
     info = type_info(type(resource))
-    values = tuple(resource.field_values())
+    values = resource.field_values()
+    if type(values) is not tuple:
+        values = tuple(values)
     if len(values) != len(info.field_names):
         raise FieldTypeError(
             f"{type(resource).__qualname__} has fields {list(info.field_names)} "
             f"but returned {len(values)} field values"
         )
-    result = ResourceDict(
-        type(resource),
-        zip(info.field_names, [_to_value(v, active) for v in values], strict=True),
-    )
-    active.discard(key)
-    return result
+    data: ResourceDict = _new_dict(ResourceDict)
+    data.type = type(resource)
+    for name, value in zip(info.field_names, values, strict=True):
+        data[name] = value if type(value) in _ATOMS else to_dict_value(value)
+    return data
 
 
 def to_dict_value(value: FieldValue) -> FieldValue:
     """Converts a field value to its ResourceDict form (resources become dicts)."""
-    return _to_value(value, set())
-
-
-def _to_value(value: FieldValue, active: set[int]) -> FieldValue:
     cls = type(value)
     if cls in _ATOMS:
         return value
     if cls is list or cls is tuple:
-        key = id(value)
-        if key in active:
-            raise _cycle(value)
-        active.add(key)
-        result = [_to_value(item, active) for item in value]
-        active.discard(key)
-        return result
+        return [item if type(item) in _ATOMS else to_dict_value(item) for item in value]
     if cls is dict:
-        return _map_to_value(value, active)
+        return _map_to_value(value)
     if isinstance(value, ResourceBase):
         if value._enact_atomic_:
             return value.deep_copy_resource()
-        return _resource_to_dict(value, active)
+        return _resource_to_dict(value)
     if isinstance(value, type):
         if issubclass(value, ResourceBase):
             return value
@@ -344,17 +343,13 @@ def _to_value(value: FieldValue, active: set[int]) -> FieldValue:
     if isinstance(value, bytes):
         return bytes(value)
     if isinstance(value, list | tuple):
-        return _to_value(list(value), active)
+        return to_dict_value(list(value))
     if isinstance(value, Mapping):
-        return _map_to_value(value, active)
+        return _map_to_value(value)
     raise _unsupported(value)
 
 
-def _map_to_value(value: Mapping[Any, Any], active: set[int]) -> dict[str, FieldValue]:
-    key = id(value)
-    if key in active:
-        raise _cycle(value)
-    active.add(key)
+def _map_to_value(value: Mapping[Any, Any]) -> dict[str, FieldValue]:
     result = {}
     for k, v in value.items():
         if type(k) is not str:
@@ -364,9 +359,41 @@ def _map_to_value(value: Mapping[Any, Any], active: set[int]) -> dict[str, Field
                     "(mapping keys must be str)"
                 )
             k = str.__str__(k)
-        result[k] = _to_value(v, active)
-    active.discard(key)
+        result[k] = v if type(v) in _ATOMS else to_dict_value(v)
     return result
+
+
+def find_cycle(value: Any) -> Any:
+    """Returns a container or resource inside ``value`` that contains itself, or None.
+
+    Iterative, so it works where a recursive walk hit the recursion limit;
+    the walkers call it only then, to tell a cycle from deep nesting.
+    """
+    on_path: set[int] = set()
+    # (value, entering?) pairs: a value is left once all its children are done.
+    stack: list[tuple[Any, bool]] = [(value, True)]
+    while stack:
+        item, entering = stack.pop()
+        if not entering:
+            on_path.discard(id(item))
+            continue
+        if isinstance(item, list | tuple):
+            children = list(item)
+        elif isinstance(item, Mapping):
+            children = list(item.values())
+        elif isinstance(item, ResourceBase) and not isinstance(item, str | int | float | bytes):
+            try:
+                children = list(item.field_values())
+            except Exception:  # pragma: no cover - reported by the walker itself
+                continue
+        else:
+            continue
+        if id(item) in on_path:
+            return item
+        on_path.add(id(item))
+        stack.append((item, False))
+        stack.extend((child, True) for child in children)
+    return None
 
 
 def from_dict_value(value: FieldValue) -> FieldValue:

@@ -1,27 +1,443 @@
-"""PostgresBackend: the shared store for many processes on many machines (psycopg 3)."""
+"""PostgresBackend: the shared store for many processes on many machines (psycopg 3).
+
+psycopg and psycopg-pool are an optional extra (``enact-store[postgres]``):
+they are imported when a backend is created, never when this module is.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from enact_resource import ResourceDict
-from enact_store._backend import StorageBackend
-from enact_store._ref import PackedResource, Ref
+from enact_store._backend import REFRESH_INTERVAL, StorageBackend
+from enact_store._codec import decode_object, encode_object
+from enact_store._errors import StoreConfigError, StoreError
+from enact_store._ref import PackedResource, Ref, check_digest
+from enact_store._store import check_tag_name
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+    from psycopg_pool import ConnectionPool
 
 __all__ = ["PostgresBackend"]
 
+_T = TypeVar("_T")
+
+_INSTALL_HINT = "pip install 'enact-store[postgres]'"
+
+# The server's clock, in seconds since the epoch. Every time the backend
+# stores or compares comes from the server, so gc run on one machine is not
+# fooled by another machine's clock. clock_timestamp() (not now(), which is
+# the start of the transaction) so a long transaction still stamps the time
+# each row was written.
+_SERVER_NOW = "date_part('epoch', clock_timestamp())"
+
+# `written` is when the object was last written (server time); gc's grace
+# period is measured against it. COLLATE "C": digests and tag names compare
+# bytewise, as in Python, whatever the database's locale.
+_SCHEMA = (
+    'CREATE TABLE IF NOT EXISTS objects (digest TEXT COLLATE "C" PRIMARY KEY,'
+    " data BYTEA NOT NULL, written DOUBLE PRECISION NOT NULL)",
+    'CREATE TABLE IF NOT EXISTS tags (name TEXT COLLATE "C" PRIMARY KEY,'
+    ' digest TEXT COLLATE "C" NOT NULL)',
+)
+# Serialises schema creation across clients: CREATE TABLE IF NOT EXISTS can
+# still fail when two sessions run it at the same moment.
+_SCHEMA_LOCK = 0x656E_6163_7473_746F  # "enactsto"
+# Re-committing an object refreshes its time once it is older than
+# REFRESH_INTERVAL (so a writer using it again protects it from gc, without
+# rewriting the row on every duplicate commit).
+_ON_CONFLICT = (
+    " ON CONFLICT (digest) DO UPDATE SET written = excluded.written"
+    f" WHERE o.written < excluded.written - {REFRESH_INTERVAL}"
+)
+_INSERT = f"INSERT INTO objects AS o (digest, data, written) VALUES (%s, %s, {_SERVER_NOW})" + (
+    _ON_CONFLICT
+)
+_INSERT_MANY = (
+    f"INSERT INTO objects AS o (digest, data, written) SELECT d, x, {_SERVER_NOW}"
+    " FROM unnest(%s::text[], %s::bytea[]) AS t (d, x)" + _ON_CONFLICT
+)
+# Rows per statement when committing, listing or deleting in batches.
+_PAGE = 1000
+# Bytes of object data per INSERT statement in commit_many.
+_BATCH_BYTES = 8 << 20
+
+# SQLSTATEs after which running the (idempotent) operation again can succeed:
+# class 08 (connection exceptions), serialization failure, deadlock, and the
+# server shutting down or starting up.
+_RETRY_STATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03"})
+
+# Pools inherited from a parent process through fork(). Their connections are
+# the parent's: closing them would end the parent's sessions, so a forked
+# child keeps them, untouched, and opens its own pool.
+_INHERITED: list[object] = []
+
 
 class PostgresBackend(StorageBackend):
-    """Stores objects in PostgreSQL (to be implemented)."""
+    """Stores objects in a PostgreSQL database, shared by many processes and machines.
 
-    def __init__(self, dsn: str) -> None:
-        raise NotImplementedError
+    The database holds two tables, ``objects(digest, data, written)`` with the
+    encoded objects and ``tags(name, digest)``, created on first use in the
+    first schema of the connection's ``search_path`` (give each store its
+    own schema with ``options=-csearch_path=NAME`` in the DSN). Existing
+    tables are used as they are, so a user without the right to create
+    tables can use tables made by an administrator.
+
+    Connections come from a pool (psycopg_pool): the backend is safe for many
+    threads, for many processes (also one forked from a process that had the
+    backend open) and for many machines. Commits are idempotent upserts;
+    :meth:`commit_many` writes its objects in one transaction. Write times
+    come from the server's clock (see :meth:`now`), so gc is not fooled by
+    the clocks of the machines that write. Reads are verified by the store.
+    An operation interrupted by a lost connection, a deadlock or a server
+    restart is run again (every operation is idempotent) for up to
+    ``timeout`` seconds.
+
+    Args:
+        dsn: a libpq connection string: ``postgresql://user:password@host:port/db``
+            or ``host=... dbname=...``.
+        min_size: connections the pool keeps open.
+        max_size: the most connections the pool opens at once.
+        timeout: seconds to wait for a free connection, or to keep retrying
+            an operation, before raising :class:`StoreError`.
+
+    Raises:
+        ImportError: psycopg or psycopg-pool is not installed
+            (``pip install 'enact-store[postgres]'``).
+        StoreConfigError: the DSN is invalid, the server cannot be reached,
+            or the tables cannot be created.
+    """
+
+    def __init__(
+        self, dsn: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 30.0
+    ) -> None:
+        try:
+            import psycopg
+            import psycopg_pool  # noqa: F401 - fail here, not at the first query
+        except ImportError as e:
+            raise ImportError(
+                f"PostgresBackend needs psycopg 3 and psycopg-pool: {_INSTALL_HINT}"
+            ) from e
+        if not isinstance(dsn, str):
+            raise StoreConfigError(f"A PostgreSQL DSN must be a str, got {type(dsn).__qualname__}")
+        if not 0 <= min_size <= max_size or max_size < 1:
+            raise StoreConfigError(
+                f"PostgresBackend needs 0 <= min_size <= max_size and max_size >= 1, "
+                f"got min_size={min_size}, max_size={max_size}"
+            )
+        self._display = _display_dsn(dsn)
+        try:
+            params = psycopg.conninfo.conninfo_to_dict(dsn)
+        except psycopg.Error as e:
+            raise StoreConfigError(
+                f"Invalid PostgreSQL DSN {self._display!r}: {_one_line(e)}"
+            ) from e
+        self._dsn = dsn
+        self._kwargs: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in params and "PGCONNECT_TIMEOUT" not in os.environ:
+            self._kwargs["connect_timeout"] = max(1, min(10, round(timeout)))
+        if "application_name" not in params and "PGAPPNAME" not in os.environ:
+            self._kwargs["application_name"] = "enact-store"
+        self._min_size = min_size
+        self._max_size = max_size
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        # Connect once now, so that a bad DSN, an unreachable server or a
+        # wrong password fails here with the server's reason (a pool would
+        # only time out), and create the tables.
+        try:
+            with psycopg.connect(dsn, **self._kwargs) as conn:
+                _create_tables(conn)
+        except psycopg.Error as e:
+            raise StoreConfigError(
+                f"Cannot open PostgreSQL store {self._display}: {_one_line(e)}"
+            ) from e
+        self._pool: ConnectionPool[Connection[Any]] | None = self._new_pool()
+
+    @property
+    def dsn(self) -> str:
+        """The connection string, with any password removed (safe to print)."""
+        return self._display
+
+    # --- Connections. ---
+
+    def _new_pool(self) -> ConnectionPool[Connection[Any]]:
+        from psycopg_pool import ConnectionPool
+
+        pool: ConnectionPool[Connection[Any]] = ConnectionPool(
+            self._dsn,
+            kwargs=self._kwargs,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            timeout=self._timeout,
+            name=f"enact-store {self._display}",
+            open=False,
+        )
+        pool.open(wait=False)
+        return pool
+
+    def _get_pool(self) -> ConnectionPool[Connection[Any]]:
+        if self._closed:
+            raise StoreError(f"{self!r} is closed")
+        if os.getpid() != self._pid:
+            with self._lock:
+                if os.getpid() != self._pid:
+                    # In a child process forked while this backend was open.
+                    _INHERITED.append(self._pool)
+                    self._lock = threading.Lock()
+                    self._pool = None
+                    self._pid = os.getpid()
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._closed:
+                    raise StoreError(f"{self!r} is closed")
+                if self._pool is None:
+                    self._pool = self._new_pool()
+                pool = self._pool
+        return pool
+
+    def _run(self, operation: Callable[[Connection[Any]], _T]) -> _T:
+        """Runs ``operation`` on a pooled connection, retrying transient failures.
+
+        Every operation is idempotent, so running it again is safe. A
+        connection left inside a transaction (also by KeyboardInterrupt) is
+        rolled back or discarded by the pool.
+        """
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        deadline = time.monotonic() + self._timeout
+        delay = 0.01
+        while True:
+            pool = self._get_pool()
+            try:
+                with pool.connection() as conn:
+                    return operation(conn)
+            except PoolTimeout as e:
+                raise StoreError(
+                    f"PostgreSQL store {self._display}: no connection within "
+                    f"{self._timeout:g} s ({_one_line(e)})"
+                ) from e
+            except psycopg.Error as e:
+                if not _transient(e):
+                    raise StoreError(f"PostgreSQL store {self._display}: {_one_line(e)}") from e
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"PostgreSQL store {self._display}: still failing after "
+                        f"{self._timeout:g} s: {_one_line(e)}"
+                    ) from e
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    # --- Objects. ---
+
+    def location(self, digest: str) -> str:
+        return f"postgresql {self._display} objects row {check_digest(digest)}"
+
+    def now(self) -> float:
+        """The server's clock, which stamps every write (see :meth:`iter_objects`)."""
+        row = self._run(lambda conn: conn.execute(f"SELECT {_SERVER_NOW}").fetchone())
+        assert row is not None
+        return float(row[0])
 
     def commit(self, packed_resource: PackedResource[Any]) -> None:
-        raise NotImplementedError
+        digest = check_digest(packed_resource.ref.digest)
+        data = encode_object(packed_resource)
+        self._run(lambda conn: conn.execute(_INSERT, (digest, data)))
+
+    def commit_many(self, packed_resources: Iterable[PackedResource[Any]]) -> None:
+        # Encode everything first: a value that cannot be written fails
+        # before anything is stored. One row per digest (an upsert cannot
+        # touch a row twice), in digest order, so that concurrent batches
+        # lock rows in the same order and cannot deadlock.
+        rows = {
+            check_digest(packed.ref.digest): encode_object(packed) for packed in packed_resources
+        }
+        if not rows:
+            return
+        batches: list[tuple[list[str], list[bytes]]] = [([], [])]
+        size = 0
+        for digest in sorted(rows):
+            digests, datas = batches[-1]
+            if digests and (len(digests) >= _PAGE or size >= _BATCH_BYTES):
+                batches.append(([], []))
+                digests, datas = batches[-1]
+                size = 0
+            digests.append(digest)
+            datas.append(rows[digest])
+            size += len(rows[digest])
+
+        def insert(conn: Connection[Any]) -> None:
+            with conn.transaction(), conn.cursor() as cursor:
+                for batch in batches:
+                    cursor.execute(_INSERT_MANY, batch)
+
+        self._run(insert)
 
     def has(self, ref: Ref[Any]) -> bool:
-        raise NotImplementedError
+        digest = check_digest(ref.digest)
+        row = self._run(
+            lambda conn: conn.execute(
+                "SELECT 1 FROM objects WHERE digest = %s", (digest,)
+            ).fetchone()
+        )
+        return row is not None
 
     def get(self, ref: Ref[Any]) -> ResourceDict | None:
-        raise NotImplementedError
+        digest = check_digest(ref.digest)
+        data = self.read_raw(digest)
+        if data is None:
+            return None
+        return decode_object(digest, data, self.location(digest))
+
+    def read_raw(self, digest: str) -> bytes | None:
+        """Returns the stored bytes of an object, or None."""
+        check_digest(digest)
+        row = self._run(
+            lambda conn: conn.execute(
+                "SELECT data FROM objects WHERE digest = %s", (digest,), binary=True
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        return bytes(row[0])
+
+    def iter_objects(self) -> Iterator[tuple[str, float]]:
+        # Keyset paging on the primary key: no transaction or cursor stays
+        # open while the caller works (and deletes or commits meanwhile).
+        def fetch_page(after: str, conn: Connection[Any]) -> list[tuple[str, float]]:
+            return conn.execute(
+                "SELECT digest, written FROM objects WHERE digest > %s ORDER BY digest LIMIT %s",
+                (after, _PAGE),
+            ).fetchall()
+
+        after = ""
+        while True:
+            page = self._run(functools.partial(fetch_page, after))
+            yield from page
+            if len(page) < _PAGE:
+                return
+            after = page[-1][0]
+
+    def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
+        checked = [check_digest(digest) for digest in digests]
+        # The time is checked in the statement that deletes, so an object
+        # that a concurrent commit refreshes is never deleted.
+        limit = float("inf") if older_than is None else float(older_than)
+
+        def delete_batch(batch: list[str], conn: Connection[Any]) -> list[str]:
+            rows = conn.execute(
+                "DELETE FROM objects WHERE digest = ANY(%s::text[]) AND written < %s"
+                " RETURNING digest",
+                (batch, limit),
+            ).fetchall()
+            return [row[0] for row in rows]
+
+        done: list[str] = []
+        for start in range(0, len(checked), _PAGE):
+            batch = checked[start : start + _PAGE]
+            done.extend(self._run(functools.partial(delete_batch, batch)))
+        return done
+
+    # --- Tags. ---
+
+    def get_tag(self, name: str) -> str | None:
+        check_tag_name(name)
+        row = self._run(
+            lambda conn: conn.execute("SELECT digest FROM tags WHERE name = %s", (name,)).fetchone()
+        )
+        if row is None:
+            return None
+        return check_digest(row[0])
+
+    def set_tag(self, name: str, digest: str) -> None:
+        check_tag_name(name)
+        check_digest(digest)
+        self._run(
+            lambda conn: conn.execute(
+                "INSERT INTO tags (name, digest) VALUES (%s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET digest = excluded.digest",
+                (name, digest),
+            )
+        )
+
+    def delete_tag(self, name: str) -> bool:
+        check_tag_name(name)
+        count = self._run(
+            lambda conn: conn.execute("DELETE FROM tags WHERE name = %s", (name,)).rowcount
+        )
+        return count > 0
+
+    def list_tags(self) -> dict[str, str]:
+        rows = self._run(
+            lambda conn: conn.execute("SELECT name, digest FROM tags ORDER BY name").fetchall()
+        )
+        return {name: check_digest(digest) for name, digest in rows}
+
+    # --- Lifetime. ---
+
+    def close(self) -> None:
+        """Closes the pool's connections; the backend is unusable after."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if os.getpid() != self._pid:
+            _INHERITED.append(pool)  # the parent's connections: leave them alone
+        else:
+            pool.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresBackend({self._display!r})"
+
+
+def _create_tables(conn: Connection[Any]) -> None:
+    """Creates the tables unless they exist (visible through the search_path)."""
+    exists = "SELECT to_regclass('objects') IS NOT NULL AND to_regclass('tags') IS NOT NULL"
+    row = conn.execute(exists).fetchone()
+    if row is not None and row[0]:
+        return
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        for statement in _SCHEMA:
+            conn.execute(statement)
+
+
+def _transient(error: Exception) -> bool:
+    """Whether running the operation again may succeed (see _RETRY_STATES)."""
+    import psycopg
+
+    state = getattr(error, "sqlstate", None)
+    if state is None:
+        # Raised by the client, e.g. the connection was lost mid-query.
+        return isinstance(error, psycopg.OperationalError)
+    return state.startswith("08") or state in _RETRY_STATES
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (libpq's messages span several)."""
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return text or type(error).__name__
+
+
+# user:password@ in a URL, and password=... in a URL's query or a key=value DSN.
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*):[^/@?#]*@")
+_PARAM_PASSWORD = re.compile(r"(^|[?&\s])password\s*=\s*('(?:[^'\\]|\\.)*'|[^&\s]*)&?")
+
+
+def _display_dsn(dsn: str) -> str:
+    """A DSN with any password removed, for messages and ``location``."""
+    if "://" in dsn:
+        return _PARAM_PASSWORD.sub(r"\1", _URL_PASSWORD.sub(r"\1@", dsn)).rstrip("?&")
+    return " ".join(_PARAM_PASSWORD.sub(" ", dsn).split())

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-from enact_resource import ResourceBase, ResourceDict, digest, register
+from enact_resource import ResourceBase, ResourceDict, digest, pack_resource, register
 from enact_resource._resource import FieldValue, set_type_name
 from enact_store._context import current_store
 from enact_store._errors import CorruptionError, RefError
@@ -165,8 +165,10 @@ class Ref(ResourceBase, Generic[T]):
         encrypted bytes) as long as :meth:`unpack` inverts it; the ref's digest
         must stay the digest of ``resource`` itself.
         """
-        data = resource.to_resource_dict()
-        ref = cls.from_digest(digest(data))
+        data, value = pack_resource(resource)
+        # The digest was just computed, so it needs no validation.
+        ref = object.__new__(cls)
+        ref._digest = value
         ref._cached = data
         return PackedResource(data, ref)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from enact_store._backend import InMemoryBackend
 from enact_store._errors import StoreConfigError
 from enact_store._file import FileBackend
+from enact_store._postgres import PostgresBackend
 from enact_store._sqlite import SqliteBackend
 from enact_store._store import Store
 
@@ -15,7 +16,8 @@ __all__ = ["open_store"]
 
 _FORMS = (
     "memory://, file:///abs/path, file:rel/path, "
-    "sqlite:///rel/path.db (relative to the current directory) or sqlite:////abs/path.db"
+    "sqlite:///rel/path.db (relative to the current directory), sqlite:////abs/path.db "
+    "or postgresql://user:password@host:port/dbname"
 )
 _PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:)[^/@]*@")
 
@@ -26,13 +28,19 @@ def open_store(url: str) -> Store:
     - ``memory://``: a new :class:`InMemoryBackend`;
     - ``file:///abs/path`` or ``file:rel/path``: a :class:`FileBackend`;
     - ``sqlite:///rel/path.db`` or ``sqlite:////abs/path.db``: a
-      :class:`SqliteBackend` (three slashes, then the path).
+      :class:`SqliteBackend` (three slashes, then the path);
+    - ``postgresql://user:password@host:port/dbname?param=value`` (or
+      ``postgres://``): a :class:`PostgresBackend`; the whole URL is its DSN,
+      so libpq's parameters (``sslmode``, ``options=-csearch_path%3DNAME``,
+      ...) go in the query string. Needs ``enact-store[postgres]``.
 
     Paths are taken literally (no percent-decoding); relative paths are
     resolved against the current directory when the store is opened.
 
     Raises:
-        StoreConfigError: the URL is not one of the forms above.
+        StoreConfigError: the URL is not one of the forms above, or the
+            PostgreSQL server cannot be reached.
+        ImportError: a PostgreSQL URL without psycopg installed.
     """
     if not isinstance(url, str):
         raise StoreConfigError(f"A store URL must be a str, got {type(url).__qualname__}")
@@ -40,6 +48,11 @@ def open_store(url: str) -> Store:
     scheme = scheme.lower()
     if not colon:
         raise _bad(url, "")
+    if scheme in ("postgresql", "postgres"):
+        if not rest.startswith("//"):
+            raise _bad(url, "PostgreSQL URLs start with postgresql://")
+        # libpq recognises only a lower-case scheme.
+        return Store(PostgresBackend(f"{scheme}:{rest}"))
     if "?" in rest or "#" in rest:
         raise _bad(url, "query strings and fragments are not supported")
     if scheme == "memory":
@@ -58,11 +71,6 @@ def open_store(url: str) -> Store:
             raise _bad(url, "SQLite URLs need three slashes: sqlite:///path")
         # sqlite:///rel.db is relative; sqlite:////abs.db keeps a leading '/'.
         return Store(SqliteBackend(_path(url, rest[3:])))
-    if scheme in ("postgresql", "postgres"):
-        raise StoreConfigError(
-            f"Cannot open store {_redact(url)!r}: PostgreSQL support is not available yet; "
-            f"use {_FORMS}"
-        )
     raise _bad(url, "")
 
 
