@@ -42,6 +42,7 @@ from enact_resource import (
     digest,
     register,
 )
+from enact_resource._resource import type_info
 from enact_store import Ref, Store
 
 __all__ = [
@@ -182,7 +183,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             recorded_ref = replay.peek()
             if recorded_ref is not None:
                 reused, output, child_replay = _match_recorded(
-                    self, store, replay, recorded_ref, request_ref, frame
+                    self, store, replay, recorded_ref, request_ref, invokable_ref, frame
                 )
                 if reused:
                     return cast(O, output)
@@ -193,7 +194,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             # _call_with inlined for the common case: one stack frame less per level.
             output = self.call(resource) if _takes_input(type(self)) else self._call_with(resource)
         except Exception as e:
-            raised_ref = _record_failure(self, store, request_ref, child, e, frame)
+            raised_ref = _record_failure(self, store, request_ref, invokable_ref, child, e, frame)
             frame.propagated.append((e, raised_ref))
             raise
         finally:
@@ -201,10 +202,10 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         try:
             output = self._check_output(output, resource, input_ref)
         except InvocationError as e:
-            raised_ref = _record_failure(self, store, request_ref, child, e, frame)
+            raised_ref = _record_failure(self, store, request_ref, invokable_ref, child, e, frame)
             frame.propagated.append((e, raised_ref))
             raise
-        _record_success(self, store, request_ref, child, output, frame.children)
+        _record_success(self, store, request_ref, invokable_ref, child, output, frame.children)
         return output
 
     def _run_untracked(self, resource: ResourceBase) -> O:
@@ -320,24 +321,29 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 f"invoke() expects a Ref or a resource, got {type(arg_ref).__qualname__}"
             )
         resource = input_ref()
-        request_ref = store.commit(Request(store.commit(self), input_ref))
+        invokable_ref = store.commit(self)
+        request_ref = store.commit(Request(invokable_ref, input_ref))
         frame = _Frame(store, None)
         error: Exception | None = None
         try:
             self._check_input(resource)
             if replay_from is not None:
-                frame.replay = ReplayContext(
-                    replay_from.response().children, exception_override, strict
-                )
+                # The recorded call is the guide of this one. Only the records
+                # needed are read, so a replay that re-runs nothing costs the
+                # same whatever the number of children.
+                recorded_ref = store.commit(replay_from)
                 if replay_from.request.digest == request_ref.digest:
-                    # The recorded call itself is the guide of this one.
-                    top = ReplayContext([store.commit(replay_from)], exception_override, strict)
+                    top = ReplayContext([recorded_ref], exception_override, strict)
                     holder = _Frame(store, top)
                     reused, _, frame.replay = _match_recorded(
-                        self, store, top, top.peek(), request_ref, holder
+                        self, store, top, recorded_ref, request_ref, invokable_ref, holder
                     )
                     if reused:
-                        return cast(Invocation[I, O], holder.children[0]())
+                        return cast(Invocation[I, O], store.get(holder.children[0]))
+                else:
+                    # Another invokable state or input: its children still guide.
+                    response = store.load(store.load(recorded_ref)["response"])
+                    frame.replay = ReplayContext(response["children"], exception_override, strict)
         except InvocationError as e:
             error = e
         if error is None:
@@ -355,12 +361,12 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 error = e
         recorded: list[Ref[Invocation[Any, Any]]] = []
         if error is None:
-            _record_success(self, store, request_ref, frame, output, recorded)
-            return cast(Invocation[I, O], recorded[0]())
-        _record_failure(self, store, request_ref, frame, error, None, recorded)
+            _record_success(self, store, request_ref, invokable_ref, frame, output, recorded)
+            return cast(Invocation[I, O], store.get(recorded[0]))
+        _record_failure(self, store, request_ref, invokable_ref, frame, error, None, recorded)
         if raise_on_invocation_error and isinstance(error, InvocationError):
             raise error
-        return cast(Invocation[I, O], recorded[0]())
+        return cast(Invocation[I, O], store.get(recorded[0]))
 
 
 def _takes_input(cls: type[InvokableBase[Any, Any]]) -> bool:
@@ -385,62 +391,73 @@ def _match_recorded(
     invokable: InvokableBase[Any, Any],
     store: Store,
     replay: ReplayContext,
-    recorded_ref: Ref[Invocation[Any, Any]] | None,
+    recorded_ref: Ref[Invocation[Any, Any]],
     request_ref: Ref[Request[Any, Any]],
+    invokable_ref: Ref[InvokableBase[Any, Any]],
     frame: _Frame,
 ) -> tuple[bool, ResourceBase | None, ReplayContext | None]:
     """Matches a new call against the next recorded child.
 
-    Returns (reused, output, replay context for re-running the call).
-    A reused call's invocation is appended to ``frame.children``.
+    Reads the records as ResourceDicts (no conversion of the children list),
+    so matching costs the same whatever the size of the recorded subtree.
+
+    Returns:
+        (reused, output, replay context for re-running the call). A reused
+        call's invocation is appended to ``frame.children``.
     """
-    assert recorded_ref is not None
-    recorded = recorded_ref()
-    if recorded.request.digest != request_ref.digest:
+    recorded = store.load(recorded_ref)
+    recorded_request: Ref[Request[Any, Any]] = recorded["request"]
+    if recorded_request.digest != request_ref.digest:
         if replay.strict:
-            raise ReplayError(_mismatch_message(request_ref, recorded.request))
+            raise ReplayError(_mismatch_message(store, request_ref, recorded_request))
         replay.advance()
         return False, None, None
     replay.advance()
-    response = recorded.response()
-    if response.output is not None:
-        _apply_state(invokable, response.invokable, request_ref)
+    response = store.load(recorded["response"])
+    recorded_state: Ref[InvokableBase[Any, Any]] = response["invokable"]
+    output_ref: Ref[Any] | None = response["output"]
+    if output_ref is not None:
+        _apply_state(invokable, store, recorded_state, invokable_ref)
         frame.children.append(recorded_ref)
-        return True, response.output(), None
+        return True, store.get(output_ref), None
+    raised_ref: Ref[ExceptionResource] | None = response["raised"]
     override = replay.exception_override
-    if response.raised is not None and response.raised_here and override is not None:
-        value = override(response.raised)
+    if raised_ref is not None and response["raised_here"] and override is not None:
+        value = override(raised_ref.deep_copy_resource())
         if value is not None:
             output = invokable._check_output(value, NoneResource(), None)
-            _apply_state(invokable, response.invokable, request_ref)
+            _apply_state(invokable, store, recorded_state, invokable_ref)
             new_response = Response(
-                invokable=response.invokable,
+                invokable=recorded_state,
                 output=store.commit(output),
                 raised=None,
                 raised_here=False,
-                children=response.children,
+                children=response["children"],
             )
             frame.children.append(
-                store.commit(Invocation(recorded.request, store.commit(new_response)))
+                store.commit(Invocation(recorded_request, store.commit(new_response)))
             )
             return True, output, None
-    return False, None, ReplayContext(response.children, override, replay.strict)
+    return False, None, ReplayContext(response["children"], override, replay.strict)
 
 
 def _apply_state(
     invokable: InvokableBase[Any, Any],
+    store: Store,
     recorded_state: Ref[InvokableBase[Any, Any]],
-    request_ref: Ref[Request[Any, Any]],
+    invokable_ref: Ref[InvokableBase[Any, Any]],
 ) -> None:
-    """Applies the recorded post-call state of the invokable, if it changed."""
-    if recorded_state.digest != request_ref().invokable.digest:
-        invokable.set_from(recorded_state())
+    """Applies the recorded post-call state of the invokable, if it differs."""
+    if recorded_state.digest != invokable_ref.digest:
+        invokable.set_from(store.get(recorded_state))
 
 
-def _mismatch_message(new: Ref[Request[Any, Any]], recorded: Ref[Request[Any, Any]]) -> str:
+def _mismatch_message(
+    store: Store, new: Ref[Request[Any, Any]], recorded: Ref[Request[Any, Any]]
+) -> str:
     def describe(ref: Ref[Request[Any, Any]]) -> str:
-        request = ref()
-        return f"{request.invokable()!r}({request.input()})"
+        request = store.get(ref)
+        return f"{store.get(request.invokable)!r}({store.get(request.input)})"
 
     return (
         f"Expected invocation {describe(new)} but got {describe(recorded)}.\n"
@@ -449,16 +466,26 @@ def _mismatch_message(new: Ref[Request[Any, Any]], recorded: Ref[Request[Any, An
     )
 
 
+def _state_after(
+    invokable: InvokableBase[Any, Any], store: Store, before: Ref[InvokableBase[Any, Any]]
+) -> Ref[InvokableBase[Any, Any]]:
+    """Returns a ref to the invokable's state after a call (``before`` if unchanged)."""
+    if not type_info(type(invokable)).field_names or digest(invokable) == before.digest:
+        return before
+    return store.commit(invokable)
+
+
 def _record_success(
     invokable: InvokableBase[Any, Any],
     store: Store,
     request_ref: Ref[Request[Any, Any]],
+    invokable_ref: Ref[InvokableBase[Any, Any]],
     frame: _Frame,
     output: ResourceBase,
     into: list[Ref[Invocation[Any, Any]]],
 ) -> None:
     response = Response(
-        invokable=store.commit(invokable),
+        invokable=_state_after(invokable, store, invokable_ref),
         output=store.commit(output),
         raised=None,
         raised_here=False,
@@ -471,6 +498,7 @@ def _record_failure(
     invokable: InvokableBase[Any, Any],
     store: Store,
     request_ref: Ref[Request[Any, Any]],
+    invokable_ref: Ref[InvokableBase[Any, Any]],
     frame: _Frame,
     error: Exception,
     parent: _Frame | None,
@@ -486,9 +514,9 @@ def _record_failure(
     if raised_ref is None:
         raised_ref = _commit_exception(store, error)
     try:
-        state_ref = store.commit(invokable)
+        state_ref = _state_after(invokable, store, invokable_ref)
     except (FieldTypeError, SerializationError):
-        state_ref = request_ref().invokable
+        state_ref = invokable_ref  # The call left its state unstorable.
     response = Response(
         invokable=state_ref,
         output=None,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from enact_resource._resource import FieldValue, ResourceBase, set_type_name
+from enact_resource._resource import FieldValue, ResourceBase, set_type_name, type_info
 
 __all__ = ["Bytes", "Float", "Int", "NoneResource", "Str"]
 
@@ -29,11 +30,18 @@ class _ValueResource(ResourceBase):
     def deep_copy_resource(self: _V) -> _V:
         return self  # Immutable: a copy would be indistinguishable.
 
+    def _enact_pack_(self) -> tuple[str, Any]:
+        stream = self._enact_stream_()  # type: ignore[misc]
+        return stream, self
+
 
 class Str(_ValueResource, str):
     """A ``str`` that is a resource (one field, ``value``)."""
 
     __slots__ = ()
+
+    def _enact_stream_(self) -> str:
+        return type_info(type(self)).stream_prefix + "'value's" + str.__repr__(self) + "]"
 
     def field_values(self) -> tuple[str]:
         return (str.__str__(self),)
@@ -44,6 +52,13 @@ class Int(_ValueResource, int):
 
     __slots__ = ()
 
+    def _enact_stream_(self) -> str:
+        try:
+            text = int.__repr__(self)
+        except ValueError:  # Past the int-to-text digit limit: Decimal has none.
+            text = str(decimal.Decimal(int(self)))
+        return type_info(type(self)).stream_prefix + "'value'i" + text + "]"
+
     def field_values(self) -> tuple[int]:
         return (int(self),)
 
@@ -52,6 +67,9 @@ class Float(_ValueResource, float):
     """A ``float`` that is a resource (one field, ``value``)."""
 
     __slots__ = ()
+
+    def _enact_stream_(self) -> str:
+        return type_info(type(self)).stream_prefix + "'value'f" + float.__repr__(self) + "]"
 
     def field_values(self) -> tuple[float]:
         return (float(self),)

@@ -16,7 +16,7 @@ common case pays nothing for the check.
 from __future__ import annotations
 
 import decimal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from hashlib import sha256
 from typing import Any
 
@@ -72,6 +72,8 @@ def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
 
 
 _infos = _INFOS
+# The _enact_pack_ function of each atomic type met so far, by exact type.
+_FAST_PACK: dict[type, Callable[[Any], tuple[str, Any]]] = {}
 
 
 def _too_deep(value: Any) -> FieldTypeError:
@@ -113,7 +115,9 @@ def _pack_resource(resource: ResourceBase, out: list[str], hasher: Any) -> Resou
     out.append(info.stream_prefix)
     data: ResourceDict = _new_dict(ResourceDict)
     data.type = cls
-    for name, name_repr, value in zip(names, info.name_reprs, values, strict=True):
+    # Lengths were checked above; zip(strict=True) costs more than the rest of
+    # the loop for small resources.
+    for name, name_repr, value in zip(names, info.name_reprs, values):  # noqa: B905
         out.append(name_repr)
         kind = type(value)
         # The common atoms inline; everything else through _pack_value.
@@ -121,10 +125,15 @@ def _pack_resource(resource: ResourceBase, out: list[str], hasher: Any) -> Resou
             out.append("s" + repr(value))
             data[name] = value
         elif kind is int and -_BIG < value < _BIG:
-            out.append("i" + int.__repr__(value))
+            out.append(f"i{value}")
             data[name] = value
         else:
-            data[name] = _pack_value(value, out, hasher)
+            fast_pack = _FAST_PACK.get(kind)
+            if fast_pack is not None:
+                text, data[name] = fast_pack(value)
+                out.append(text)
+            else:
+                data[name] = _pack_value(value, out, hasher)
     out.append("]")
     return data
 
@@ -166,6 +175,12 @@ def _pack_value(value: Any, out: list[str], hasher: Any) -> Any:
         return value
     if isinstance(value, ResourceBase):
         if value._enact_atomic_:
+            fast_pack = cls._enact_pack_
+            if fast_pack is not None:
+                _FAST_PACK[cls] = fast_pack
+                text, copy = fast_pack(value)
+                out.append(text)
+                return copy
             _stream_resource(value, out, hasher)
             return value.deep_copy_resource()
         return _pack_resource(value, out, hasher)
@@ -209,7 +224,11 @@ def _stream(value: Any, out: list[str], hasher: Any) -> None:
     elif cls is bytes:
         _stream_bytes(value, out, hasher)
     elif isinstance(value, ResourceBase):
-        _stream_resource(value, out, hasher)
+        fast = cls._enact_stream_
+        if fast is not None:
+            out.append(fast(value))
+        else:
+            _stream_resource(value, out, hasher)
     elif isinstance(value, type) and issubclass(value, ResourceBase):
         out.append("type[" + type_info(value).type_id + "]")
     elif isinstance(value, ResourceDict):
@@ -228,7 +247,7 @@ def _stream_resource(value: ResourceBase, out: list[str], hasher: Any) -> None:
     info = type_info(type(value))
     values = _values(value, len(info.field_names))
     out.append(info.stream_prefix)
-    for name_repr, item in zip(info.name_reprs, values, strict=True):
+    for name_repr, item in zip(info.name_reprs, values):  # noqa: B905 - lengths checked
         out.append(name_repr)
         _stream(item, out, hasher)
     out.append("]")
@@ -244,7 +263,7 @@ def _stream_resource_dict(value: ResourceDict, out: list[str], hasher: Any) -> N
             f"but the type has fields {list(info.field_names)}"
         )
     out.append(info.stream_prefix)
-    for name, name_repr in zip(info.field_names, info.name_reprs, strict=True):
+    for name, name_repr in zip(info.field_names, info.name_reprs):  # noqa: B905 - same length
         try:
             item = value[name]
         except KeyError:

@@ -128,6 +128,15 @@ class ResourceBase:
     #: converting and copying them then costs one object, not a dict.
     _enact_atomic_: ClassVar[bool] = False
 
+    #: Optionally, a function returning an instance's whole digest stream
+    #: (SPEC 3.2) as text, for types that can produce it faster than the
+    #: generic walk (Str, Int, Ref, ...). It must equal the generic stream.
+    _enact_stream_: ClassVar[Callable[[Any], str] | None] = None
+
+    #: Optionally, for atomic types: a function returning (the instance's
+    #: digest stream, the copy to keep in a ResourceDict) in one call.
+    _enact_pack_: ClassVar[Callable[[Any], tuple[str, Any]] | None] = None
+
     @classmethod
     def type_name(cls) -> str:
         """Returns the name used in the type id: ``module.qualname`` by default."""
@@ -309,7 +318,7 @@ def _resource_to_dict(resource: ResourceBase) -> ResourceDict:
         )
     data: ResourceDict = _new_dict(ResourceDict)
     data.type = type(resource)
-    for name, value in zip(info.field_names, values, strict=True):
+    for name, value in zip(info.field_names, values):  # noqa: B905 - lengths checked
         data[name] = value if type(value) in _ATOMS else to_dict_value(value)
     return data
 

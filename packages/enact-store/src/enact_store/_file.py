@@ -107,6 +107,18 @@ class FileBackend(StorageBackend):
         except FileNotFoundError:
             return None
 
+    def now(self) -> float:
+        # The clock that stamps objects is the file system's: it may tick
+        # more coarsely than time.time() (so an object written just after
+        # gc started could look older than the start), and on a shared file
+        # system it is the server's. Read it off a file created now.
+        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix="clock-", suffix=".tmp")
+        try:
+            return os.fstat(fd).st_mtime
+        finally:
+            os.close(fd)
+            os.unlink(tmp)
+
     def iter_objects(self) -> Iterator[tuple[str, float]]:
         for shard in sorted(self._objects.iterdir()):
             if not shard.is_dir():

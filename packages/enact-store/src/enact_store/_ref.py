@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from enact_resource import ResourceBase, ResourceDict, digest, pack_resource, register
-from enact_resource._resource import FieldValue, set_type_name
+from enact_resource._resource import FieldValue, set_type_name, type_info
 from enact_store._context import current_store
 from enact_store._errors import CorruptionError, RefError
 
@@ -90,6 +90,17 @@ class Ref(ResourceBase, Generic[T]):
     @classmethod
     def from_fields(cls: type[R], field_dict: Mapping[str, FieldValue]) -> R:
         return cls(field_dict["digest"])
+
+    def _enact_stream_(self) -> str:
+        # The generic stream of a one-field resource; a digest needs no escaping.
+        return type_info(type(self)).stream_prefix + "'digest's'" + self._digest + "']"
+
+    def _enact_pack_(self) -> tuple[str, Ref[T]]:
+        # Stream and snapshot copy in one call: refs fill invocation records.
+        copy = object.__new__(type(self))
+        copy._digest = digest = self._digest
+        copy._cached = self._cached
+        return type_info(type(self)).stream_prefix + "'digest's'" + digest + "']", copy
 
     def deep_copy_resource(self: R) -> R:
         # A new object, since modify() re-points a ref; the cache is shared as
