@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import sqlite3
 import zlib
 from collections.abc import Callable
@@ -137,3 +138,10 @@ def test_damaged_compressed_payload_raises_corruption_error(
         pytest.raises(es.CorruptionError, match=ref.digest),
     ):
         fresh_ref(ref).get()
+
+
+def test_ref_digest_stream_is_the_generic_resource_stream() -> None:
+    ref = es.Ref("ab" * 32)
+    generic = "res[" + es.Ref.type_id() + "'digest's" + repr(ref.digest) + "]"
+    assert er.digest(ref) == hashlib.sha256(generic.encode()).hexdigest()
+    assert er.digest([ref] * 20) == er.digest([ref.to_resource_dict()] * 20)

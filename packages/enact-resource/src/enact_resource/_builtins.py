@@ -79,6 +79,8 @@ class Bytes(_ValueResource, bytes):
     """A ``bytes`` that is a resource (one field, ``value``)."""
 
     __slots__ = ()
+    # Raw bytes go to the hash directly, not through a text stream.
+    _enact_pack_ = None  # type: ignore[assignment]
 
     def field_values(self) -> tuple[bytes]:
         return (bytes(self),)

@@ -158,7 +158,12 @@ def _pack_value(value: Any, out: list[str], hasher: Any) -> Any:
         return value
     if cls is list or cls is tuple:
         out.append("seq[")
-        result = [_pack_value(item, out, hasher) for item in value]
+        uniform = _uniform_stream(value)
+        if uniform is not None:
+            out.append(uniform)
+            result = list(value)
+        else:
+            result = [_pack_value(item, out, hasher) for item in value]
         out.append("]")
         return result
     if cls is dict:
@@ -209,8 +214,12 @@ def _stream(value: Any, out: list[str], hasher: Any) -> None:
         out.append("i1" if value else "i0")
     elif cls is list or cls is tuple:
         out.append("seq[")
-        for item in value:
-            _stream(item, out, hasher)
+        uniform = _uniform_stream(value)
+        if uniform is not None:
+            out.append(uniform)
+        else:
+            for item in value:
+                _stream(item, out, hasher)
         out.append("]")
     elif cls is ResourceDict:
         _stream_resource_dict(value, out, hasher)
@@ -241,6 +250,29 @@ def _stream(value: Any, out: list[str], hasher: Any) -> None:
         if type(normal) is cls:  # pragma: no cover - to_dict_value rejects what it cannot convert
             raise FieldTypeError(f"Encountered unsupported field type {cls}: {value!r}")
         _stream(normal, out, hasher)
+
+
+def _uniform_stream(items: list[Any] | tuple[Any, ...]) -> str | None:
+    """Returns the stream of a long list of plain ints, strs or floats, else None.
+
+    Such lists (a list of 100,000 ints, say) are streamed by C-level map and
+    join rather than item by item: several times faster.
+    """
+    if len(items) < 16:
+        return None
+    kinds = set(map(type, items))
+    if len(kinds) != 1:
+        return None
+    kind = kinds.pop()
+    if kind is int:
+        if max(items) >= _BIG or min(items) <= -_BIG:
+            return None
+        return "i" + "i".join(map(int.__repr__, items))
+    if kind is str:
+        return "s" + "s".join(map(repr, items))
+    if kind is float:
+        return "f" + "f".join(map(float.__repr__, items))
+    return None
 
 
 def _stream_resource(value: ResourceBase, out: list[str], hasher: Any) -> None:

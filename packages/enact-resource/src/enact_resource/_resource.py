@@ -411,6 +411,14 @@ def from_dict_value(value: FieldValue) -> FieldValue:
     if cls in _ATOMS:
         return value
     if cls is list:
+        kinds = set(map(type, value))
+        if len(kinds) == 1:
+            # One kind of item (all ints, all refs, ...): copy in one C-level map.
+            kind = kinds.pop()
+            if kind in _ATOMS:
+                return list(value)
+            if issubclass(kind, ResourceBase) and kind._enact_atomic_:
+                return list(map(kind.deep_copy_resource, value))
         return [item if type(item) in _ATOMS else from_dict_value(item) for item in value]
     if cls is ResourceDict:
         return value.type.from_resource_dict(value)

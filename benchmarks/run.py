@@ -1,0 +1,548 @@
+"""enact benchmarks: per-operation medians, floors measured in the same run, ratios.
+
+Run from the repository root:
+
+    uv run python benchmarks/run.py            # full run, rewrites benchmarks/README.md
+    uv run python benchmarks/run.py --quick    # fewer repetitions, prints only
+
+Nothing here asserts on time: the numbers are for reading. Each operation is
+timed in batches; a row reports the median over repetitions of batch time per
+operation, with the cyclic GC on (gc.collect() before each repetition), as the
+harness in ../shared/bench does. Floors are the same work done with the bare
+libraries (msgspec encoding + hashlib.sha256, raw sqlite3 inserts, a file
+write + rename), so "x floor" says how much enact adds on top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import hashlib
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+import enact
+
+HERE = Path(__file__).resolve().parent
+perf = time.perf_counter
+
+# Figures of the original implementation (../shared/bench/README.md), per op.
+ORIGINAL_US = {
+    "invoke_child": 167.0,
+    "replay_reused_child": 306.0,
+    "replay_nothing_per_child": 18.3,
+    "commit_small": 17.4,
+    "get_fresh": 9.0,
+    "get_cached_reflist1000": 1690.0,
+    "commit_intlist_100k": 100_000.0,
+    "memory_per_child_kib": 8.6,
+}
+TARGET_US = {
+    "invoke_child": 12.0,
+    "replay_reused_child": 10.0,
+    "commit_small": 3.0,
+    "get_fresh": 2.5,
+    "get_cached_reflist1000": 150.0,
+    "commit_intlist_100k": 15_000.0,
+    "sqlite_invoke_child": 40.0,
+    "memory_per_child_kib": 3.0,
+}
+
+
+# --- Workload types. ---------------------------------------------------------
+
+
+@enact.register
+@dataclasses.dataclass
+class Small(enact.Resource):
+    name: str
+    value: int
+
+
+@enact.register
+@dataclasses.dataclass
+class RefList(enact.Resource):
+    tag: int
+    items: list[enact.Ref[Small]]
+
+
+@enact.register
+@dataclasses.dataclass
+class IntList(enact.Resource):
+    tag: int
+    values: list[int]
+
+
+CALLS = {"child": 0, "top": 0}
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class AddOne(enact.Invokable):
+    def call(self, x: enact.Int) -> enact.Int:
+        CALLS["child"] += 1
+        return enact.Int(x + 1)
+
+
+@enact.typed_invokable(enact.NoneResource, enact.Int)
+@dataclasses.dataclass
+class FanOut(enact.Invokable):
+    n: int
+
+    def call(self) -> enact.Int:
+        CALLS["top"] += 1
+        child = AddOne()
+        return enact.Int(sum(child(enact.Int(i)) for i in range(self.n)))
+
+
+# --- Timing. -----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Row:
+    name: str
+    per_op_us: float
+    unit: str = "op"
+    floor_us: float | None = None
+    floor_name: str = ""
+    note: str = ""
+
+    @property
+    def x_floor(self) -> float | None:
+        return None if not self.floor_us else self.per_op_us / self.floor_us
+
+
+def measure(
+    run: Callable[[Any], object],
+    n_ops: int,
+    reps: int,
+    setup: Callable[[], Any] | None = None,
+    teardown: Callable[[Any], None] | None = None,
+) -> float:
+    """Returns median(batch time) / n_ops, in microseconds."""
+    times = []
+    for _ in range(reps):
+        state = setup() if setup else None
+        gc.collect()
+        start = perf()
+        run(state)
+        times.append(perf() - start)
+        if teardown:
+            teardown(state)
+    return statistics.median(times) / n_ops * 1e6
+
+
+def fresh_ref(ref: enact.Ref[Any]) -> enact.Ref[Any]:
+    return type(ref)(ref.digest)
+
+
+# --- Floors. -----------------------------------------------------------------
+
+
+def floor_msgspec_sha256(reps: int, n: int) -> float:
+    enc = msgspec.json.Encoder(order="sorted")
+    dicts = [{"#res": "Small", "name": f"item-{i:08d}", "value": i} for i in range(n)]
+    return measure(lambda _: [hashlib.sha256(enc.encode(d)).hexdigest() for d in dicts], n, reps)
+
+
+def floor_sqlite_insert(reps: int, n: int, one_transaction: bool) -> float:
+    blobs = [(hashlib.sha256(str(i).encode()).hexdigest(), b"x" * 100) for i in range(n)]
+
+    def setup() -> tuple[str, sqlite3.Connection]:
+        d = tempfile.mkdtemp(prefix="enact-bench-")
+        conn = sqlite3.connect(os.path.join(d, "kv.db"), isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(
+            "CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB NOT NULL, t REAL NOT NULL) WITHOUT ROWID"
+        )
+        return d, conn
+
+    def run(state: tuple[str, sqlite3.Connection]) -> None:
+        conn = state[1]
+        if one_transaction:
+            conn.execute("BEGIN")
+        for k, v in blobs:
+            conn.execute("INSERT OR IGNORE INTO kv VALUES (?, ?, ?)", (k, v, 0.0))
+        if one_transaction:
+            conn.execute("COMMIT")
+
+    def teardown(state: tuple[str, sqlite3.Connection]) -> None:
+        state[1].close()
+        shutil.rmtree(state[0], ignore_errors=True)
+
+    return measure(run, n, reps, setup, teardown)
+
+
+def floor_file_write_rename(reps: int, n: int) -> float:
+    blobs = [(hashlib.sha256(str(i).encode()).hexdigest(), b"x" * 100) for i in range(n)]
+
+    def run(d: str) -> None:
+        for k, v in blobs:
+            tmp = os.path.join(d, k + ".tmp")
+            with open(tmp, "wb") as f:
+                f.write(v)
+            os.replace(tmp, os.path.join(d, k))
+
+    return measure(
+        run,
+        n,
+        reps,
+        lambda: tempfile.mkdtemp(prefix="enact-bench-"),
+        lambda d: shutil.rmtree(d, ignore_errors=True),
+    )
+
+
+# --- enact workloads. --------------------------------------------------------
+
+
+def bench_commit_small(reps: int, n: int) -> float:
+    counter = [0]
+
+    def setup() -> tuple[enact.Store, list[Small]]:
+        counter[0] += 1
+        return enact.Store(), [Small(f"item-{counter[0]}-{i:08d}", i) for i in range(n)]
+
+    def run(state: tuple[enact.Store, list[Small]]) -> None:
+        with state[0]:
+            for item in state[1]:
+                enact.commit(item)
+
+    return measure(run, n, reps, setup)
+
+
+def bench_get_fresh(reps: int, n: int) -> float:
+    store = enact.Store()
+    with store:
+        refs = [enact.commit(Small(f"item-{i:08d}", i)) for i in range(n)]
+
+    def run(fresh: list[enact.Ref[Small]]) -> None:
+        with store:
+            for ref in fresh:
+                ref()
+
+    return measure(run, n, reps, lambda: [fresh_ref(r) for r in refs])
+
+
+def bench_get_cached_reflist(reps: int, calls: int) -> float:
+    store = enact.Store()
+    with store:
+        children = [enact.commit(Small(f"c-{i}", i)) for i in range(1000)]
+        big = enact.commit(RefList(0, children))
+        big()
+
+    def run(_: object) -> None:
+        with store:
+            for _ in range(calls):
+                big()
+
+    return measure(run, calls, reps)
+
+
+def bench_commit_intlist(reps: int) -> float:
+    counter = [0]
+
+    def setup() -> tuple[enact.Store, IntList]:
+        counter[0] += 1
+        return enact.Store(), IntList(counter[0], list(range(100_000)))
+
+    def run(state: tuple[enact.Store, IntList]) -> None:
+        with state[0]:
+            enact.commit(state[1])
+
+    return measure(run, 1, reps, setup)
+
+
+def bench_invoke(reps: int, n: int, store_factory: Callable[[], enact.Store]) -> float:
+    def run(store: enact.Store) -> None:
+        with store:
+            FanOut(n).invoke()
+
+    return measure(run, n, reps, store_factory, lambda store: store.close())
+
+
+def recorded_fanout(n: int) -> tuple[enact.Store, enact.Ref[Any]]:
+    store = enact.Store()
+    with store:
+        inv_ref = enact.commit(FanOut(n).invoke())
+    return store, inv_ref
+
+
+def bench_replay(reps: int, n: int, drop_top_output: bool, recorded: Any = None) -> float:
+    store, inv_ref = recorded or recorded_fanout(n)
+
+    def setup() -> Any:
+        with store:
+            invocation = fresh_ref(inv_ref)()
+            if drop_top_output:
+                with invocation.response.modify() as response:
+                    response.output = None
+        CALLS["top"] = CALLS["child"] = 0
+        return invocation
+
+    def run(invocation: Any) -> None:
+        with store:
+            replayed = invocation.replay()
+        expected = (1, 0) if drop_top_output else (0, 0)
+        if (CALLS["top"], CALLS["child"]) != expected:
+            raise AssertionError(f"replay re-ran {CALLS}")
+        del replayed
+
+    return measure(run, n, reps, setup)
+
+
+def bench_read_trace(reps: int, n: int, recorded: Any) -> tuple[float, float]:
+    store, inv_ref = recorded
+
+    def children(_: object) -> None:
+        with store:
+            fresh_ref(inv_ref)().get_children()
+
+    def pformat(_: object) -> None:
+        with store:
+            enact.pformat(fresh_ref(inv_ref)())
+
+    return measure(children, n, reps), measure(pformat, n, reps)
+
+
+def bench_sqlite_commit(reps: int, n: int) -> float:
+    counter = [0]
+
+    def setup() -> tuple[str, enact.Store, list[Small]]:
+        counter[0] += 1
+        d = tempfile.mkdtemp(prefix="enact-bench-")
+        store = enact.Store(enact.SqliteBackend(os.path.join(d, "s.db")))
+        return d, store, [Small(f"s-{counter[0]}-{i}", i) for i in range(n)]
+
+    def run(state: tuple[str, enact.Store, list[Small]]) -> None:
+        with state[1]:
+            for item in state[2]:
+                enact.commit(item)
+
+    def teardown(state: tuple[str, enact.Store, list[Small]]) -> None:
+        state[1].close()
+        shutil.rmtree(state[0], ignore_errors=True)
+
+    return measure(run, n, reps, setup, teardown)
+
+
+def sqlite_store_factory() -> Callable[[], enact.Store]:
+    def make() -> enact.Store:
+        d = tempfile.mkdtemp(prefix="enact-bench-")
+        return enact.Store(enact.SqliteBackend(os.path.join(d, "s.db")))
+
+    return make
+
+
+def memory_per_child(n: int) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        store = enact.Store()
+        with store:
+            invocation = FanOut(n).invoke()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del invocation, store
+    return (peak - base) / n / 1024
+
+
+# --- Report. -----------------------------------------------------------------
+
+
+def fmt_us(us: float) -> str:
+    if us >= 1000:
+        return f"{us / 1000:.2f} ms"
+    return f"{us:.2f} µs"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions; no README")
+    args = parser.parse_args(argv)
+    reps = 3 if args.quick else 7
+    n_small = 5000 if args.quick else 20000
+    fan = 1000
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
+
+    print(f"enact benchmarks - python {platform.python_version()} - {os.cpu_count()} CPUs")
+    floor_hash = floor_msgspec_sha256(reps, n_small)
+    floor_sql_auto = floor_sqlite_insert(reps, 2000, one_transaction=False)
+    floor_sql_tx = floor_sqlite_insert(reps, n_small, one_transaction=True)
+    floor_file = floor_file_write_rename(max(3, reps // 2), 1000)
+    floors = {
+        "msgspec encode + sha256 (small)": floor_hash,
+        "sqlite3 insert, one transaction (WAL, on disk)": floor_sql_tx,
+        "sqlite3 insert, autocommit per row (WAL, on disk)": floor_sql_auto,
+        "file write + rename (100 B)": floor_file,
+    }
+    for name, value in floors.items():
+        print(f"floor  {name:52s} {fmt_us(value)}")
+
+    recorded = recorded_fanout(fan)
+    rows = [
+        Row(
+            "tracked child call (fan-out of 1,000)",
+            bench_invoke(reps, fan, enact.Store),
+            "child",
+            3 * floor_hash,
+            "3 x msgspec+sha256",
+        ),
+        Row(
+            "replay of a reused child (top output removed)",
+            bench_replay(reps, fan, True, recorded),
+            "child",
+            3 * floor_hash,
+            "3 x msgspec+sha256",
+        ),
+        Row(
+            "replay when nothing needs re-running (1,000 children)",
+            bench_replay(reps, fan, False, recorded) * fan,
+            "replay",
+        ),
+        Row(
+            "commit small resource, in memory",
+            bench_commit_small(reps, n_small),
+            "op",
+            floor_hash,
+            "msgspec+sha256",
+        ),
+        Row(
+            "get through a fresh ref, in memory",
+            bench_get_fresh(reps, n_small),
+            "op",
+            floor_hash,
+            "msgspec+sha256",
+        ),
+        Row(
+            "dereference a loaded ref to a resource holding 1,000 refs",
+            bench_get_cached_reflist(reps, 100),
+            "op",
+        ),
+        Row("commit a list of 100,000 ints", bench_commit_intlist(reps), "op"),
+        Row(
+            "tracked child call on an SQLite store (file on disk)",
+            bench_invoke(max(3, reps // 2), fan, sqlite_store_factory()),
+            "child",
+            floor_sql_tx,
+            "sqlite3 insert in a transaction",
+        ),
+        Row(
+            "SQLite commit of a small resource outside any invocation",
+            bench_sqlite_commit(max(3, reps // 2), 2000),
+            "op",
+            floor_sql_auto,
+            "raw single-row autocommit insert",
+        ),
+    ]
+    memory = memory_per_child(fan)
+    for row in rows:
+        ratio = f"{row.x_floor:.1f}x {row.floor_name}" if row.x_floor else ""
+        print(f"{row.name:62s} {fmt_us(row.per_op_us):>11}/{row.unit}  {ratio}")
+    print(f"{'memory per tracked child (tracemalloc peak)':62s} {memory:.2f} KiB")
+
+    scaling = []
+    sizes = (1000, 4000, 16000) if not args.quick else (1000, 4000)
+    for n in sizes:
+        rec = recorded_fanout(n)
+        invoke = bench_invoke(3, n, enact.Store)
+        replay = bench_replay(3, n, True, rec)
+        children, pformat = bench_read_trace(3, n, rec)
+        scaling.append((n, invoke, replay, children, pformat))
+        print(
+            f"scaling n={n:6d}: invoke {fmt_us(invoke)}, replay {fmt_us(replay)}, "
+            f"get_children {fmt_us(children)}, pformat {fmt_us(pformat)} per child"
+        )
+
+    if not args.quick:
+        write_readme(rows, memory, floors, scaling)
+    return 0
+
+
+def write_readme(
+    rows: list[Row],
+    memory: float,
+    floors: dict[str, float],
+    scaling: list[tuple[int, float, float, float, float]],
+) -> None:
+    original = [
+        ORIGINAL_US["invoke_child"],
+        ORIGINAL_US["replay_reused_child"],
+        ORIGINAL_US["replay_nothing_per_child"] * 1000,
+        ORIGINAL_US["commit_small"],
+        ORIGINAL_US["get_fresh"],
+        ORIGINAL_US["get_cached_reflist1000"],
+        ORIGINAL_US["commit_intlist_100k"],
+        None,
+        None,
+    ]
+    targets = [
+        "≤ 12 µs",
+        "≤ 10 µs",
+        "constant",
+        "≤ 3 µs",
+        "≤ 2.5 µs",
+        "≤ 150 µs",
+        "≤ 15 ms",
+        "≤ 40 µs",
+        "≤ 1.5x floor",
+    ]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Produced by `uv run python benchmarks/run.py` (from the repository root) on "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, CPython {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d')}. Medians of batch time per operation, GC on; floors "
+        "measured in the same run. The machine is noisy: differences under ~10% are noise.",
+        "",
+        "| operation | enact | original | x faster | target | floor (same run) | x floor |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row, orig, target in zip(rows, original, targets, strict=True):
+        faster = f"{orig / row.per_op_us:.1f}x" if orig else "—"
+        floor = f"{fmt_us(row.floor_us)} ({row.floor_name})" if row.floor_us else "—"
+        x_floor = f"{row.x_floor:.1f}x" if row.x_floor else "—"
+        lines.append(
+            f"| {row.name} | {fmt_us(row.per_op_us)}/{row.unit} | "
+            f"{fmt_us(orig) if orig else '—'} | {faster} | {target} | {floor} | {x_floor} |"
+        )
+    orig_mem = ORIGINAL_US["memory_per_child_kib"]
+    lines.append(
+        f"| memory per tracked child | {memory:.2f} KiB | {orig_mem} KiB | "
+        f"{orig_mem / memory:.1f}x | ≤ 3 KiB | — | — |"
+    )
+    lines += ["", "Floors:", "", "| floor | per op |", "|---|---|"]
+    lines += [f"| {name} | {fmt_us(value)} |" for name, value in floors.items()]
+    lines += [
+        "",
+        "Scaling (per child; the cost per child should stay flat):",
+        "",
+        "| children | invoke | replay (top re-run) | get_children() | pformat |",
+        "|---|---|---|---|---|",
+    ]
+    base = scaling[0]
+    for n, *values in scaling:
+        cells = [f"{fmt_us(v)} ({v / b:.2f}x)" for v, b in zip(values, base[1:], strict=True)]
+        lines.append(f"| {n:,} | " + " | ".join(cells) + " |")
+    (HERE / "README.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {HERE / 'README.md'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
