@@ -309,6 +309,27 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 raised one.
         """
         store = Store.current()
+        # An invocation's objects are written together when its record is
+        # (see Store.batch): one transaction instead of one per object.
+        with store.batch():
+            return self._invoke(
+                store,
+                arg_ref,
+                replay_from,
+                exception_override,
+                raise_on_invocation_error,
+                strict,
+            )
+
+    def _invoke(
+        self,
+        store: Store,
+        arg_ref: Ref[I] | I | None,
+        replay_from: Invocation[I, O] | None,
+        exception_override: ExceptionOverride | None,
+        raise_on_invocation_error: bool,
+        strict: bool,
+    ) -> Invocation[I, O]:
         input_ref: Ref[Any]
         if arg_ref is None:
             input_ref = store.commit(NoneResource())

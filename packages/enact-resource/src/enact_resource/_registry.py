@@ -62,15 +62,19 @@ class Registry:
         return resource_type
 
     def _settle(self) -> None:
-        """Re-indexes pending classes that @dataclass has processed since registration."""
+        """Re-indexes the classes that @dataclass processed after registration.
+
+        @dataclass runs right after @register in the same decorator stack, so
+        by the first lookup each pending class has its final fields or never
+        gets any (a subclass without @dataclass of its own): one check settles
+        all of them. A class changed later is still found by the rescan in
+        lookup().
+        """
         with self._lock:
-            still_pending = []
             for cls, fields in self._pending:
-                if cls.__dict__.get("__dataclass_fields__", fields) is fields:
-                    still_pending.append((cls, fields))
-                else:
+                if cls.__dict__.get("__dataclass_fields__", fields) is not fields:
                     self._by_id[type_info(cls).type_id] = cls
-            self._pending = still_pending
+            self._pending = []
 
     def is_registered(self, resource_type: type[ResourceBase]) -> bool:
         """Returns whether looking up the type's id yields this very class."""

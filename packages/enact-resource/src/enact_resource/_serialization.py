@@ -60,6 +60,9 @@ class Serializer(abc.ABC):
 _RES, _TYPE, _B85, _B64, _FLOAT, _INT = "#res", "#type", "#b85", "#b64", "#float", "#int"
 _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _ATOMS: frozenset[type] = frozenset({str, int, bool, type(None)})
+# Values written as they are whatever the mode (ints may need an escape).
+_PLAIN: frozenset[type] = frozenset({str, bool, type(None)})
+_new_dict = dict.__new__
 # Ints longer than this are escaped when the JSON encoder cannot write them
 # (its limit is the interpreter's int-to-text digit limit, 4300 by default).
 _BIG_INT_BITS = 2000
@@ -92,6 +95,7 @@ class JsonSerializer(Serializer):
         self._require_registered = require_registered
         self._encoder = msgspec.json.Encoder(order="sorted")
         self._decoder = msgspec.json.Decoder()
+        self._layouts: dict[type, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
 
     @property
     def registry(self) -> Registry:
@@ -125,6 +129,21 @@ class JsonSerializer(Serializer):
             return data
         return msgspec.json.format(data, indent=0)
 
+    def _layout(self, rtype: type[ResourceBase]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        """Returns (type id, field names, their JSON keys) of a type, cached per serializer.
+
+        Also checks, once per type, that the type is registered when the
+        serializer requires it.
+        """
+        info = type_info(rtype)
+        layout = self._layouts.get(rtype)
+        if layout is None or layout[0] != info.type_id:
+            self._check_registered(rtype)
+            names = info.field_names
+            layout = (info.type_id, names, tuple(_escape_key(name) for name in names))
+            self._layouts[rtype] = layout
+        return layout
+
     def _encode(self, value: Any, big_ints: bool) -> Any:
         cls = type(value)
         if cls in _ATOMS:
@@ -136,30 +155,58 @@ class JsonSerializer(Serializer):
                 return value
             return {_FLOAT: repr(value)}
         if cls is list or cls is tuple:
-            return [self._encode(item, big_ints) for item in value]
+            return [
+                item if type(item) in _PLAIN else self._encode(item, big_ints) for item in value
+            ]
         if cls is ResourceDict:
-            rtype = value.type
-            self._check_registered(rtype)
-            out = {_escape_key(k): self._encode(v, big_ints) for k, v in value.items()}
-            out[_RES] = type_info(rtype).type_id
-            return out
+            return self._encode_fields(value.type, value, big_ints)
         if cls is dict:
-            return {_escape_key(k): self._encode(v, big_ints) for k, v in value.items()}
+            return {
+                _escape_key(k): v if type(v) in _PLAIN else self._encode(v, big_ints)
+                for k, v in value.items()
+            }
         if cls is bytes:
             if self._compact:
                 return {_B64: binascii.b2a_base64(value, newline=False).decode("ascii")}
             return {_B85: base64.b85encode(value).decode("ascii")}
         if isinstance(value, type) and issubclass(value, ResourceBase):
-            self._check_registered(value)
-            return {_TYPE: type_info(value).type_id}
+            return {_TYPE: self._layout(value)[0]}
         if isinstance(value, ResourceBase):
             # Resources kept whole in a ResourceDict (Str, Ref, ...).
-            return self._encode(value.to_resource_dict(), big_ints)
+            type_id, _, keys = self._layout(cls)
+            values = tuple(value.field_values())
+            if len(values) != len(keys):
+                raise SerializationError(
+                    f"{cls.__qualname__} returned {len(values)} values for fields {list(keys)}"
+                )
+            out = {_RES: type_id}
+            for key, item in zip(keys, values, strict=True):
+                out[key] = item if type(item) in _PLAIN else self._encode(item, big_ints)
+            return out
         # Subclasses of primitives and other mappings: normalise first.
         normal = to_dict_value(value)
         if type(normal) is cls:
             raise SerializationError(f"Cannot serialize value of type {cls}: {value!r}")
         return self._encode(normal, big_ints)
+
+    def _encode_fields(
+        self, rtype: type[ResourceBase], fields: Mapping[str, Any], big_ints: bool
+    ) -> dict[str, Any]:
+        type_id, names, keys = self._layout(rtype)
+        if len(fields) != len(names):
+            raise SerializationError(
+                f"Fields {sorted(fields)} do not match {rtype.__qualname__}'s {list(names)}"
+            )
+        out = {_RES: type_id}
+        for name, key in zip(names, keys, strict=True):
+            try:
+                item = fields[name]
+            except KeyError:
+                raise SerializationError(
+                    f"Fields {sorted(fields)} lack {rtype.__qualname__}'s field {name!r}"
+                ) from None
+            out[key] = item if type(item) in _PLAIN else self._encode(item, big_ints)
+        return out
 
     def _check_registered(self, rtype: type[ResourceBase]) -> None:
         if self._require_registered and not self.registry.is_registered(rtype):
@@ -185,88 +232,142 @@ class JsonSerializer(Serializer):
                 f"got {_describe(tree)}"
             )
         try:
-            result = self._decode_resource(tree, "$", top=True)
+            result = self._decode_resource(tree, top=True)
         except RecursionError:
             raise DeserializationError(
                 "Data is nested too deeply to be read "
                 "(deeper than the interpreter's recursion limit)"
             ) from None
+        except _Located as e:
+            # Say where in the data the problem is: $.field[index]...
+            where = "$" + "".join(
+                f"[{step}]" if isinstance(step, int) else f".{step}" for step in reversed(e.steps)
+            )
+            raise DeserializationError(f"{e.error} (at {where})") from e.error
         assert isinstance(result, ResourceDict)
         return result
 
-    def _decode(self, value: Any, path: str) -> Any:
-        cls = type(value)
-        if cls is list:
-            return [self._decode(item, f"{path}[{i}]") for i, item in enumerate(value)]
-        if cls is not dict:
-            return value
-        escape = next((k for k in value if k[:1] == "#" and k[:2] != "##"), None)
+    # Decoding keeps no path while it works (that would cost on every value);
+    # an error is wrapped in _Located on its way up, collecting the steps.
+
+    def _decode(self, value: Any) -> Any:
+        if type(value) is list:
+            out = []
+            for index, item in enumerate(value):
+                kind = type(item)
+                if kind is dict or kind is list:
+                    try:
+                        item = self._decode(item)
+                    except (_Located, DeserializationError) as e:
+                        raise _Located.add(e, index) from None
+                out.append(item)
+            return out
+        escape = None
+        for key in value:
+            if key[:1] == "#" and key[:2] != "##":
+                escape = key
+                break
         if escape is None:
-            return {_unescape_key(k): self._decode(v, f"{path}.{k}") for k, v in value.items()}
+            result = {}
+            for key, item in value.items():
+                kind = type(item)
+                if kind is dict or kind is list:
+                    try:
+                        item = self._decode(item)
+                    except (_Located, DeserializationError) as e:
+                        raise _Located.add(e, key) from None
+                result[_unescape_key(key)] = item
+            return result
         if escape == _RES or _RES in value:
-            return self._decode_resource(value, path)
+            return self._decode_resource(value)
         if len(value) != 1:
             raise DeserializationError(
-                f"Escape object at {path} must have exactly one key, got {sorted(value)}"
+                f"Escape object must have exactly one key, got {sorted(value)}"
             )
         payload = value[escape]
         if escape == _TYPE:
-            return self.registry.lookup(_expect_str(payload, escape, path))
+            return self.registry.lookup(_expect_str(payload, escape))
         if escape == _B85:
             try:
-                return base64.b85decode(_expect_str(payload, escape, path))
+                return base64.b85decode(_expect_str(payload, escape))
             except ValueError as e:
-                raise DeserializationError(f"Invalid base85 bytes at {path}: {e}") from e
+                raise DeserializationError(f"Invalid base85 bytes: {e}") from e
         if escape == _B64:
             try:
-                return binascii.a2b_base64(_expect_str(payload, escape, path), strict_mode=True)
+                return binascii.a2b_base64(_expect_str(payload, escape), strict_mode=True)
             except (binascii.Error, ValueError) as e:
-                raise DeserializationError(f"Invalid base64 bytes at {path}: {e}") from e
+                raise DeserializationError(f"Invalid base64 bytes: {e}") from e
         if escape == _FLOAT:
-            text = _expect_str(payload, escape, path)
+            text = _expect_str(payload, escape)
             if text not in _SPECIAL_FLOATS:
                 raise DeserializationError(
-                    f"Invalid {_FLOAT} value at {path}: {text!r} (expected nan, inf or -inf)"
+                    f"Invalid {_FLOAT} value {text!r} (expected nan, inf or -inf)"
                 )
             return _SPECIAL_FLOATS[text]
         if escape == _INT:
-            text = _expect_str(payload, escape, path)
+            text = _expect_str(payload, escape)
             if not _INT_TEXT.fullmatch(text):
-                raise DeserializationError(f"Invalid {_INT} value at {path}: {text[:40]!r}")
+                raise DeserializationError(f"Invalid {_INT} value {text[:40]!r}")
             return int(decimal.Decimal(text))
-        raise DeserializationError(f"Unknown escape {escape!r} at {path}")
+        raise DeserializationError(f"Unknown escape {escape!r}")
 
-    def _decode_resource(self, value: dict[str, Any], path: str, top: bool = False) -> Any:
-        type_id = _expect_str(value[_RES], _RES, path)
+    def _decode_resource(self, value: dict[str, Any], top: bool = False) -> Any:
+        type_id = _expect_str(value[_RES], _RES)
         rtype = self.registry.lookup(type_id)
-        names = type_info(rtype).field_names
-        fields: dict[str, Any] = {}
-        for key, item in value.items():
-            if key == _RES:
-                continue
-            if key[:1] == "#" and key[:2] != "##":
-                raise DeserializationError(f"Unexpected escape key {key!r} in resource at {path}")
-            fields[_unescape_key(key)] = item
-        if len(fields) != len(names) or not all(name in fields for name in names):
-            missing = [n for n in names if n not in fields]
-            extra = sorted(k for k in fields if k not in names)
-            raise DeserializationError(
-                f"Resource at {path} of type {type_id} does not match the registered class "
-                f"{rtype.__module__}.{rtype.__qualname__}: missing fields {missing}, "
-                f"unexpected fields {extra}"
-            )
-        result = ResourceDict(
-            rtype, [(name, self._decode(fields[name], f"{path}.{name}")) for name in names]
-        )
+        _, names, keys = self._layout(rtype)
+        if len(value) != len(names) + 1:
+            raise self._mismatch(rtype, type_id, value)
+        data: ResourceDict = _new_dict(ResourceDict)
+        data.type = rtype
+        for name, key in zip(names, keys, strict=True):
+            try:
+                item = value[key]
+            except KeyError:
+                raise self._mismatch(rtype, type_id, value) from None
+            kind = type(item)
+            if kind is dict or kind is list:
+                try:
+                    item = self._decode(item)
+                except (_Located, DeserializationError) as e:
+                    raise _Located.add(e, name) from None
+            data[name] = item
         if top or not rtype._enact_atomic_:
-            return result
+            return data
         # Nested resources of atomic types are kept whole, as in to_resource_dict().
         try:
-            return rtype.from_resource_dict(result)
+            return rtype.from_resource_dict(data)
         except Exception as e:
             raise DeserializationError(
-                f"Invalid {rtype.__qualname__} at {path}: {type(e).__name__}: {e}"
+                f"Invalid {rtype.__qualname__}: {type(e).__name__}: {e}"
             ) from e
+
+    @staticmethod
+    def _mismatch(
+        rtype: type[ResourceBase], type_id: str, value: dict[str, Any]
+    ) -> DeserializationError:
+        names = type_info(rtype).field_names
+        fields = {_unescape_key(k) for k in value if k != _RES}
+        missing = [n for n in names if n not in fields]
+        extra = sorted(k for k in fields if k not in names)
+        return DeserializationError(
+            f"Resource of type {type_id} does not match the registered class "
+            f"{rtype.__module__}.{rtype.__qualname__}: missing fields {missing}, "
+            f"unexpected fields {extra}"
+        )
+
+
+class _Located(Exception):
+    """A DeserializationError on its way up, with the steps to where it happened."""
+
+    def __init__(self, error: DeserializationError) -> None:
+        self.error = error
+        self.steps: list[str | int] = []
+
+    @staticmethod
+    def add(error: Exception, step: str | int) -> _Located:
+        located = error if isinstance(error, _Located) else _Located(error)  # type: ignore[arg-type]
+        located.steps.append(step)
+        return located
 
 
 def _escape_key(key: str) -> str:
@@ -281,10 +382,10 @@ def _unescape_key(key: str) -> str:
     return key[1:] if key[:2] == "##" else key
 
 
-def _expect_str(payload: Any, escape: str, path: str) -> str:
+def _expect_str(payload: Any, escape: str) -> str:
     if type(payload) is not str:
         raise DeserializationError(
-            f"The value of {escape!r} at {path} must be a string, got {_describe(payload)}"
+            f"The value of {escape!r} must be a string, got {_describe(payload)}"
         )
     return payload
 

@@ -30,6 +30,10 @@ class StorageBackend(abc.ABC):
     #: never leaves the process; a persistent backend must leave it False.
     trusted: bool = False
 
+    #: Whether grouping writes pays off (each write is a transaction), so that
+    #: :meth:`Store.batch` should buffer commits for :meth:`commit_many`.
+    batches_commits: bool = False
+
     @abc.abstractmethod
     def commit(self, packed_resource: PackedResource[Any]) -> None:
         """Stores a packed resource (idempotent: committing twice is harmless)."""

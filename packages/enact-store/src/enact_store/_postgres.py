@@ -55,7 +55,7 @@ _SCHEMA_LOCK = 0x656E_6163_7473_746F  # "enactsto"
 # rewriting the row on every duplicate commit).
 _ON_CONFLICT = (
     " ON CONFLICT (digest) DO UPDATE SET written = excluded.written"
-    f" WHERE o.written < excluded.written + {REFRESH_INTERVAL}"
+    f" WHERE o.written < excluded.written - {REFRESH_INTERVAL}"
 )
 _INSERT = f"INSERT INTO objects AS o (digest, data, written) VALUES (%s, %s, {_SERVER_NOW})" + (
     _ON_CONFLICT

@@ -91,6 +91,14 @@ class Ref(ResourceBase, Generic[T]):
     def from_fields(cls: type[R], field_dict: Mapping[str, FieldValue]) -> R:
         return cls(field_dict["digest"])
 
+    @classmethod
+    def from_resource_dict(cls: type[R], resource_dict: ResourceDict) -> R:
+        # A shortcut of from_fields for the many refs read back from storage.
+        ref = object.__new__(cls)
+        ref._digest = check_digest(resource_dict["digest"])
+        ref._cached = None
+        return ref
+
     def _enact_stream_(self) -> str:
         # The generic stream of a one-field resource; a digest needs no escaping.
         return type_info(type(self)).stream_prefix + "'digest's'" + self._digest + "']"

@@ -71,11 +71,21 @@ class SqliteBackend(StorageBackend):
     :meth:`commit_many` writes its objects in one transaction. Reads are
     verified by the store.
 
+    Durability: an object committed outside a tracked invocation is durable
+    when ``commit`` returns. Inside a tracked invocation (``invoke``,
+    ``replay``), the store groups the invocation's objects (see
+    :meth:`Store.batch`) and writes them in one transaction when the
+    top-level invocation's record is written, that is before ``invoke``
+    returns or raises; a process killed during the invocation loses that
+    invocation's objects, never earlier ones.
+
     Args:
         path: the database file (created if missing).
         timeout: how long, in seconds, to wait for another writer before
             giving up with a :class:`StoreError`.
     """
+
+    batches_commits = True
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         self._path = Path(path).absolute()

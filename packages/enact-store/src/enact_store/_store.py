@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable, Iterator, MutableMapping
-from types import TracebackType
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from contextvars import ContextVar
+from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from enact_resource import ResourceBase, ResourceDict
@@ -19,6 +21,14 @@ if TYPE_CHECKING:
 __all__ = ["Store", "Tags", "check_tag_name", "commit"]
 
 T = TypeVar("T", bound=ResourceBase)
+
+#: Objects a batch holds before it writes them anyway (bounds its memory).
+BATCH_LIMIT = 2000
+
+# Per thread or task: the pending objects of each store with an open batch.
+_BATCHES: ContextVar[Mapping[Store, dict[str, PackedResource[Any]]]] = ContextVar(
+    "enact_store_batches", default=MappingProxyType({})
+)
 
 # Like git branch names: path segments of letters, digits, '.', '_' and '-',
 # separated by '/', none starting with '.' or '-' and no '..'.
@@ -116,6 +126,9 @@ class Store:
     def commit(self, resource: T) -> Ref[T]:
         """Commits a resource and returns a ref to it (idempotent).
 
+        Inside :meth:`batch` the object is written when the batch ends;
+        otherwise it is durable (as far as the backend is) when this returns.
+
         Raises:
             FieldTypeError: the resource holds a value resources cannot hold.
             SerializationError: the backend cannot represent a value.
@@ -123,13 +136,67 @@ class Store:
         if not isinstance(resource, ResourceBase):
             raise TypeError(f"Only resources can be committed, got {type(resource).__qualname__}")
         packed = self._ref_type.pack(resource)
+        batches = _BATCHES.get()
+        if batches:
+            pending = batches.get(self)
+            if pending is not None:
+                pending.setdefault(packed.ref.digest, packed)
+                if len(pending) >= BATCH_LIMIT:
+                    self._write(pending)
+                return packed.ref
         self._backend.commit(packed)
         return packed.ref
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Groups the commits made in the block and writes them together at its end.
+
+        For backends where each write is a transaction (SQLite, PostgreSQL),
+        this writes all objects committed in the block, in this thread or
+        task, in one transaction when the outermost ``batch`` block exits,
+        normally or by an exception (and every :data:`BATCH_LIMIT` objects
+        before). Reads in the block see the pending objects. Until the block
+        exits, a crash loses the pending objects: never anything written
+        before. Tracked invocations run in a batch, so an invocation's
+        objects become durable together when its record is written. Setting
+        a tag writes the pending objects first. On other backends this does
+        nothing.
+        """
+        batches = _BATCHES.get()
+        if not self._backend.batches_commits or self in batches:
+            yield
+            return
+        pending: dict[str, PackedResource[Any]] = {}
+        token = _BATCHES.set({**batches, self: pending})
+        try:
+            yield
+        finally:
+            _BATCHES.reset(token)
+            self._write(pending)
+
+    def flush(self) -> None:
+        """Writes the objects pending in the current :meth:`batch` now."""
+        pending = _BATCHES.get().get(self)
+        if pending:
+            self._write(pending)
+
+    def _write(self, pending: dict[str, PackedResource[Any]]) -> None:
+        if pending:
+            self._backend.commit_many(list(pending.values()))
+            pending.clear()
+
+    def _pending(self, digest: str) -> PackedResource[Any] | None:
+        batches = _BATCHES.get()
+        if batches:
+            pending = batches.get(self)
+            if pending:
+                return pending.get(digest)
+        return None
+
     def has(self, ref: Ref[Any]) -> bool:
         """Returns whether the store holds the referenced resource."""
-        check_digest(ref.digest)
-        return self._backend.has(ref)
+        digest = check_digest(ref.digest)
+        return self._pending(digest) is not None or self._backend.has(ref)
 
     def get(self, ref: Ref[T]) -> T:
         """Returns a copy of the referenced resource (see :meth:`Ref.get`)."""
@@ -147,7 +214,8 @@ class Store:
             CorruptionError: the stored data does not match the digest.
         """
         digest = check_digest(ref.digest)
-        data = self._backend.get(ref)
+        pending = self._pending(digest)
+        data = self._backend.get(ref) if pending is None else pending.data
         if data is None:
             raise NotFound(f"Object {digest} is not in the store ({self._describe()})")
         packed = PackedResource(data, ref)
@@ -212,6 +280,7 @@ class Tags(MutableMapping[str, Ref[Any]]):
             raise TypeError(f"Tags point at refs, got {type(ref).__qualname__}")
         if not self._store.has(ref):
             raise NotFound(f"Cannot tag {name!r}: object {ref.digest} is not in the store")
+        self._store.flush()  # A tag never points at an object not yet written.
         self._store.backend.set_tag(name, ref.digest)
 
     def __delitem__(self, name: str) -> None:
