@@ -25,11 +25,10 @@ import re
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from enact._tree import short, tree_lines
 from enact_invoke import InputRequest, Invocation, Invokable, request_input, typed_invokable
 from enact_resource import NoneResource, Resource, Str, register
 from enact_store import Ref, Store
-
-from enact._tree import short, tree_lines
 
 __all__ = ["DEFAULT_ANSWER", "Haiku", "PickLine", "WriteHaiku", "run_demo"]
 
@@ -202,7 +201,7 @@ def run_demo(
         w.line("enact demo: a haiku generator whose every step is recorded", 0)
         w.line(f"store: {store_label} (run {run})", 0)
 
-        season = _previous_run(store, w)
+        season = _previous_run(store, run, w)
 
         w.section("1. A tracked run")
         w.line("WriteHaiku samples three lines (PickLine, a stand-in for an LLM call), then")
@@ -235,12 +234,12 @@ def run_demo(
         w.section("Saved")
         w.line(f"tags {LATEST} and {RUN_TAG.format(run)} -> Invocation {short(ref)}")
         w.line(f"next: `enact demo` again builds on this run; `enact tree {LATEST}`,")
-        w.line(f"`enact show {LATEST} --depth 3`, `enact ls`, `enact verify`")
+        w.line(f"`enact show {LATEST} --depth 2`, `enact ls`, `enact verify`")
         w.flush()
     return replayed
 
 
-def _previous_run(store: Store, w: _Out) -> str:
+def _previous_run(store: Store, run: int, w: _Out) -> str:
     """Shows the run tagged ``demo/latest``, if any; returns the season for this run."""
     if LATEST not in store.tags:
         return SEASONS[0]
@@ -250,7 +249,7 @@ def _previous_run(store: Store, w: _Out) -> str:
         w.line(f"(tag {LATEST} does not point at a finished demo run: starting anew)", 0)
         return SEASONS[0]
     previous = ref()
-    w.section(f"0. Your previous run (tag {LATEST} -> {short(ref)})")
+    w.section(f"0. Your previous run (run {run - 1}, tag {LATEST} -> {short(ref)})")
     _print_haiku(haiku, w)
     # Rebuild it: drop the top-level output and replay. Every step has a
     # recorded output, so nothing is sampled or asked again.
@@ -259,10 +258,14 @@ def _previous_run(store: Store, w: _Out) -> str:
         response.output = None
     rebuilt = store.commit(probe.replay())
     steps = len(previous.response().children)
+    outcome = (
+        f"the identical record {short(rebuilt)}"
+        if rebuilt == ref
+        else (f"a different record {short(rebuilt)} (the program changed since)")
+    )
     w.line()
-    w.line(f"Replayed WriteHaiku on that record: its {steps} steps came from the store")
-    w.line("(nothing sampled, nothing asked) and the record came out identical:")
-    w.line(f"{short(rebuilt)} {'==' if rebuilt == ref else '!='} {short(ref)}.", 4)
+    w.line(f"Replayed from the store: WriteHaiku ran again with its {steps} recorded steps")
+    w.line(f"reused (nothing sampled or asked), and gave {outcome}.")
     season = SEASONS[(SEASONS.index(haiku.season) + 1) % len(SEASONS)]
     w.line(f"This run writes the next haiku of the sequence: {season} follows {haiku.season}.")
     return season
@@ -311,9 +314,11 @@ def _partial_replay(
     partial = final_ref()
     with partial.response.modify() as response:
         response.output = None
-        with response.children[line - 1].modify() as child:
-            with child.response.modify() as child_response:
-                child_response.output = None
+        with (
+            response.children[line - 1].modify() as child,
+            child.response.modify() as child_response,
+        ):
+            child_response.output = None
     # The sampler may draw the same line again; replaying once more draws anew.
     draws = 0
     while True:
@@ -331,7 +336,9 @@ def _partial_replay(
         else:
             w.line(f"{'kept' if reused else 'CHANGED':<10} {new}", 4)
     answered = new_children[-1] == children[-1]
-    w.line(f"{'kept' if answered else 'CHANGED':<10} title {haiku.title!r} (the recorded answer)", 4)
+    w.line(
+        f"{'kept' if answered else 'CHANGED':<10} title {haiku.title!r} (the recorded answer)", 4
+    )
     if draws > 1:
         w.line(f"(the sampler drew the old line again; replayed {draws} times to get a new one)")
     return replayed

@@ -15,7 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from enact_invoke import ExceptionResource, InputRequest, Invocation, WrappedException
+from enact_invoke import (
+    ExceptionResource,
+    InputRequest,
+    Invocation,
+    RequestInput,
+    WrappedException,
+)
 from enact_resource import NoneResource, ResourceBase
 from enact_store import Ref
 
@@ -72,6 +78,9 @@ def _brief(value: Any, width: int, nested: bool) -> str:
         return _count(len(value), "{", "}")
     if isinstance(value, ExceptionResource):
         return describe_exception(value, width)
+    if isinstance(value, RequestInput) and value.requested_type is not None:
+        # Its question shows in the InputRequest it raises.
+        return f"RequestInput({value.requested_type.__name__})"
     if isinstance(value, ResourceBase):
         name = type(value).__name__
         items = list(value.field_items())
@@ -117,8 +126,9 @@ def _result(invocation: Invocation[Any, Any]) -> str:
     if response.output is not None:
         return "-> " + brief(response.output())
     if response.raised is not None:
-        where = "" if response.raised_here else " (from a child)"
-        return f"raised {describe_exception(response.raised())}{where}"
+        if not response.raised_here:
+            return f"raised {type(response.raised()).__name__} (from a child)"
+        return f"raised {describe_exception(response.raised())}"
     return "(no output recorded)"
 
 

@@ -1,0 +1,597 @@
+"""The ``enact`` command: the demo and tools to inspect and maintain a store.
+
+Every command works on the store named by ``--store URL``, else by the
+``ENACT_STORE`` environment variable, else ``sqlite:///.enact/store.db`` in
+the current directory. Commands that only read a store never create one.
+
+A user mistake (an unknown tag, a bad URL, a missing store, an ambiguous digest
+prefix) is reported as one line, ``enact: error: ...``, on stderr, with exit
+status 2 for a wrong command line and 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from enact._demo import run_demo
+from enact._tree import short, tree_lines
+from enact_invoke import Invocation
+from enact_resource import EnactError, TypeNotRegisteredError
+from enact_store import (
+    CorruptionError,
+    FileBackend,
+    NotFound,
+    Ref,
+    SqliteBackend,
+    Store,
+    StoreConfigError,
+    copy,
+    open_store,
+    pformat,
+)
+
+__all__ = ["DEFAULT_STORE", "main"]
+
+DEFAULT_STORE = "sqlite:///.enact/store.db"
+#: Fewest hex digits accepted as a digest prefix.
+MIN_PREFIX = 6
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+class CliError(Exception):
+    """A user mistake, reported as one line with exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports command-line mistakes as one line (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"enact: error: {message} (see '{self.prog} --help')\n")
+
+
+# --- Opening stores. ---
+
+
+def _store_url(args: argparse.Namespace) -> str:
+    url: str | None = args.store or os.environ.get("ENACT_STORE") or None
+    return url or DEFAULT_STORE
+
+
+def _local_path(url: str) -> Path | None:
+    """The file or directory a sqlite: or file: URL names (as open_store reads it), else None."""
+    scheme, colon, rest = url.partition(":")
+    scheme = scheme.lower()
+    if not colon:
+        return None
+    if scheme == "sqlite" and rest.startswith("///"):
+        text = rest[3:]
+    elif scheme == "file":
+        text = rest[2:] if rest.startswith("//") else rest
+    else:
+        return None
+    return Path(text).absolute() if text.strip("/") else None
+
+
+@contextlib.contextmanager
+def _opened(url: str, *, create: bool = False, hint: bool = True) -> Iterator[Store]:
+    """Opens a store (as the active one) and closes it afterwards.
+
+    Unless ``create``, a sqlite: or file: store that does not exist is an
+    error rather than being created.
+    """
+    path = _local_path(url)
+    if not create and path is not None and not path.exists():
+        advice = (
+            "; run `enact demo` to create one, or name another with --store URL or ENACT_STORE"
+            if hint
+            else ""
+        )
+        raise CliError(f"no store at {url} ({path} does not exist){advice}")
+    store = open_store(url)
+    try:
+        with store:
+            yield store
+    finally:
+        store.close()
+
+
+def _import_modules(names: Sequence[str]) -> None:
+    """Imports the modules named with --import, so their resource types are registered."""
+    if not names:
+        return
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # As `python -m` does.
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise CliError(f"cannot import {name!r} (from --import): {e}") from e
+
+
+# --- Naming objects: tags, digests and digest prefixes. ---
+
+
+def _tag(store: Store, name: str) -> Ref[Any] | None:
+    """The ref a tag points at, or None if there is no such tag (or it is not a tag name)."""
+    try:
+        return store.tags[name]
+    except (KeyError, ValueError):
+        return None
+
+
+def _resolve(store: Store, text: str) -> Ref[Any]:
+    """Returns the ref a command-line argument names: a tag, a digest or a unique prefix."""
+    tagged = _tag(store, text)
+    if tagged is not None:
+        return tagged
+    hex_text = text.removeprefix("#").lower()
+    if not _HEX.fullmatch(hex_text) or len(hex_text) > 64:
+        raise CliError(f"unknown tag {text!r} (see `enact ls`)")
+    if len(hex_text) < MIN_PREFIX:
+        raise CliError(
+            f"unknown tag {text!r}, and a digest prefix needs at least {MIN_PREFIX} hex digits"
+        )
+    if len(hex_text) == 64:
+        ref: Ref[Any] = store.ref_type.from_digest(hex_text)
+        if not store.has(ref):
+            raise CliError(f"no object {hex_text} in the store")
+        return ref
+    matches = [d for d in store.backend.iter_digests() if d.startswith(hex_text)]
+    if not matches:
+        raise CliError(f"no tag or object matches {text!r}")
+    if len(matches) > 1:
+        shown = ", ".join(d[:12] for d in sorted(matches)[:3])
+        more = ", ..." if len(matches) > 3 else ""
+        raise CliError(
+            f"ambiguous digest prefix {text!r}: {len(matches)} objects match "
+            f"({shown}{more}); give more digits"
+        )
+    return store.ref_type.from_digest(matches[0])
+
+
+# --- Progress on stderr. ---
+
+
+class _Progress:
+    """Shows ``label: done/total`` on stderr while a long operation runs.
+
+    On a terminal the line is redrawn in place (at most ten times a second)
+    and cleared at the end; otherwise only a final count line is written.
+    """
+
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+        self._label = label
+        self._stream = sys.stderr if stream is None else stream
+        self._tty = self._stream.isatty()
+        self._shown = 0.0
+        self.done = 0
+        self.total: int | None = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self.done, self.total = done, total
+        if not self._tty:
+            return
+        now = time.monotonic()
+        if now - self._shown >= 0.1 or done == total:
+            self._shown = now
+            self._stream.write(f"\r\x1b[K{self._label}: {self._text()} objects")
+            self._stream.flush()
+
+    def _text(self) -> str:
+        return f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
+
+    def finish(self, summary: str) -> None:
+        """Clears the progress line (terminal) or writes ``label: summary`` (otherwise)."""
+        if self._tty:
+            self._stream.write("\r\x1b[K")
+        else:
+            self._stream.write(f"{self._label}: {summary}\n")
+        self._stream.flush()
+
+
+# --- Commands. ---
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    url = _store_url(args)
+    ask = None
+    if args.answer is None and sys.stdin is not None and sys.stdin.isatty():
+        ask = _ask_terminal
+    with _opened(url, create=True) as store:
+        run_demo(store, url, answer=args.answer, ask=ask, out=sys.stdout, seed=args.seed)
+    return 0
+
+
+def _ask_terminal(prompt: str) -> str | None:
+    try:
+        return input(prompt)
+    except EOFError:
+        return None
+
+
+def _type_name(store: Store, ref: Ref[Any]) -> str:
+    """The class name of a ref's target, without failing on unreadable objects."""
+    try:
+        return store.load(ref).type.__name__
+    except TypeNotRegisteredError as e:
+        return f"{_registered_name(e.type_id)} (not registered)"
+    except NotFound:
+        return "(missing)"
+    except CorruptionError:
+        return "(corrupt)"
+
+
+def _registered_name(type_id: str) -> str:
+    try:
+        name = json.loads(type_id)["name"]
+    except (ValueError, KeyError, TypeError):
+        return type_id
+    return str(name)
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    url = _store_url(args)
+    with _opened(url) as store:
+        tags = store.backend.list_tags()
+        rows = []
+        for name in sorted(tags):
+            ref = store.ref_type.from_digest(tags[name])
+            rows.append((name, _type_name(store, ref).rsplit(".", 1)[-1], short(ref)))
+        objects = sum(1 for _ in store.backend.iter_digests())
+    if rows:
+        widths = [max(len(row[i]) for row in rows) for i in range(2)]
+        for name, type_name, digest in rows:
+            print(f"{name:<{widths[0]}}  {type_name:<{widths[1]}}  {digest}")
+    print(f"{_plural(len(rows), 'tag')}, {_plural(objects, 'object')} in {url}")
+    return 0
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    with _opened(_store_url(args)) as store:
+        # The object itself, as enact.pprint shows it; --depth counts hops from it.
+        print(pformat(_resolve(store, args.target)(), max_ref_depth=args.depth))
+    return 0
+
+
+def _cmd_tree(args: argparse.Namespace) -> int:
+    with _opened(_store_url(args)) as store:
+        ref = _resolve(store, args.target)
+        target = ref()
+        if not isinstance(target, Invocation):
+            raise CliError(
+                f"{args.target} is a {type(target).__name__}, not an Invocation "
+                f"(try `enact show {args.target}`)"
+            )
+        for line in tree_lines(ref):
+            print(line)
+    return 0
+
+
+def _cmd_tag(args: argparse.Namespace) -> int:
+    target: str | None = args.target
+    if args.delete and target is not None:
+        _usage_error(args, "tag --delete takes only the tag NAME")
+    if not args.delete and target is None:
+        _usage_error(args, "tag needs NAME and REF|TAG (or --delete NAME)")
+    with _opened(_store_url(args)) as store:
+        old = _tag(store, args.name)
+        if args.delete:
+            if old is None:
+                raise CliError(f"unknown tag {args.name!r} (see `enact ls`)")
+            del store.tags[args.name]
+            print(f"deleted tag {args.name} (was {short(old)})")
+            return 0
+        assert target is not None
+        ref = _resolve(store, target)
+        try:
+            store.tags[args.name] = ref
+        except ValueError as e:
+            raise CliError(str(e)) from e
+        type_name = _type_name(store, ref).rsplit(".", 1)[-1]
+        if old is None:
+            print(f"tagged {args.name} -> {type_name} {short(ref)}")
+        elif old == ref:
+            print(f"{args.name} already points at {type_name} {short(ref)}")
+        else:
+            print(f"moved tag {args.name}: {short(old)} -> {type_name} {short(ref)}")
+    return 0
+
+
+def _usage_error(args: argparse.Namespace, message: str) -> NoReturn:
+    parser: _Parser = args.parser
+    parser.error(message)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    url = _store_url(args)
+    with _opened(url) as store:
+        progress = _Progress("verify")
+        report = store.verify(progress=progress)
+    progress.finish(f"{report.checked} of {progress.total or 0} objects read")
+    problems = [
+        *(f"corrupt     {d}: {detail}" for d, detail in report.corrupt),
+        *(f"unreadable  {d}: {_unreadable(detail)}" for d, detail in report.unreadable),
+        *(f"dangling    {src} -> {d} (missing)" for src, d in report.dangling),
+    ]
+    for line in problems:
+        print(" ".join(line.split("\n")))
+    if problems:
+        print(f"{_plural(len(problems), 'problem')} in {url} ({report.checked} objects verified)")
+        return 1
+    print(f"ok: {_plural(report.checked, 'object')} verified in {url}, no problems")
+    return 0
+
+
+def _unreadable(detail: str) -> str:
+    """Shortens verify's detail for an object of a type this process does not know."""
+    found = re.match(r'TypeNotRegisteredError: .*?"name": "([^"]+)"', detail)
+    if found is None:
+        return detail
+    return f"type {found[1]} is not registered (pass --import MODULE to read it)"
+
+
+def _cmd_gc(args: argparse.Namespace) -> int:
+    url = _store_url(args)
+    with _opened(url) as store:
+        progress = _Progress("gc")
+        report = store.gc(grace_period=args.grace, dry_run=args.dry_run, progress=progress)
+    unreachable = len(report.deleted) + report.kept_recent
+    progress.finish(f"{report.reachable} reachable, {unreachable} unreachable")
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"{_plural(report.reachable, 'object')} reachable from tags; {verb} "
+        f"{_plural(len(report.deleted), 'unreachable object')}"
+    )
+    if report.kept_recent:
+        print(
+            f"kept {report.kept_recent} unreachable objects younger than the grace period "
+            f"({args.grace:g} s; a concurrent writer may still need them; see --grace)"
+        )
+    return 0
+
+
+def _cmd_copy(args: argparse.Namespace) -> int:
+    with _opened(args.src, hint=False) as src:
+        roots: list[Ref[Any]] = []
+        tags: list[str] = []
+        if not args.targets:
+            tags = sorted(src.tags)
+        for text in args.targets:
+            if _tag(src, text) is not None:
+                tags.append(text)
+            else:
+                roots.append(_resolve(src, text))
+        if not roots and not tags:
+            print(f"nothing to copy: {args.src} has no tags (name refs or tags to copy)")
+            return 0
+        with _opened(args.dst, create=True) as dst:
+            progress = _Progress("copy")
+            report = copy(src, dst, roots, tags=tags, progress=progress)
+    progress.finish(f"{report.copied} objects copied")
+    print(
+        f"copied {_plural(report.copied, 'object')} to {args.dst} "
+        f"({report.skipped} already there)"
+        + (f"; tags: {', '.join(report.tags)}" if report.tags else "")
+    )
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    url = _store_url(args)
+    with _opened(url) as store:
+        backend = store.backend
+        objects = sum(1 for _ in backend.iter_digests())
+        tags = len(store.tags)
+        size = _size(backend)
+    print(f"store:    {url}")
+    print(f"backend:  {backend!r}")
+    print(f"objects:  {objects}")
+    print(f"tags:     {tags}")
+    if size is not None:
+        print(f"size:     {_human(size)} on disk")
+    return 0
+
+
+def _size(backend: object) -> int | None:
+    """Bytes on disk of a SQLite file (with its write-ahead log) or a file store."""
+    if isinstance(backend, SqliteBackend):
+        files = [backend.path, backend.path.with_name(backend.path.name + "-wal")]
+        return sum(f.stat().st_size for f in files if f.exists())
+    if isinstance(backend, FileBackend):
+        return sum(f.stat().st_size for f in backend.root_dir.rglob("*") if f.is_file())
+    return None
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- The parser. ---
+
+
+def _depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
+def _add_store_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Accepted before or after the command. After it, SUPPRESS keeps the
+    # command's parser from overwriting a value given before it with a default.
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        default=None if top else argparse.SUPPRESS,
+        help="the store: sqlite:///path.db, file:path, memory:// or postgresql://... "
+        f"(default: $ENACT_STORE, else {DEFAULT_STORE})",
+    )
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        metavar="MODULE",
+        action="append",
+        default=[] if top else argparse.SUPPRESS,
+        help="import MODULE first, so the resource types it registers can be read (repeatable)",
+    )
+
+
+def _build_parser() -> _Parser:
+    common = _Parser(add_help=False)
+    _add_store_options(common, top=False)
+    parser = _Parser(
+        prog="enact",
+        description="enact: the demo, and tools to inspect and maintain a store.",
+        epilog="Start with `enact demo`, then `enact ls` and `enact tree demo/latest`.",
+    )
+    _add_store_options(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], text: str) -> _Parser:
+        sub: _Parser = commands.add_parser(name, parents=[common], help=text, description=text)
+        sub.set_defaults(func=func, parser=sub)
+        return sub
+
+    demo = command(
+        "demo",
+        _cmd_demo,
+        "run a small generative program (a haiku generator) tracked in the store: its "
+        "call tree, a partial replay and an input request",
+    )
+    demo.add_argument(
+        "--answer",
+        metavar="TEXT",
+        help="the answer to the program's question (default: ask at the terminal, "
+        "or use a default answer when stdin is not a terminal)",
+    )
+    demo.add_argument("--seed", type=int, metavar="N", help="seed the sampler")
+
+    command("ls", _cmd_ls, "list the tags (target type, digest) and count the objects")
+
+    show = command("show", _cmd_show, "pretty-print an object")
+    show.add_argument("target", metavar="REF|TAG", help="a tag, a digest or a digest prefix")
+    show.add_argument(
+        "--depth",
+        type=_depth,
+        metavar="N",
+        help="follow refs only N hops from the object (default: all)",
+    )
+
+    tree = command("tree", _cmd_tree, "show the call tree of an invocation, one line per call")
+    tree.add_argument("target", metavar="REF|TAG", help="a tag, a digest or a digest prefix")
+
+    tag = command("tag", _cmd_tag, "point a tag at an object, or delete a tag")
+    tag.add_argument("name", metavar="NAME", help="the tag, e.g. experiments/best")
+    tag.add_argument(
+        "target", metavar="REF|TAG", nargs="?", help="a tag, a digest or a digest prefix"
+    )
+    tag.add_argument("--delete", action="store_true", help="delete the tag NAME")
+
+    command("verify", _cmd_verify, "check that every object hashes to its digest (exit 1 if not)")
+
+    gc = command("gc", _cmd_gc, "delete objects unreachable from the tags")
+    gc.add_argument(
+        "--grace",
+        type=_seconds,
+        default=3600.0,
+        metavar="SECONDS",
+        help="keep unreachable objects written less than SECONDS ago (default: 3600)",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only report what would be deleted")
+
+    cp = command(
+        "copy", _cmd_copy, "copy objects (with everything they reach) from one store to another"
+    )
+    cp.add_argument("src", metavar="SRC_URL")
+    cp.add_argument("dst", metavar="DST_URL", help="created if missing")
+    cp.add_argument(
+        "targets",
+        metavar="REF|TAG",
+        nargs="*",
+        help="what to copy; tags are copied as tags (default: every tag)",
+    )
+
+    command("stats", _cmd_stats, "count objects and tags, name the backend and its size")
+    return parser
+
+
+# --- Entry point. ---
+
+
+def _fail(message: str) -> int:
+    print(f"enact: error: {' '.join(message.split())}", file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the enact command; returns the exit status."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already reported
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        _import_modules(args.imports)
+        status: int = args.func(args)
+        sys.stdout.flush()  # Inside the try: a closed pipe is reported like any other.
+        return status
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 2
+    except CliError as e:
+        return _fail(str(e))
+    except TypeNotRegisteredError as e:
+        return _fail(
+            f"cannot read an object of type {_registered_name(e.type_id)}: the type is not "
+            "registered in this process (pass --import MODULE to import the module that "
+            "defines it)"
+        )
+    except StoreConfigError as e:
+        return _fail(str(e))
+    except BrokenPipeError:
+        # Output piped into a program that stopped reading (`enact ls | head`).
+        _silence_stdout()
+        return 1
+    except (EnactError, OSError) as e:
+        return _fail(str(e) or type(e).__name__)
+    except KeyboardInterrupt:
+        print("enact: interrupted", file=sys.stderr)
+        return 130
+
+
+def _silence_stdout() -> None:
+    """Points stdout at /dev/null, so Python does not report the broken pipe again at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,618 @@
+"""The enact command's store tools: ls, show, tree, tag, verify, gc, copy, stats.
+
+Successful runs call ``enact._cli.main`` in-process (fast); every error case
+runs ``python -m enact`` in a subprocess, to prove the exit status and that the
+user sees one line and no traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import enact
+from enact._cli import main
+
+DEFAULT_DB = Path(".enact") / "store.db"
+
+
+def run_enact(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Runs ``python -m enact ARGS`` in ``cwd`` with ENACT_STORE unset and no stdin."""
+    environ = {k: v for k, v in os.environ.items() if k != "ENACT_STORE"}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "enact", *args],
+        cwd=cwd,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], status: int, text: str) -> None:
+    assert result.returncode == status, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("enact: error: ")
+    assert text in lines[0]
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The current directory is a fresh temp dir and ENACT_STORE is unset."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ENACT_STORE", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def demo_store(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The default store in the current directory, holding one demo run."""
+    assert main(["demo", "--answer", "Rain on the roof"]) == 0
+    capsys.readouterr()
+    return in_tmp / DEFAULT_DB
+
+
+def open_default() -> enact.Store:
+    return enact.open_store(f"sqlite:///{DEFAULT_DB}")
+
+
+def latest_digest() -> str:
+    store = open_default()
+    try:
+        return store.tags["demo/latest"].digest
+    finally:
+        store.close()
+
+
+# --- ls, show, tree ---
+
+
+def test_ls_lists_tags_with_target_type_and_short_digest_and_counts_objects(
+    demo_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ls"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    digest = latest_digest()
+    assert lines[0].split() == ["demo/latest", "Invocation", f"#{digest[:8]}"]
+    assert lines[1].split() == ["demo/run-1", "Invocation", f"#{digest[:8]}"]
+    store = open_default()
+    objects = sum(1 for _ in store.backend.iter_digests())
+    store.close()
+    assert lines[2] == f"2 tags, {objects} objects in sqlite:///.enact/store.db"
+
+
+def test_ls_on_an_empty_store_says_so(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--store", "memory://", "ls"]) == 0
+    assert capsys.readouterr().out == "0 tags, 0 objects in memory://\n"
+
+
+def test_show_pretty_prints_the_object_a_tag_names(
+    demo_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", "demo/latest"]) == 0
+    out = capsys.readouterr().out
+    store = open_default()
+    with store:
+        expected = enact.pformat(store.tags["demo/latest"]())
+    store.close()
+    assert out == expected + "\n"
+    assert out.startswith("Invocation:\n  request:\n    -> Request#")
+    assert "output:\n        -> Haiku#" in out
+
+
+def test_show_depth_limits_how_many_refs_are_followed(
+    demo_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", "demo/latest", "--depth", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Invocation:"
+    assert out[1].startswith("  request: -> #")
+    assert out[2].startswith("  response: -> #")
+    assert len(out) == 3
+    assert main(["show", "demo/latest", "--depth", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "-> Request#" in out
+    assert "invokable: -> #" in out  # Two hops away: not followed.
+
+
+def test_show_accepts_a_full_digest_or_a_unique_prefix_with_or_without_hash(
+    demo_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    digest = latest_digest()
+    outputs = []
+    for name in ("demo/latest", digest, digest[:6], "#" + digest[:10], digest[:8].upper()):
+        assert main(["show", name, "--depth", "1"]) == 0, name
+        outputs.append(capsys.readouterr().out)
+    assert all(out == outputs[0] for out in outputs)
+
+
+def test_tree_prints_one_line_per_call_indented_by_depth(
+    demo_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tree", "demo/latest"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    store = open_default()
+    with store:
+        invocation = store.tags["demo/latest"]()
+        haiku = invocation.get_output()
+        children = invocation.response().children
+    store.close()
+    assert len(lines) == 1 + len(children) == 5
+    assert lines[0] == (
+        f"#{latest_digest()[:8]} WriteHaiku()('spring') -> "
+        f"Haiku(title='Rain on the roof', season='spring', lines=[3 items])"
+    )
+    for line, child, text in zip(lines[1:4], children, haiku.lines, strict=False):
+        assert line.startswith(f"#{child.digest[:8]}   PickLine(options=[")
+        assert line.endswith(f")() -> {text!r}")
+    assert lines[4].endswith("   RequestInput(Str)() -> 'Rain on the roof'")
+
+
+@enact.typed_invokable(enact.Str, enact.Str)
+@dataclasses.dataclass
+class Shout(enact.Invokable[enact.Str, enact.Str]):
+    """Fails on empty input, else shouts."""
+
+    def call(self, text: enact.Str) -> enact.Str:
+        if not text:
+            raise ValueError("nothing to shout")
+        return enact.Str(text.upper() + "!")
+
+
+@enact.typed_invokable(enact.Str, enact.Str)
+@dataclasses.dataclass
+class ShoutAll(enact.Invokable[enact.Str, enact.Str]):
+    """Shouts each word; fails if a word is empty."""
+
+    def call(self, text: enact.Str) -> enact.Str:
+        return enact.Str(" ".join(Shout()(enact.Str(w)) for w in text.split(" ")))
+
+
+def test_tree_shows_where_an_exception_was_raised_and_where_it_passed_through(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = open_default()
+    with store:
+        invocation = ShoutAll().invoke(enact.Str("hi  there"))
+        store.tags["failed"] = store.commit(invocation)
+    store.close()
+    assert main(["tree", "failed"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        "ShoutAll()('hi  there') raised WrappedException (from a child)",
+        "  Shout()('hi') -> 'HI!'",
+        "  Shout()('') raised WrappedException: ValueError: nothing to shout",
+    ]
+
+
+def test_tree_shows_a_paused_input_request(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from enact._demo import WriteHaiku
+
+    store = open_default()
+    with store:
+        paused = WriteHaiku().invoke(enact.Str("winter"))
+        store.tags["paused"] = store.commit(paused)
+    store.close()
+    assert main(["tree", "paused"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("WriteHaiku()('winter') raised InputRequest (from a child)")
+    assert lines[-1].endswith(
+        "RequestInput(Str)() raised InputRequest: Give this winter haiku a title"
+    )
+
+
+# --- tag ---
+
+
+def test_tag_creates_moves_and_deletes_a_tag(
+    demo_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    digest = latest_digest()
+    assert main(["tag", "keep/this", "demo/latest"]) == 0
+    assert capsys.readouterr().out == f"tagged keep/this -> Invocation #{digest[:8]}\n"
+
+    store = open_default()
+    with store:
+        other = store.commit(enact.Str("another"))
+    store.close()
+    assert main(["tag", "keep/this", other.digest[:12]]) == 0
+    assert capsys.readouterr().out == (
+        f"moved tag keep/this: #{digest[:8]} -> Str #{other.digest[:8]}\n"
+    )
+    assert main(["tag", "--delete", "keep/this"]) == 0
+    assert capsys.readouterr().out == f"deleted tag keep/this (was #{other.digest[:8]})\n"
+
+    store = open_default()
+    assert "keep/this" not in store.tags
+    assert set(store.tags) == {"demo/latest", "demo/run-1"}
+    store.close()
+
+
+# --- verify, gc ---
+
+
+def test_verify_reports_a_clean_store(demo_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("ok: ")
+    assert captured.out.rstrip().endswith("verified in sqlite:///.enact/store.db, no problems")
+
+
+def test_verify_exits_1_and_names_a_corrupt_object(demo_store: Path) -> None:
+    digest = latest_digest()
+    store = open_default()
+    with store:
+        output = store.tags["demo/latest"]().response().output
+    store.close()
+    assert output is not None
+    with sqlite3.connect(demo_store) as db:
+        (data,) = db.execute(
+            "SELECT data FROM objects WHERE digest = ?", (output.digest,)
+        ).fetchone()
+        tampered = bytes(data).replace(b"Rain on the roof", b"Rain on the moon")
+        assert tampered != bytes(data)
+        db.execute("UPDATE objects SET data = ? WHERE digest = ?", (tampered, output.digest))
+    db.close()
+
+    result = run_enact(demo_store.parents[1], "verify")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"corrupt     {output.digest}" in result.stdout
+    assert "1 problem in sqlite:///.enact/store.db" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert digest  # the tags still point at the run
+
+
+def test_verify_and_gc_write_a_final_count_line_when_stderr_is_not_a_terminal(
+    demo_store: Path,
+) -> None:
+    verify = run_enact(demo_store.parents[1], "verify")
+    assert verify.returncode == 0
+    assert verify.stderr.startswith("verify: ")
+    assert "objects read" in verify.stderr
+    assert "\r" not in verify.stderr
+    assert len(verify.stderr.splitlines()) == 1
+    gc = run_enact(demo_store.parents[1], "gc", "--dry-run")
+    assert gc.returncode == 0
+    assert gc.stderr.startswith("gc: ")
+    assert "reachable" in gc.stderr
+    assert len(gc.stderr.splitlines()) == 1
+
+
+def test_progress_redraws_one_line_on_a_terminal() -> None:
+    import io
+
+    from enact._cli import _Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = _Progress("verify", stream)
+    progress(1, 3)
+    progress(3, 3)
+    progress.finish("3 objects")
+    text = stream.getvalue()
+    assert "verify: 3/3" in text
+    assert "\n" not in text  # Redrawn in place, then cleared.
+    assert text.endswith("\r\x1b[K")
+
+
+def test_gc_dry_run_deletes_nothing(demo_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = open_default()
+    before = sorted(store.backend.iter_digests())
+    store.close()
+    assert main(["gc", "--grace", "0", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would delete" in out
+    store = open_default()
+    assert sorted(store.backend.iter_digests()) == before
+    store.close()
+
+
+def test_gc_deletes_unreachable_objects_and_keeps_what_tags_reach(
+    demo_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The demo leaves unreachable records behind (the paused run, the records
+    # edited for the replay); the default grace period keeps them for now.
+    assert main(["gc"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted 0 unreachable objects" in out
+    assert "younger than the grace period" in out
+
+    assert main(["gc", "--grace", "0"]) == 0
+    out = capsys.readouterr().out
+    deleted = int(out.split("deleted ")[1].split()[0])
+    assert deleted > 0
+    store = open_default()
+    remaining = sum(1 for _ in store.backend.iter_digests())
+    store.close()
+    assert out.startswith(f"{remaining} objects reachable from tags")
+
+    assert main(["verify"]) == 0
+    assert main(["tree", "demo/latest"]) == 0
+    assert "RequestInput(Str)() -> 'Rain on the roof'" in capsys.readouterr().out
+
+
+# --- copy, stats ---
+
+
+def test_copy_copies_every_tag_and_its_closure_by_default(
+    demo_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["gc", "--grace", "0"]) == 0  # Only reachable objects are copied.
+    capsys.readouterr()
+    assert main(["copy", "sqlite:///.enact/store.db", "sqlite:///copy/store.db"]) == 0
+    out = capsys.readouterr().out
+    store = open_default()
+    objects = sum(1 for _ in store.backend.iter_digests())
+    store.close()
+    assert out == (
+        f"copied {objects} objects to sqlite:///copy/store.db (0 already there); "
+        "tags: demo/latest, demo/run-1\n"
+    )
+    assert main(["--store", "sqlite:///copy/store.db", "verify"]) == 0
+    assert main(["--store", "sqlite:///copy/store.db", "tree", "demo/latest"]) == 0
+
+    # Copying again finds everything there.
+    capsys.readouterr()
+    assert main(["copy", "sqlite:///.enact/store.db", "sqlite:///copy/store.db"]) == 0
+    assert "copied 0 objects" in capsys.readouterr().out
+
+
+def test_copy_of_a_named_ref_copies_its_closure_without_tags(
+    demo_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = open_default()
+    with store:
+        output = store.tags["demo/latest"]().response().output
+    store.close()
+    assert output is not None
+    assert main(["copy", "sqlite:///.enact/store.db", "file:copied", output.digest[:10]]) == 0
+    assert capsys.readouterr().out == "copied 1 object to file:copied (0 already there)\n"
+    assert main(["--store", "file:copied", "ls"]) == 0
+    assert capsys.readouterr().out == "0 tags, 1 object in file:copied\n"
+    assert main(["--store", "file:copied", "show", output.digest]) == 0
+    assert "title: 'Rain on the roof'" in capsys.readouterr().out
+
+
+def test_stats_reports_counts_backend_and_size_on_disk(
+    demo_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["stats"]) == 0
+    lines = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines())
+    store = open_default()
+    objects = sum(1 for _ in store.backend.iter_digests())
+    store.close()
+    assert lines["store"].strip() == "sqlite:///.enact/store.db"
+    assert lines["backend"].strip() == f"SqliteBackend({str(demo_store)!r})"
+    assert int(lines["objects"]) == objects
+    assert int(lines["tags"]) == 2
+    assert lines["size"].strip().endswith("KiB on disk")
+
+
+def test_stats_of_a_memory_store_has_no_size(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["stats", "--store", "memory://"]) == 0
+    out = capsys.readouterr().out
+    assert "objects:  0" in out
+    assert "size" not in out
+
+
+# --- Which store ---
+
+
+def test_store_option_wins_over_environment_which_wins_over_the_default(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ENACT_STORE", "sqlite:///env.db")
+    assert main(["demo", "--answer", "env"]) == 0
+    assert (in_tmp / "env.db").exists()
+    assert not (in_tmp / DEFAULT_DB).exists()
+    assert main(["--store", "sqlite:///option.db", "demo", "--answer", "opt"]) == 0
+    assert main(["demo", "--answer", "opt", "--store", "sqlite:///option2.db"]) == 0
+    assert (in_tmp / "option.db").exists()
+    assert (in_tmp / "option2.db").exists()
+    capsys.readouterr()
+    assert main(["ls"]) == 0
+    assert capsys.readouterr().out.endswith("in sqlite:///env.db\n")
+    monkeypatch.delenv("ENACT_STORE")
+    assert main(["demo", "--answer", "default"]) == 0
+    assert (in_tmp / DEFAULT_DB).exists()
+
+
+def test_python_dash_m_and_the_console_script_both_run_the_command(tmp_path: Path) -> None:
+    result = run_enact(tmp_path, "--help")
+    assert result.returncode == 0
+    for command in ("demo", "ls", "show", "tree", "tag", "verify", "gc", "copy", "stats"):
+        assert command in result.stdout
+    script = Path(sys.executable).with_name("enact")
+    if not script.exists():
+        pytest.skip("no enact console script beside this interpreter")
+    result = subprocess.run(
+        [str(script), "ls", "--store", "memory://"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "0 tags, 0 objects in memory://\n"
+
+
+# --- Mistakes: one line on stderr, no traceback, status 1 (or 2 for usage) ---
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ls"],
+        ["show", "demo/latest"],
+        ["tree", "demo/latest"],
+        ["tag", "x", "demo/latest"],
+        ["tag", "--delete", "x"],
+        ["verify"],
+        ["gc"],
+        ["stats"],
+        ["--store", "file:nothere", "ls"],
+    ],
+)
+def test_read_commands_on_a_missing_store_fail_without_creating_it(
+    tmp_path: Path, args: list[str]
+) -> None:
+    result = run_enact(tmp_path, *args)
+    assert_one_line_error(result, 1, "no store at ")
+    assert "does not exist" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_copy_from_a_missing_store_fails_and_creates_neither_store(tmp_path: Path) -> None:
+    result = run_enact(tmp_path, "copy", "sqlite:///src.db", "sqlite:///dst.db")
+    assert_one_line_error(result, 1, "no store at sqlite:///src.db")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory whose default store holds a demo run (shared: tests must not change it)."""
+    path = tmp_path_factory.mktemp("demo")
+    result = run_enact(path, "demo", "--answer", "Rain on the roof")
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "no/such/tag"], "unknown tag 'no/such/tag'"),
+        (["tree", "nope"], "unknown tag 'nope'"),
+        (["tag", "--delete", "nope"], "unknown tag 'nope'"),
+        (["tag", "x", "nope"], "unknown tag 'nope'"),
+        (["show", "../../etc/passwd"], "unknown tag '../../etc/passwd'"),
+        (["show", "abc"], "a digest prefix needs at least 6 hex digits"),
+        (["show", "000000"], "no tag or object matches '000000'"),
+        (["show", "0" * 64], f"no object {'0' * 64} in the store"),
+        (["tag", "..bad", "demo/latest"], "Invalid tag name '..bad'"),
+        (["tree", "demo/latest", "--store", "bogus://x"], "Unsupported store URL 'bogus://x'"),
+        (["--store", "sqlite:/x.db", "ls"], "SQLite URLs need three slashes"),
+        (["copy", "sqlite:///.enact/store.db", "nope://"], "Unsupported store URL 'nope://'"),
+        (["--import", "no_such_module_xyz", "ls"], "cannot import 'no_such_module_xyz'"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_status_1(
+    demo_dir: Path, args: list[str], message: str
+) -> None:
+    assert_one_line_error(run_enact(demo_dir, *args), 1, message)
+
+
+def test_tree_of_an_object_that_is_not_an_invocation_fails(demo_dir: Path) -> None:
+    store = enact.open_store(f"sqlite:///{demo_dir / DEFAULT_DB}")
+    with store:
+        output = store.tags["demo/latest"]().response().output
+    store.close()
+    assert output is not None
+    result = run_enact(demo_dir, "tree", output.digest[:8])
+    assert_one_line_error(result, 1, "is a Haiku, not an Invocation")
+
+
+def _two_ints_sharing_a_prefix() -> tuple[int, int, str]:
+    seen: dict[str, int] = {}
+    for i in range(100_000):
+        prefix = enact.digest(enact.Int(i))[:6]
+        if prefix in seen:
+            return seen[prefix], i, prefix
+        seen[prefix] = i
+    raise AssertionError("no shared prefix found")
+
+
+def test_an_ambiguous_digest_prefix_fails_and_a_longer_one_works(tmp_path: Path) -> None:
+    first, second, prefix = _two_ints_sharing_a_prefix()
+    store = enact.open_store(f"sqlite:///{tmp_path / DEFAULT_DB}")
+    with store:
+        ref = store.commit(enact.Int(first))
+        store.commit(enact.Int(second))
+    store.close()
+    result = run_enact(tmp_path, "show", prefix)
+    assert_one_line_error(result, 1, f"ambiguous digest prefix '{prefix}': 2 objects match")
+    result = run_enact(tmp_path, "show", ref.digest[:20])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{first}\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["show"], "the following arguments are required: REF|TAG"),
+        (["show", "x", "--depth", "-1"], "argument --depth: expected a number >= 0"),
+        (["tag", "name"], "tag needs NAME and REF|TAG"),
+        (["tag", "--delete", "a", "b"], "tag --delete takes only the tag NAME"),
+        (["gc", "--grace", "soon"], "argument --grace: expected seconds >= 0"),
+        (["copy", "memory://"], "the following arguments are required: DST_URL"),
+        (["demo", "--seed", "x"], "argument --seed: invalid int value"),
+    ],
+)
+def test_command_line_mistakes_give_one_line_and_status_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    assert_one_line_error(run_enact(tmp_path, *args), 2, message)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- Types the command does not know ---
+
+POINT = """\
+import dataclasses
+import enact
+
+@enact.register
+@dataclasses.dataclass
+class Point(enact.Resource):
+    x: int
+    y: int
+"""
+
+
+def test_objects_of_unregistered_types_need_import(tmp_path: Path) -> None:
+    (tmp_path / "points.py").write_text(POINT)
+    script = (
+        "import enact, points\n"
+        "with enact.open_store('sqlite:///.enact/store.db') as s:\n"
+        "    s.tags['p'] = enact.commit(points.Point(1, 2))\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True, timeout=60)
+
+    ls = run_enact(tmp_path, "ls")
+    assert ls.returncode == 0
+    assert ls.stdout.splitlines()[0].split()[:4] == ["p", "Point", "(not", "registered)"]
+    assert_one_line_error(
+        run_enact(tmp_path, "show", "p"),
+        1,
+        "cannot read an object of type points.Point: the type is not registered in this "
+        "process (pass --import MODULE",
+    )
+    verify = run_enact(tmp_path, "verify")
+    assert verify.returncode == 1
+    assert "type points.Point is not registered" in verify.stdout
+
+    shown = run_enact(tmp_path, "show", "p", "--import", "points")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == "Point(x=1, y=2)\n"
