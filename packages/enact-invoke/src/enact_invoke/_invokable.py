@@ -174,19 +174,22 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         # Tracked: record a child in the current frame. This method itself
         # calls `call`, so that each level costs only two stack frames.
         store = frame.store
+        replay = frame.replay
+        recorded_ref = None if replay is None else replay.peek()
+        child_replay: ReplayContext | None = None
+        if recorded_ref is not None:
+            assert replay is not None
+            # Replaying: match by digests first; a reused call stores nothing.
+            as_ref = store.ref_type.from_digest
+            request = Request(as_ref(digest(self)), as_ref(digest(resource)))
+            reused, output, child_replay = _match_recorded(
+                self, resource, store, replay, recorded_ref, as_ref(digest(request)), frame
+            )
+            if reused:
+                return cast(O, output)
         invokable_ref = store.commit(self)
         input_ref = store.commit(resource)
         request_ref = store.commit(Request(invokable_ref, input_ref))
-        replay = frame.replay
-        child_replay: ReplayContext | None = None
-        if replay is not None:
-            recorded_ref = replay.peek()
-            if recorded_ref is not None:
-                reused, output, child_replay = _match_recorded(
-                    self, store, replay, recorded_ref, request_ref, invokable_ref, frame
-                )
-                if reused:
-                    return cast(O, output)
 
         child = _Frame(store, child_replay)
         token = _FRAME.set(child)
@@ -357,7 +360,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                     top = ReplayContext([recorded_ref], exception_override, strict)
                     holder = _Frame(store, top)
                     reused, _, frame.replay = _match_recorded(
-                        self, store, top, recorded_ref, request_ref, invokable_ref, holder
+                        self, resource, store, top, recorded_ref, request_ref, holder
                     )
                     if reused:
                         return cast(Invocation[I, O], store.get(holder.children[0]))
@@ -410,15 +413,16 @@ def _takes_input(cls: type[InvokableBase[Any, Any]]) -> bool:
 
 def _match_recorded(
     invokable: InvokableBase[Any, Any],
+    resource: ResourceBase,
     store: Store,
     replay: ReplayContext,
     recorded_ref: Ref[Invocation[Any, Any]],
     request_ref: Ref[Request[Any, Any]],
-    invokable_ref: Ref[InvokableBase[Any, Any]],
     frame: _Frame,
 ) -> tuple[bool, ResourceBase | None, ReplayContext | None]:
-    """Matches a new call against the next recorded child.
+    """Matches a new call (``invokable`` on ``resource``) against the next recorded child.
 
+    ``request_ref`` names the new call's Request, which need not be stored.
     Reads the records as ResourceDicts (no conversion of the children list),
     so matching costs the same whatever the size of the recorded subtree.
 
@@ -430,10 +434,13 @@ def _match_recorded(
     recorded_request: Ref[Request[Any, Any]] = recorded["request"]
     if recorded_request.digest != request_ref.digest:
         if replay.strict:
-            raise ReplayError(_mismatch_message(store, request_ref, recorded_request))
+            raise ReplayError(_mismatch_message(store, invokable, resource, recorded_request))
         replay.advance()
         return False, None, None
     replay.advance()
+    # The request matched, so the invokable's state before the call is the
+    # recorded one.
+    invokable_ref = store.load(recorded_request)["invokable"]
     response = store.load(recorded["response"])
     recorded_state: Ref[InvokableBase[Any, Any]] = response["invokable"]
     output_ref: Ref[Any] | None = response["output"]
@@ -474,14 +481,15 @@ def _apply_state(
 
 
 def _mismatch_message(
-    store: Store, new: Ref[Request[Any, Any]], recorded: Ref[Request[Any, Any]]
+    store: Store,
+    invokable: InvokableBase[Any, Any],
+    resource: ResourceBase,
+    recorded: Ref[Request[Any, Any]],
 ) -> str:
-    def describe(ref: Ref[Request[Any, Any]]) -> str:
-        request = store.get(ref)
-        return f"{store.get(request.invokable)!r}({store.get(request.input)})"
-
+    request = store.get(recorded)
+    got = f"{store.get(request.invokable)!r}({store.get(request.input)})"
     return (
-        f"Expected invocation {describe(new)} but got {describe(recorded)}.\n"
+        f"Expected invocation {invokable!r}({resource}) but got {got}.\n"
         "Ensure that all non-deterministic functions are wrapped in invokables "
         "or use strict=False."
     )
