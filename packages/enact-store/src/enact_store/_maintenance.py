@@ -66,7 +66,8 @@ class GcReport:
     Attributes:
         reachable: how many objects are reachable from the tags and roots.
         deleted: digests of the objects deleted (or that would be, if dry_run).
-        kept_recent: how many unreachable objects were kept as too recent.
+        kept_recent: how many unreachable objects were kept as written
+            within the grace period, or reachable from one that was.
     """
 
     reachable: int = 0
@@ -169,8 +170,10 @@ def gc(
     Unreachable objects written less than ``grace_period`` seconds before gc
     started are kept, so an object that a concurrent writer commits (or
     re-commits, which refreshes its time) during the run is never deleted.
-    Deletion re-checks each object's time in the backend, atomically where the
-    backend allows.
+    As in git, such recent objects also count as roots: what they refer to
+    is kept too, so a writer's new work that is not tagged yet never
+    dangles. Deletion re-checks each object's time in the backend,
+    atomically where the backend allows.
 
     Args:
         store: the store to collect.
@@ -179,13 +182,45 @@ def gc(
             writers needs at least the backends' refresh interval (60 s).
         dry_run: only report what would be deleted.
         progress: called as objects are marked and swept.
+
+    Raises:
+        TypeNotRegisteredError: an object to keep names a type this process
+            has not registered, so the refs inside it cannot be followed;
+            nothing is deleted.
     """
     backend = store.backend
     started = backend.now()
     cutoff = started - grace_period
+    live: set[str] = set()
     pending = [check_digest(ref.digest) for ref in roots]
     pending.extend(backend.list_tags().values())
-    live: set[str] = set()
+    _mark(store, pending, live, progress)
+    report = GcReport(reachable=len(live))
+    candidates = []
+    recent = []
+    for digest, written in backend.iter_objects():
+        if digest in live:
+            continue
+        if written >= cutoff:
+            recent.append(digest)
+        else:
+            candidates.append(digest)
+    _mark(store, recent, live, progress)
+    report.kept_recent = len(live) - report.reachable
+    candidates = [digest for digest in candidates if digest not in live]
+    if dry_run:
+        report.deleted = candidates
+        return report
+    for start in range(0, len(candidates), 500):
+        batch = candidates[start : start + 500]
+        report.deleted.extend(backend.delete(batch, older_than=cutoff))
+        if progress is not None:
+            progress(start + len(batch), len(candidates))
+    return report
+
+
+def _mark(store: Store, pending: list[str], live: set[str], progress: Progress | None) -> None:
+    """Adds to ``live`` the objects of ``pending`` and everything they reach."""
     while pending:
         digest = pending.pop()
         if digest in live:
@@ -199,24 +234,6 @@ def gc(
             pending.extend(d for d in ref_digests(data) if d not in live)
         if progress is not None:
             progress(len(live), None)
-    report = GcReport(reachable=len(live))
-    candidates = []
-    for digest, written in backend.iter_objects():
-        if digest in live:
-            continue
-        if written >= cutoff:
-            report.kept_recent += 1
-        else:
-            candidates.append(digest)
-    if dry_run:
-        report.deleted = candidates
-        return report
-    for start in range(0, len(candidates), 500):
-        batch = candidates[start : start + 500]
-        report.deleted.extend(backend.delete(batch, older_than=cutoff))
-        if progress is not None:
-            progress(start + len(batch), len(candidates))
-    return report
 
 
 def copy(

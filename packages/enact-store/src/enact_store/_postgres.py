@@ -185,17 +185,19 @@ class PostgresBackend(StorageBackend):
         pool.open(wait=False)
         return pool
 
+    def _forget_inherited_pool(self) -> None:
+        # In a child process forked while this backend was open. The lock
+        # may have been copied while held, so it is replaced, not taken.
+        _INHERITED.append(self._pool)
+        self._lock = threading.Lock()
+        self._pool = None
+        self._pid = os.getpid()
+
     def _get_pool(self) -> ConnectionPool[Connection[Any]]:
         if self._closed:
             raise StoreError(f"{self!r} is closed")
         if os.getpid() != self._pid:
-            with self._lock:
-                if os.getpid() != self._pid:
-                    # In a child process forked while this backend was open.
-                    _INHERITED.append(self._pool)
-                    self._lock = threading.Lock()
-                    self._pool = None
-                    self._pid = os.getpid()
+            self._forget_inherited_pool()
         pool = self._pool
         if pool is None:
             with self._lock:
@@ -388,14 +390,12 @@ class PostgresBackend(StorageBackend):
 
     def close(self) -> None:
         """Closes the pool's connections; the backend is unusable after."""
+        if os.getpid() != self._pid:
+            self._forget_inherited_pool()
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if os.getpid() != self._pid:
-            _INHERITED.append(pool)  # the parent's connections: leave them alone
-        else:
+        if pool is not None:
             pool.close()
 
     def __repr__(self) -> str:

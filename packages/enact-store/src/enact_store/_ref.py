@@ -70,7 +70,10 @@ class Ref(ResourceBase, Generic[T]):
     _cached: ResourceDict | None
 
     def __init__(self, digest: str) -> None:
-        self._digest = check_digest(digest)
+        # check_digest, inlined: refs are made by the thousand.
+        if type(digest) is not str or len(digest) != 64 or not _HEX64.fullmatch(digest):
+            check_digest(digest)
+        self._digest = digest
         self._cached = None
 
     @property

@@ -200,19 +200,22 @@ class Store:
 
     def get(self, ref: Ref[T]) -> T:
         """Returns a copy of the referenced resource (see :meth:`Ref.get`)."""
-        data = ref._cached
-        if data is None:
-            data = self.load(ref)
-        resource: T = data.to_resource()  # type: ignore[assignment]
+        resource: T = self.load(ref).to_resource()  # type: ignore[assignment]
         return resource
 
     def load(self, ref: Ref[Any]) -> ResourceDict:
-        """Reads and verifies the ResourceDict of a ref and caches it on the ref.
+        """Returns the verified ResourceDict of a ref, read once and cached on the ref.
+
+        The result is shared: treat it as read-only (:meth:`get` returns a
+        resource built from it, which is safe to change).
 
         Raises:
             NotFound: the store does not hold the resource.
             CorruptionError: the stored data does not match the digest.
         """
+        data = ref._cached
+        if data is not None:
+            return data
         digest = check_digest(ref.digest)
         pending = self._pending(digest)
         data = self._backend.get(ref) if pending is None else pending.data
