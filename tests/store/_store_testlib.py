@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
+import uuid
+import weakref
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,15 +22,45 @@ import enact_store as es
 T = TypeVar("T", bound=er.ResourceBase)
 
 POSTGRES_URL_VAR = "ENACT_TEST_POSTGRES_URL"
+#: In CI (CI set) the PostgreSQL tests must run: without a server URL they fail, never skip.
+IN_CI = bool(os.environ.get("CI"))
+POSTGRES_CONFIGURED = bool(os.environ.get(POSTGRES_URL_VAR))
 
-# Hook for the PostgreSQL backend: it joins the conformance suite only when a
-# real server is named by the environment variable (see BackendFactory._open);
-# test_conformance.py reports one skip otherwise.
+# The PostgreSQL backend joins the suites when a real server is named by the
+# environment variable (scripts/start-postgres starts one), and always in CI.
 BACKEND_KINDS = ["memory", "file", "sqlite"]
-if os.environ.get(POSTGRES_URL_VAR):
-    BACKEND_KINDS.append("postgres")
-
 PERSISTENT_KINDS = ["file", "sqlite"]
+if POSTGRES_CONFIGURED or IN_CI:
+    BACKEND_KINDS.append("postgres")
+    PERSISTENT_KINDS.append("postgres")
+
+
+def postgres_url() -> str:
+    """The test server's URL; raises (failing the test) if none is set, as in CI without one."""
+    url = os.environ.get(POSTGRES_URL_VAR)
+    if not url:
+        raise RuntimeError(
+            f"{POSTGRES_URL_VAR} is not set, and in CI the PostgreSQL tests must run: "
+            'start a server with `eval "$(scripts/start-postgres)"`'
+        )
+    return url
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """A PostgreSQL URL whose connections use ``schema`` (libpq's ``options``)."""
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+_ADMIN: list[Any] = []  # one psycopg connection per process, opened on first use
+
+
+def postgres_admin() -> Any:
+    """A psycopg connection (autocommit) to the test server, shared by the tests of a process."""
+    import psycopg
+
+    if not _ADMIN or _ADMIN[0].closed:
+        _ADMIN[:] = [psycopg.connect(postgres_url(), autocommit=True)]
+    return _ADMIN[0]
 
 
 class BackendFactory:
@@ -35,7 +68,9 @@ class BackendFactory:
 
     Each call returns a new backend instance over the same stored data, as a
     new process would see it; for ``memory`` the data lives in the backend
-    object, so every call returns that same object.
+    object, so every call returns that same object. For ``postgres`` the
+    location is a schema of its own in the test database, dropped by
+    :meth:`close_all`.
     """
 
     def __init__(self, kind: str, tmp_path: Path) -> None:
@@ -44,6 +79,7 @@ class BackendFactory:
         self.persistent = kind != "memory"
         self._memory: es.InMemoryBackend | None = None
         self._opened: list[es.StorageBackend] = []
+        self._schema: str | None = None
 
     @property
     def url(self) -> str:
@@ -53,12 +89,18 @@ class BackendFactory:
         if self.kind == "sqlite":
             return f"sqlite:///{self.tmp_path / 'sqlite-store' / 'store.db'}"
         if self.kind == "postgres":
-            return os.environ[POSTGRES_URL_VAR]
+            if self._schema is None:
+                schema = f"enact_test_{uuid.uuid4().hex[:16]}"
+                postgres_admin().execute(f"CREATE SCHEMA {schema}")
+                self._schema = schema
+            return with_search_path(postgres_url(), self._schema)
         raise ValueError(f"{self.kind} has no URL")
 
     def __call__(self) -> es.StorageBackend:
         backend = self._open()
         self._opened.append(backend)
+        if isinstance(backend, es.PostgresBackend):
+            _RAW_URLS[backend] = self.url
         return backend
 
     def _open(self) -> es.StorageBackend:
@@ -71,14 +113,26 @@ class BackendFactory:
         if self.kind == "sqlite":
             return es.SqliteBackend(self.tmp_path / "sqlite-store" / "store.db")
         if self.kind == "postgres":
-            # When PostgresBackend lands: give each test an empty location
-            # (e.g. a schema named after tmp_path.name) and drop it in close_all.
-            return es.open_store(self.url).backend
+            return es.PostgresBackend(self.url)
         raise ValueError(f"unknown backend kind {self.kind!r}")
 
     def close_all(self) -> None:
         for backend in self._opened:
             backend.close()
+        self._opened.clear()
+        if self._schema is not None:
+            postgres_admin().execute(f"DROP SCHEMA {self._schema} CASCADE")
+            self._schema = None
+
+    def __enter__(self) -> BackendFactory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_all()
+
+
+# Where the test can reach a PostgresBackend's rows directly (its DSN with the password).
+_RAW_URLS: weakref.WeakKeyDictionary[es.StorageBackend, str] = weakref.WeakKeyDictionary()
 
 
 @er.register
@@ -159,6 +213,10 @@ def read_raw(backend: es.StorageBackend, digest: str) -> bytes | None:
         with _connect(backend.path) as conn:
             row = conn.execute("SELECT data FROM objects WHERE digest = ?", (digest,)).fetchone()
         return None if row is None else bytes(row[0])
+    if isinstance(backend, es.PostgresBackend):
+        with _postgres(backend) as conn:
+            row = conn.execute("SELECT data FROM objects WHERE digest = %s", (digest,)).fetchone()
+        return None if row is None else bytes(row[0])
     raise TypeError(f"no raw access to {backend!r}")
 
 
@@ -174,7 +232,72 @@ def write_raw(backend: es.StorageBackend, digest: str, data: bytes) -> None:
                 (digest, data),
             )
         return
+    if isinstance(backend, es.PostgresBackend):
+        with _postgres(backend) as conn:
+            updated = conn.execute(
+                "UPDATE objects SET data = %s WHERE digest = %s", (data, digest)
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    "INSERT INTO objects (digest, data, written) VALUES (%s, %s, 0)",
+                    (digest, data),
+                )
+        return
     raise TypeError(f"no raw access to {backend!r}")
+
+
+def write_raw_tag(backend: es.StorageBackend, name: str, value: str) -> None:
+    """Overwrites what a tag holds behind the backend's back."""
+    if isinstance(backend, es.FileBackend):
+        (backend.root_dir / "tags" / name).write_text(value + "\n")
+    elif isinstance(backend, es.SqliteBackend):
+        with _connect(backend.path) as conn:
+            conn.execute("UPDATE tags SET digest = ? WHERE name = ?", (value, name))
+    elif isinstance(backend, es.PostgresBackend):
+        with _postgres(backend) as conn:
+            conn.execute("UPDATE tags SET digest = %s WHERE name = %s", (value, name))
+    else:
+        raise TypeError(f"no raw access to {backend!r}")
+
+
+def age_objects(backend: es.StorageBackend, digests: Iterable[str], seconds: float) -> None:
+    """Makes objects look as if they were last written ``seconds`` earlier."""
+    digests = list(digests)
+    if isinstance(backend, es.InMemoryBackend):
+        for digest in digests:
+            backend._times[digest] -= seconds  # no public way to age an in-memory object
+    elif isinstance(backend, es.FileBackend):
+        for digest in digests:
+            path = object_file(backend.root_dir, digest)
+            written = path.stat().st_mtime - seconds
+            os.utime(path, (written, written))
+    elif isinstance(backend, es.SqliteBackend):
+        with _connect(backend.path) as conn:
+            conn.executemany(
+                "UPDATE objects SET written = written - ? WHERE digest = ?",
+                [(seconds, digest) for digest in digests],
+            )
+    elif isinstance(backend, es.PostgresBackend):
+        with _postgres(backend) as conn:
+            conn.execute(
+                "UPDATE objects SET written = written - %s WHERE digest = ANY(%s)",
+                (seconds, digests),
+            )
+    else:
+        raise TypeError(f"cannot age objects of {backend!r}")
+
+
+def written_time(backend: es.StorageBackend, digest: str) -> float:
+    """When the backend says an object was last written (see StorageBackend.iter_objects)."""
+    times = dict(backend.iter_objects())
+    return times[digest]
+
+
+def _postgres(backend: es.StorageBackend) -> Any:
+    """A new psycopg connection (a context manager) to a PostgresBackend's tables."""
+    import psycopg
+
+    return psycopg.connect(_RAW_URLS[backend], autocommit=True)
 
 
 class _connect:

@@ -5,6 +5,12 @@
     python _store_worker.py concurrent URL PROCESS_INDEX THREADS SHARED OWN
         commits overlapping sets of resources from several threads, sets tags,
         then prints "done"
+    python _store_worker.py ping URL ROUNDS
+    python _store_worker.py pong URL ROUNDS
+        two processes taking turns through tags: ping commits message i and
+        points the tag "ping" at it; pong waits for it, reads it, commits a
+        reply that refers to it and points "pong" at that; ping waits for the
+        reply before the next round. Each prints "done" at the end.
 
 Running the script puts its folder first on sys.path, so _store_testlib is
 imported by the same name as in the tests and its types keep their type ids.
@@ -14,8 +20,9 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
-from _store_testlib import Box, own_resource, shared_resource
+from _store_testlib import Box, Node, own_resource, shared_resource
 
 import enact_store as es
 
@@ -62,11 +69,50 @@ def concurrent(url: str, process: int, threads: int, shared: int, own: int) -> N
     print("done", flush=True)
 
 
+def _wait_for_tag(store: es.Store, name: str, label: str) -> es.Ref[Node]:
+    """Polls a tag until it names a Node with ``label``; gives up after 30 s."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ref = store.tags.get(name)
+        if ref is not None and es.Ref(ref.digest).get().label == label:
+            return ref
+        time.sleep(0.002)
+    raise SystemExit(f"timed out waiting for tag {name!r} to name {label!r}")
+
+
+def ping(url: str, rounds: int) -> None:
+    store = es.open_store(url)
+    with store:
+        for i in range(rounds):
+            message = store.commit(Node(f"ping {i}", []))
+            store.tags["ping"] = message
+            reply = _wait_for_tag(store, "pong", f"pong {i}")
+            # The reply refers to what this process wrote: read back through it.
+            assert reply.get().children == [message], reply.get()
+            assert reply.get().children[0].get().label == f"ping {i}"
+    store.close()
+    print("done", flush=True)
+
+
+def pong(url: str, rounds: int) -> None:
+    store = es.open_store(url)
+    with store:
+        for i in range(rounds):
+            message = _wait_for_tag(store, "ping", f"ping {i}")
+            store.tags["pong"] = store.commit(Node(f"pong {i}", [message]))
+    store.close()
+    print("done", flush=True)
+
+
 if __name__ == "__main__":
     mode, url, *args = sys.argv[1:]
     if mode == "crash":
         crash(url, *args)
     elif mode == "concurrent":
         concurrent(url, *map(int, args))
+    elif mode == "ping":
+        ping(url, int(args[0]))
+    elif mode == "pong":
+        pong(url, int(args[0]))
     else:
         raise SystemExit(f"unknown mode {mode!r}")

@@ -20,7 +20,12 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from _store_testlib import BACKEND_KINDS, PERSISTENT_KINDS, BackendFactory  # noqa: E402
+from _store_testlib import (  # noqa: E402
+    BACKEND_KINDS,
+    PERSISTENT_KINDS,
+    POSTGRES_URL_VAR,
+    BackendFactory,
+)
 
 
 @pytest.fixture(params=BACKEND_KINDS)
@@ -35,6 +40,16 @@ def backend_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 def persistent_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BackendFactory]:
     """Like backend_factory, for the kinds that keep data outside the process."""
     factory = BackendFactory(request.param, tmp_path)
+    yield factory
+    factory.close_all()
+
+
+@pytest.fixture
+def postgres_factory(tmp_path: Path) -> Iterator[BackendFactory]:
+    """A PostgreSQL location of its own (a schema); skipped only outside CI with no server."""
+    if "postgres" not in PERSISTENT_KINDS:
+        pytest.skip(f"{POSTGRES_URL_VAR} is not set: no PostgreSQL server to test against")
+    factory = BackendFactory("postgres", tmp_path)
     yield factory
     factory.close_all()
 

@@ -7,8 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from _store_testlib import PERSISTENT_KINDS, BackendFactory, own_resource, shared_resource
+from _store_testlib import BackendFactory, own_resource, shared_resource
 
 import enact_resource as er
 import enact_store as es
@@ -20,9 +19,10 @@ SHARED = 100  # resources every thread of every process commits
 OWN = 5  # resources each thread alone commits (in one commit_many)
 
 
-@pytest.mark.parametrize("kind", PERSISTENT_KINDS)
-def test_concurrent_processes_and_threads_lose_no_object_or_tag(kind: str, tmp_path: Path) -> None:
-    factory = BackendFactory(kind, tmp_path)
+def test_concurrent_processes_and_threads_lose_no_object_or_tag(
+    persistent_factory: BackendFactory,
+) -> None:
+    factory = persistent_factory
     # The workers also race to create the store: nothing exists yet.
     children = [
         subprocess.Popen(
@@ -53,21 +53,55 @@ def test_concurrent_processes_and_threads_lose_no_object_or_tag(kind: str, tmp_p
         for j in range(OWN)
     }
     store = es.Store(factory())
-    try:
-        assert set(store.backend.iter_digests()) == expected
-        with store:
-            for digest in expected:
-                es.Ref(digest).get()  # read and verified through a fresh ref
+    assert set(store.backend.iter_digests()) == expected
+    with store:
+        for digest in expected:
+            es.Ref(digest).get()  # read and verified through a fresh ref
 
-        tags = dict(store.tags)
-        assert set(tags) == (
-            {"shared"}
-            | {f"p{p}/t{t}" for p in range(PROCESSES) for t in range(THREADS)}
-            | {f"own/p{p}-t{t}" for p in range(PROCESSES) for t in range(THREADS)}
+    tags = dict(store.tags)
+    assert set(tags) == (
+        {"shared"}
+        | {f"p{p}/t{t}" for p in range(PROCESSES) for t in range(THREADS)}
+        | {f"own/p{p}-t{t}" for p in range(PROCESSES) for t in range(THREADS)}
+    )
+    assert {ref.digest for ref in tags.values()} <= expected
+    for p in range(PROCESSES):
+        for t in range(THREADS):
+            assert tags[f"own/p{p}-t{t}"].digest == er.digest(own_resource(p, t, OWN - 1))
+
+
+ROUNDS = 20
+
+
+def test_two_processes_see_each_others_work_through_tags(
+    persistent_factory: BackendFactory,
+) -> None:
+    # One process writes and tags a message, the other reads it by tag and
+    # answers with an object that refers to it, twenty times in turn.
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), mode, persistent_factory.url, str(ROUNDS)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
         )
-        assert {ref.digest for ref in tags.values()} <= expected
-        for p in range(PROCESSES):
-            for t in range(THREADS):
-                assert tags[f"own/p{p}-t{t}"].digest == er.digest(own_resource(p, t, OWN - 1))
+        for mode in ("pong", "ping")
+    ]
+    try:
+        outputs = [child.communicate(timeout=60) for child in children]
     finally:
-        store.close()
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    for child, (stdout, stderr) in zip(children, outputs, strict=True):
+        assert child.returncode == 0, stderr
+        assert stdout.strip() == "done"
+
+    store = es.Store(persistent_factory())
+    with store:
+        last = store.tags["pong"].get()
+        assert last.label == f"pong {ROUNDS - 1}"
+        assert last.children == [store.tags["ping"]]
+    assert len(list(store.backend.iter_digests())) == 2 * ROUNDS

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from _store_testlib import (
     BACKEND_KINDS,
+    IN_CI,
+    PERSISTENT_KINDS,
     POSTGRES_URL_VAR,
     BackendFactory,
     Box,
@@ -28,8 +30,11 @@ import enact_store as es
 
 def test_postgres_backend_joins_the_suite_when_a_server_is_configured() -> None:
     if not os.environ.get(POSTGRES_URL_VAR):
+        if IN_CI:
+            pytest.fail(f"{POSTGRES_URL_VAR} is not set: in CI the PostgreSQL tests must run")
         pytest.skip(f"{POSTGRES_URL_VAR} is not set: PostgreSQL conformance not run")
     assert "postgres" in BACKEND_KINDS
+    assert "postgres" in PERSISTENT_KINDS
 
 
 # --- commit, has, get ------------------------------------------------------------

@@ -50,9 +50,11 @@ def test_corruption_error_names_the_file_or_row(persistent_factory: BackendFacto
     if isinstance(backend, es.FileBackend):
         assert str(backend.root_dir) in where
         assert where.endswith(ref.digest)
-    else:
-        assert isinstance(backend, es.SqliteBackend)
+    elif isinstance(backend, es.SqliteBackend):
         assert where == f"sqlite {backend.path} objects row {ref.digest}"
+    else:
+        assert isinstance(backend, es.PostgresBackend)
+        assert where == f"postgresql {backend.dsn} objects row {ref.digest}"
     assert where in str(caught.value)
 
 

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from _store_testlib import PERSISTENT_KINDS, BackendFactory, Box
+from _store_testlib import BackendFactory, Box
 
 import enact_store as es
 
@@ -52,11 +52,10 @@ def _commit_until_killed(url: str, nonce: str) -> tuple[list[str], int, str]:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
-@pytest.mark.parametrize("kind", PERSISTENT_KINDS)
 def test_committed_objects_survive_sigkill_of_the_committing_process(
-    kind: str, tmp_path: Path
+    persistent_factory: BackendFactory,
 ) -> None:
-    factory = BackendFactory(kind, tmp_path)
+    factory = persistent_factory
     nonce = uuid.uuid4().hex
 
     digests, returncode, stderr = _commit_until_killed(factory.url, nonce)
@@ -64,17 +63,14 @@ def test_committed_objects_survive_sigkill_of_the_committing_process(
     assert len(digests) == PRINTED, f"child stopped early (exit {returncode}):\n{stderr}"
     assert returncode == -signal.SIGKILL
     store = es.Store(factory())
-    try:
-        with store:
-            for i, digest in enumerate(digests):
-                resource: Box = es.Ref(digest).get()  # a fresh ref: read and verified
-                assert resource.value["nonce"] == nonce
-                assert resource.value["i"] == i
-            # No partially written object is visible either: every object
-            # the store lists (including any being written at the kill) verifies.
-            listed = list(store.backend.iter_digests())
-            assert set(digests) <= set(listed)
-            for digest in listed:
-                store.load(es.Ref(digest))
-    finally:
-        store.close()
+    with store:
+        for i, digest in enumerate(digests):
+            resource: Box = es.Ref(digest).get()  # a fresh ref: read and verified
+            assert resource.value["nonce"] == nonce
+            assert resource.value["i"] == i
+        # No partially written object is visible either: every object
+        # the store lists (including any being written at the kill) verifies.
+        listed = list(store.backend.iter_digests())
+        assert set(digests) <= set(listed)
+        for digest in listed:
+            store.load(es.Ref(digest))

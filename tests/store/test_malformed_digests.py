@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _store_testlib import BackendFactory, Box
+from _store_testlib import BackendFactory, Box, write_raw_tag
 
 import enact_resource as er
 import enact_store as es
@@ -127,14 +127,7 @@ def test_a_tag_holding_a_malformed_digest_raises_ref_error(
 ) -> None:
     backend = persistent_factory()
     es.Store(backend).tags["main"] = es.Store(backend).commit(Box(1))
-    if isinstance(backend, es.FileBackend):
-        (backend.root_dir / "tags" / "main").write_text("../../etc/passwd\n")
-    else:
-        assert isinstance(backend, es.SqliteBackend)
-        conn = sqlite3.connect(backend.path)
-        with conn:
-            conn.execute("UPDATE tags SET digest = '../../etc/passwd' WHERE name = 'main'")
-        conn.close()
+    write_raw_tag(backend, "main", "../../etc/passwd")
 
     with pytest.raises(es.RefError):
         es.Store(persistent_factory()).tags["main"]

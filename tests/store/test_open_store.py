@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _store_testlib import Box, fresh_ref
+from _store_testlib import BackendFactory, Box, fresh_ref
 
 import enact_store as es
 
@@ -89,18 +89,54 @@ def test_stores_opened_by_url_persist(tmp_path: Path, scheme: str) -> None:
     second.close()
 
 
-@pytest.mark.parametrize("url", ["postgresql://u@db.example/enact", "postgres://db/enact"])
-def test_postgres_url_says_postgresql_is_not_available_yet(url: str) -> None:
-    with pytest.raises(es.StoreConfigError, match="PostgreSQL support is not available yet"):
+# Nothing listens on port 1 of the loopback address: connecting fails at once.
+UNREACHABLE = "postgresql://user:hunter2@127.0.0.1:1/enact"
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "PostgreSQL"])
+def test_postgres_url_opens_a_postgres_store(postgres_factory: BackendFactory, scheme: str) -> None:
+    url = postgres_factory.url.replace("postgresql", scheme, 1)
+
+    store = es.open_store(url)
+    try:
+        assert isinstance(store.backend, es.PostgresBackend)
+        store.tags["main"] = ref = store.commit(Box("over the network"))
+    finally:
+        store.close()
+    again = es.open_store(url)
+    try:
+        with again:
+            assert again.tags["main"].get() == Box("over the network")
+            assert fresh_ref(ref).get() == Box("over the network")
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize("url", [UNREACHABLE, UNREACHABLE.replace("postgresql", "postgres")])
+def test_unreachable_postgres_url_raises_one_line_store_config_error(url: str) -> None:
+    with pytest.raises(es.StoreConfigError) as caught:
         es.open_store(url)
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "Cannot open PostgreSQL store" in message
+    assert "127.0.0.1" in message
+    assert "hunter2" not in message
 
 
 def test_store_config_error_does_not_show_a_password() -> None:
     with pytest.raises(es.StoreConfigError) as caught:
-        es.open_store("postgresql://user:hunter2@db.example/enact")
+        es.open_store(
+            "postgresql://user:hunter2@127.0.0.1:1/enact?password=hunter2&sslmode=disable"
+        )
 
     assert "hunter2" not in str(caught.value)
-    assert "user:***@db.example" in str(caught.value)
+    assert "postgresql://user@127.0.0.1:1/enact?sslmode=disable" in str(caught.value)
+
+
+def test_postgres_url_without_slashes_is_unsupported() -> None:
+    with pytest.raises(es.StoreConfigError, match="Unsupported store URL"):
+        es.open_store("postgresql:enact")
 
 
 @pytest.mark.parametrize(
@@ -134,6 +170,7 @@ def test_unsupported_url_raises_one_line_listing_the_supported_forms(url: str) -
     for form in ["memory://", "file:///abs/path", "file:rel/path", "sqlite:///rel/path.db"]:
         assert form in message
     assert "sqlite:////abs/path.db" in message
+    assert "postgresql://" in message
 
 
 def test_store_config_error_is_a_value_error() -> None:

@@ -1,8 +1,8 @@
 """Content digests: the sha256 of the byte stream defined in SPEC 3.2.
 
-The stream is built in one pass over the value. Text pieces are collected in
-a list and encoded once; raw ``bytes`` values are fed to the hash directly
-(after flushing the text collected so far), so a large blob is never copied
+The stream is built in one pass over the value. Its pieces are collected in a
+list and hashed at the end: text pieces joined and encoded at once, raw
+``bytes`` values fed to the hash as they are, so a large blob is never copied
 into a bigger string.
 
 Two walkers share the per-type stream pieces: :func:`digest` (any value,
@@ -49,26 +49,41 @@ def digest(value: Any) -> str:
         FieldTypeError: the value holds something resources cannot hold, or
             contains itself.
     """
-    hasher = sha256()
-    out: list[str] = []
+    out: list[Any] = []
     try:
-        _stream(value, out, hasher)
+        _stream(value, out)
     except RecursionError:
         raise _too_deep(value) from None
-    hasher.update("".join(out).encode())
-    return hasher.hexdigest()
+    return _hash(out)
 
 
 def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
     """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass."""
-    hasher = sha256()
-    out: list[str] = []
+    out: list[Any] = []
     try:
-        data = _pack_resource(resource, out, hasher)
+        data = _pack_resource(resource, out)
     except RecursionError:
         raise _too_deep(resource) from None
-    hasher.update("".join(out).encode())
-    return data, hasher.hexdigest()
+    return data, _hash(out)
+
+
+def _hash(out: list[Any]) -> str:
+    """Hashes the collected stream: text pieces, and raw bytes values as they are."""
+    try:
+        return sha256("".join(out).encode()).hexdigest()
+    except TypeError:
+        # The stream holds bytes values: hash piece by piece (blobs uncopied).
+        hasher = sha256()
+        text: list[str] = []
+        for piece in out:
+            if type(piece) is str:
+                text.append(piece)
+            else:
+                hasher.update("".join(text).encode())
+                text.clear()
+                hasher.update(piece)
+        hasher.update("".join(text).encode())
+        return hasher.hexdigest()
 
 
 _infos = _INFOS
@@ -100,7 +115,7 @@ def _values(resource: ResourceBase, expected: int) -> tuple[Any, ...]:
     return values
 
 
-def _pack_resource(resource: ResourceBase, out: list[str], hasher: Any) -> ResourceDict:
+def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
     # The hot path of every commit: kept flat on purpose.
     cls = type(resource)
     info = _infos.get(cls) or type_info(cls)
@@ -133,12 +148,12 @@ def _pack_resource(resource: ResourceBase, out: list[str], hasher: Any) -> Resou
                 text, data[name] = fast_pack(value)
                 out.append(text)
             else:
-                data[name] = _pack_value(value, out, hasher)
+                data[name] = _pack_value(value, out)
     out.append("]")
     return data
 
 
-def _pack_value(value: Any, out: list[str], hasher: Any) -> Any:
+def _pack_value(value: Any, out: list[Any]) -> Any:
     """Appends the stream of a field value and returns its ResourceDict form."""
     cls = type(value)
     if cls is str:
@@ -163,7 +178,7 @@ def _pack_value(value: Any, out: list[str], hasher: Any) -> Any:
             out.append(uniform)
             result = list(value)
         else:
-            result = [_pack_value(item, out, hasher) for item in value]
+            result = [_pack_value(item, out) for item in value]
         out.append("]")
         return result
     if cls is dict:
@@ -172,11 +187,11 @@ def _pack_value(value: Any, out: list[str], hasher: Any) -> Any:
         packed = {}
         for key in sorted(value):
             out.append(repr(key))
-            packed[key] = _pack_value(value[key], out, hasher)
+            packed[key] = _pack_value(value[key], out)
         out.append("]")
         return packed
     if cls is bytes:
-        _stream_bytes(value, out, hasher)
+        _stream_bytes(value, out)
         return value
     if isinstance(value, ResourceBase):
         if value._enact_atomic_:
@@ -186,9 +201,9 @@ def _pack_value(value: Any, out: list[str], hasher: Any) -> Any:
                 text, copy = fast_pack(value)
                 out.append(text)
                 return copy
-            _stream_resource(value, out, hasher)
+            _stream_resource(value, out)
             return value.deep_copy_resource()
-        return _pack_resource(value, out, hasher)
+        return _pack_resource(value, out)
     if isinstance(value, type) and issubclass(value, ResourceBase):
         out.append("type[" + type_info(value).type_id + "]")
         return value
@@ -196,10 +211,10 @@ def _pack_value(value: Any, out: list[str], hasher: Any) -> Any:
     normal = to_dict_value(value)
     if type(normal) is cls:  # pragma: no cover - to_dict_value rejects what it cannot convert
         raise FieldTypeError(f"Encountered unsupported field type {cls}: {value!r}")
-    return _pack_value(normal, out, hasher)
+    return _pack_value(normal, out)
 
 
-def _stream(value: Any, out: list[str], hasher: Any) -> None:
+def _stream(value: Any, out: list[Any]) -> None:
     """Appends the stream of any value: resources, ResourceDicts and plain values."""
     cls = type(value)
     if cls is str:
@@ -219,37 +234,37 @@ def _stream(value: Any, out: list[str], hasher: Any) -> None:
             out.append(uniform)
         else:
             for item in value:
-                _stream(item, out, hasher)
+                _stream(item, out)
         out.append("]")
     elif cls is ResourceDict:
-        _stream_resource_dict(value, out, hasher)
+        _stream_resource_dict(value, out)
     elif cls is dict:
         value = _str_keys(value)
         out.append("map[")
         for key in sorted(value):
             out.append(repr(key))
-            _stream(value[key], out, hasher)
+            _stream(value[key], out)
         out.append("]")
     elif cls is bytes:
-        _stream_bytes(value, out, hasher)
+        _stream_bytes(value, out)
     elif isinstance(value, ResourceBase):
         fast = cls._enact_stream_
         if fast is not None:
             out.append(fast(value))
         else:
-            _stream_resource(value, out, hasher)
+            _stream_resource(value, out)
     elif isinstance(value, type) and issubclass(value, ResourceBase):
         out.append("type[" + type_info(value).type_id + "]")
     elif isinstance(value, ResourceDict):
-        _stream_resource_dict(value, out, hasher)
+        _stream_resource_dict(value, out)
     elif isinstance(value, Mapping):
-        _stream({_key(k): v for k, v in value.items()}, out, hasher)
+        _stream({_key(k): v for k, v in value.items()}, out)
     else:
         # Subclasses of primitives digest as the primitive.
         normal = to_dict_value(value)
         if type(normal) is cls:  # pragma: no cover - to_dict_value rejects what it cannot convert
             raise FieldTypeError(f"Encountered unsupported field type {cls}: {value!r}")
-        _stream(normal, out, hasher)
+        _stream(normal, out)
 
 
 def _uniform_stream(items: list[Any] | tuple[Any, ...]) -> str | None:
@@ -275,17 +290,17 @@ def _uniform_stream(items: list[Any] | tuple[Any, ...]) -> str | None:
     return None
 
 
-def _stream_resource(value: ResourceBase, out: list[str], hasher: Any) -> None:
+def _stream_resource(value: ResourceBase, out: list[Any]) -> None:
     info = type_info(type(value))
     values = _values(value, len(info.field_names))
     out.append(info.stream_prefix)
     for name_repr, item in zip(info.name_reprs, values):  # noqa: B905 - lengths checked
         out.append(name_repr)
-        _stream(item, out, hasher)
+        _stream(item, out)
     out.append("]")
 
 
-def _stream_resource_dict(value: ResourceDict, out: list[str], hasher: Any) -> None:
+def _stream_resource_dict(value: ResourceDict, out: list[Any]) -> None:
     # Fields are taken in the type's declared order, whatever order the keys
     # of the dict arrived in.
     info = type_info(value.type)
@@ -303,15 +318,13 @@ def _stream_resource_dict(value: ResourceDict, out: list[str], hasher: Any) -> N
                 f"ResourceDict of {value.type.__qualname__} lacks field {name!r}"
             ) from None
         out.append(name_repr)
-        _stream(item, out, hasher)
+        _stream(item, out)
     out.append("]")
 
 
-def _stream_bytes(value: bytes, out: list[str], hasher: Any) -> None:
+def _stream_bytes(value: bytes, out: list[Any]) -> None:
     out.append(f"b{len(value)}:")
-    hasher.update("".join(out).encode())
-    out.clear()
-    hasher.update(value)
+    out.append(value)  # Raw: _hash feeds it to the hash as it is.
 
 
 def _str_keys(value: dict[Any, Any]) -> dict[str, Any]:

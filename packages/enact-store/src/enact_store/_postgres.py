@@ -113,7 +113,14 @@ class PostgresBackend(StorageBackend):
             (``pip install 'enact-store[postgres]'``).
         StoreConfigError: the DSN is invalid, the server cannot be reached,
             or the tables cannot be created.
+
+    Durability: as for :class:`SqliteBackend`, objects committed outside a
+    tracked invocation are durable when ``commit`` returns; a tracked
+    invocation's objects are written in one transaction when its record is
+    (see :meth:`Store.batch`).
     """
+
+    batches_commits = True
 
     def __init__(
         self, dsn: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 30.0

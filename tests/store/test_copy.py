@@ -1,0 +1,178 @@
+"""enact_store.copy(src, dst, roots): moves the closure of roots between stores of any kind."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _store_testlib import PERSISTENT_KINDS, BackendFactory, Box, Node, fresh_ref, write_raw
+
+import enact_resource as er
+import enact_store as es
+
+PAIRS = [("memory", "file"), ("file", "sqlite"), ("sqlite", "memory")]
+if "postgres" in PERSISTENT_KINDS:
+    PAIRS += [("sqlite", "postgres"), ("postgres", "file")]
+
+
+@pytest.fixture(params=PAIRS, ids=lambda pair: "-to-".join(pair))
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[es.Store, es.Store]]:
+    """A source and a destination store of the kinds named by the parameter."""
+    src_kind, dst_kind = request.param
+    src_factory = BackendFactory(src_kind, tmp_path / "src")
+    dst_factory = BackendFactory(dst_kind, tmp_path / "dst")
+    yield es.Store(src_factory()), es.Store(dst_factory())
+    src_factory.close_all()
+    dst_factory.close_all()
+
+
+def _dag(store: es.Store) -> dict[str, es.Ref[Any]]:
+    """root -> [a -> [a1, shared], b -> [shared]] plus an unrelated object."""
+    refs: dict[str, es.Ref[Any]] = {}
+    refs["shared"] = store.commit(Node("shared", []))
+    refs["a1"] = store.commit(Node("a1", []))
+    refs["a"] = store.commit(Node("a", [refs["a1"], refs["shared"]]))
+    refs["b"] = store.commit(Node("b", [refs["shared"]]))
+    refs["root"] = store.commit(Node("root", [refs["a"], refs["b"]]))
+    refs["unrelated"] = store.commit(Box("not reachable from root"))
+    return refs
+
+
+def test_copy_transfers_the_closure_of_the_roots(stores: tuple[es.Store, es.Store]) -> None:
+    src, dst = stores
+    refs = _dag(src)
+
+    report = es.copy(src, dst, [refs["root"]])
+
+    closure = {name: ref for name, ref in refs.items() if name != "unrelated"}
+    assert report.copied == len(closure) == 5
+    assert report.skipped == 0
+    assert report.tags == []
+    assert set(dst.backend.iter_digests()) == {ref.digest for ref in closure.values()}
+    with dst:
+        root = fresh_ref(refs["root"]).get()
+        assert [child.get().label for child in root.children] == ["a", "b"]
+        assert root.children[0].get().children[1].get() == Node("shared", [])
+    assert dst.verify().ok
+
+
+def test_copy_skips_what_the_destination_has(stores: tuple[es.Store, es.Store]) -> None:
+    src, dst = stores
+    refs = _dag(src)
+    es.copy(src, dst, [refs["a"]])  # dst has a, a1 and shared now
+
+    report = es.copy(src, dst, [refs["root"]])
+
+    assert report.copied == 2  # root and b
+    assert report.skipped == 2  # a (with what it reaches) and shared, reached from b
+    again = es.copy(src, dst, [refs["root"]])
+    assert (again.copied, again.skipped) == (0, 1)
+    assert dst.verify().ok
+
+
+def test_copy_copies_the_named_tags_and_what_they_reach(stores: tuple[es.Store, es.Store]) -> None:
+    src, dst = stores
+    refs = _dag(src)
+    src.tags["main"] = refs["root"]
+    src.tags["release/v1"] = refs["b"]
+    src.tags["not-copied"] = refs["unrelated"]
+
+    report = es.copy(src, dst, [], tags=["main", "release/v1"])
+
+    assert sorted(report.tags) == ["main", "release/v1"]
+    assert report.copied == 5
+    assert dict(dst.tags) == {"main": refs["root"], "release/v1": refs["b"]}
+    assert not dst.has(fresh_ref(refs["unrelated"]))
+    with dst:
+        assert dst.tags["release/v1"].get().label == "b"
+
+
+def test_copy_of_a_missing_tag_or_object_raises_not_found(
+    stores: tuple[es.Store, es.Store],
+) -> None:
+    src, dst = stores
+    never: es.Ref[Box] = es.Ref(er.digest(Box("never committed")))
+
+    with pytest.raises(es.NotFound, match="missing"):
+        es.copy(src, dst, [], tags=["missing"])
+    with pytest.raises(es.NotFound, match=never.digest):
+        es.copy(src, dst, [never])
+
+
+def test_copy_reports_progress(stores: tuple[es.Store, es.Store]) -> None:
+    src, dst = stores
+    refs = _dag(src)
+    calls: list[tuple[int, int | None]] = []
+
+    es.copy(src, dst, [refs["root"]], progress=lambda done, total: calls.append((done, total)))
+
+    assert calls[-1] == (5, 5)
+
+
+def test_copy_refuses_a_corrupt_source_object_and_copies_no_parent_of_it(
+    tmp_path: Path,
+) -> None:
+    src = es.Store(es.SqliteBackend(tmp_path / "src.db"))
+    dst = es.Store(es.SqliteBackend(tmp_path / "dst.db"))
+    leaf = src.commit(Box("the leaf, about to be corrupted"))
+    root = src.commit(Node("root", [src.commit(Node("middle", [leaf]))]))
+    write_raw(src.backend, leaf.digest, b'{"#res": 5}')
+
+    with pytest.raises(es.CorruptionError, match=leaf.digest):
+        es.copy(src, dst, [root])
+    assert not dst.has(fresh_ref(root))
+    src.close()
+    dst.close()
+
+
+# --- between stores that pack differently ---------------------------------------------
+
+
+@er.register
+@dataclasses.dataclass
+class Reversed(er.Resource):
+    """What ReversedRef stores: the JSON of the original resource, reversed."""
+
+    payload: bytes
+
+
+_JSON = er.JsonSerializer(compact=True)
+
+
+class ReversedRef(es.Ref[Any]):
+    """A ref type that packs resources differently (the digest stays the original's)."""
+
+    @classmethod
+    def pack(cls, resource: er.ResourceBase) -> es.PackedResource[Any]:
+        data = resource.to_resource_dict()
+        wrapper = Reversed(_JSON.serialize(data)[::-1])
+        return es.PackedResource(wrapper.to_resource_dict(), cls.from_digest(er.digest(data)))
+
+    @classmethod
+    def unpack(cls, packed: es.PackedResource[Any]) -> er.ResourceDict:
+        return _JSON.deserialize(packed.data["payload"][::-1])
+
+
+def test_copy_repacks_for_a_destination_with_another_ref_type(tmp_path: Path) -> None:
+    src = es.Store(es.FileBackend(tmp_path / "src"))
+    dst = es.Store(es.SqliteBackend(tmp_path / "dst.db"), ref_type=ReversedRef)
+    refs = _dag(src)
+
+    report = es.copy(src, dst, [refs["root"]])
+
+    assert report.copied == 5
+    stored = dst.backend.get(fresh_ref(refs["root"]))
+    assert stored is not None
+    assert stored.type is Reversed
+    with dst:
+        root = ReversedRef(refs["root"].digest).get()
+        assert root.label == "root"
+        assert [child.get().label for child in root.children] == ["a", "b"]
+    back = es.Store(es.InMemoryBackend())
+    assert es.copy(dst, back, [refs["root"]]).copied == 5
+    with back:
+        assert fresh_ref(refs["root"]).get().label == "root"
+    dst.close()

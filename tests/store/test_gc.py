@@ -1,0 +1,275 @@
+"""store.gc(): keeps what tags and roots reach, deletes the rest, loses nothing a writer commits."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from _store_testlib import (
+    BackendFactory,
+    Box,
+    Node,
+    age_objects,
+    fresh_ref,
+    read_raw,
+    write_raw,
+    written_time,
+)
+
+import enact_resource as er
+import enact_store as es
+
+#: Older than this and than REFRESH_INTERVAL (60 s): what gc may delete.
+OLD = 10_000.0
+GRACE = 1_000.0
+
+
+def _tree(store: es.Store, label: str, fanout: int = 2, depth: int = 2) -> es.Ref[Node]:
+    """Commits a tree of Nodes and returns its root."""
+    children = (
+        []
+        if depth == 0
+        else [_tree(store, f"{label}.{i}", fanout, depth - 1) for i in range(fanout)]
+    )
+    return store.commit(Node(label, children))
+
+
+def _closure(store: es.Store, root: es.Ref[Node]) -> set[str]:
+    with store:
+        node = fresh_ref(root).get()
+    found = {root.digest}
+    for child in node.children:
+        found |= _closure(store, child)
+    return found
+
+
+def _age_everything(store: es.Store) -> None:
+    age_objects(store.backend, list(store.backend.iter_digests()), OLD)
+
+
+def test_gc_keeps_what_tags_and_roots_reach_and_deletes_the_rest(store: es.Store) -> None:
+    tagged = _tree(store, "tagged")
+    rooted = _tree(store, "rooted")
+    shared = store.commit(Node("shared", []))
+    also_tagged = store.commit(Node("also tagged", [shared]))
+    garbage_root = store.commit(Node("garbage", [shared, store.commit(Node("garbage leaf", []))]))
+    loose = store.commit(Box("loose"))
+    store.tags["main"] = tagged
+    store.tags["release/v1"] = also_tagged
+    keep = _closure(store, tagged) | _closure(store, rooted) | _closure(store, also_tagged)
+    drop = (_closure(store, garbage_root) - keep) | {loose.digest}
+    _age_everything(store)  # so nothing is spared as recent
+
+    report = store.gc([rooted], grace_period=GRACE)
+
+    assert set(store.backend.iter_digests()) == keep
+    assert sorted(report.deleted) == sorted(drop)
+    assert report.reachable == len(keep)
+    assert report.kept_recent == 0
+    with store:
+        assert store.tags["main"].get() == Node("tagged", fresh_ref(tagged).get().children)
+        assert store.verify().ok
+
+
+def test_gc_dry_run_reports_without_deleting(store: es.Store) -> None:
+    kept = store.commit(Box("kept"))
+    store.tags["main"] = kept
+    garbage = {store.commit(Box(i)).digest for i in range(3)}
+    _age_everything(store)
+
+    report = store.gc(grace_period=GRACE, dry_run=True)
+
+    assert set(report.deleted) == garbage
+    assert set(store.backend.iter_digests()) == garbage | {kept.digest}
+
+
+def test_gc_keeps_unreachable_objects_younger_than_the_grace_period(store: es.Store) -> None:
+    old = store.commit(Box("old"))
+    age_objects(store.backend, [old.digest], OLD)
+    recent = [store.commit(Box(i)) for i in range(3)]
+
+    report = store.gc(grace_period=GRACE)
+
+    assert report.deleted == [old.digest]
+    assert report.kept_recent == 3
+    assert all(store.has(ref) for ref in recent)
+    assert not store.has(fresh_ref(old))
+
+
+def test_gc_with_the_default_grace_period_deletes_nothing_just_written(store: es.Store) -> None:
+    refs = [store.commit(Box(i)) for i in range(5)]
+
+    report = store.gc()
+
+    assert report.deleted == []
+    assert all(store.has(ref) for ref in refs)
+
+
+def test_gc_keeps_a_tag_whose_object_is_missing_and_what_else_it_reaches(store: es.Store) -> None:
+    leaf = store.commit(Node("leaf", []))
+    parent = store.commit(Node("parent", [leaf]))
+    store.tags["main"] = parent
+    store.backend.delete([parent.digest])
+    _age_everything(store)
+
+    report = store.gc(grace_period=GRACE)
+
+    assert report.deleted == [leaf.digest]  # nothing reachable is left but the tag
+    assert store.tags["main"] == parent
+
+
+def test_recommitting_an_old_unreachable_object_refreshes_it_and_gc_spares_it(
+    store: es.Store,
+) -> None:
+    used_again = store.commit(Box("used again"))
+    batch_used_again = store.commit(Box("used again in a batch"))
+    unused = store.commit(Box("unused"))
+    age_objects(store.backend, [used_again.digest, batch_used_again.digest, unused.digest], OLD)
+    before = written_time(store.backend, used_again.digest)
+
+    assert store.commit(Box("used again")) == used_again
+    store.backend.commit_many([es.Ref.pack(Box("used again in a batch"))])
+
+    now = store.backend.now()
+    assert written_time(store.backend, used_again.digest) > before + OLD / 2
+    assert written_time(store.backend, used_again.digest) > now - GRACE
+    assert written_time(store.backend, batch_used_again.digest) > now - GRACE
+    report = store.gc(grace_period=GRACE)
+    assert report.deleted == [unused.digest]
+    assert report.kept_recent == 2
+    assert store.has(fresh_ref(used_again))
+    assert store.has(fresh_ref(batch_used_again))
+
+
+def test_objects_committed_after_now_are_stamped_no_earlier_than_it(store: es.Store) -> None:
+    # What gc's grace period rests on: the backend's clock (now) and the times
+    # it stamps objects with (iter_objects) are one clock, even if the file
+    # system keeps coarser times than time.time().
+    for i in range(30):
+        before = store.backend.now()
+        ref = store.commit(Box(("stamped", i)))
+        assert written_time(store.backend, ref.digest) >= before
+
+
+def test_gc_spares_objects_a_concurrent_writer_commits_during_the_run(store: es.Store) -> None:
+    live = _tree(store, "live")
+    store.tags["main"] = live
+    garbage = {store.commit(Box(("garbage", i))).digest for i in range(300)}
+    _age_everything(store)  # written before the run: not spared as recent
+    gc_started, gc_done = threading.Event(), threading.Event()
+    written: list[es.Ref[Node]] = []
+    tagged: dict[str, es.Ref[Node]] = {}
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        # Commits and tags new objects from the moment gc has taken its
+        # snapshot of the tags until after it has finished deleting.
+        try:
+            assert gc_started.wait(timeout=30)
+            i = 0
+            while i < 40 or not gc_done.is_set():
+                leaf = store.commit(Node(f"new leaf {i}", []))
+                parent = store.commit(Node(f"new {i}", [leaf]))
+                written.extend([leaf, parent])
+                store.tags[f"new/{i}"] = tagged[f"new/{i}"] = parent
+                i += 1
+        except BaseException as e:
+            errors.append(e)
+
+    def progress(done: int, total: int | None) -> None:
+        if not gc_started.is_set():
+            gc_started.set()  # gc is marking: it has read the tags already
+            deadline = time.monotonic() + 30
+            while len(written) < 20 and time.monotonic() < deadline and not errors:
+                time.sleep(0.001)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        report = store.gc(grace_period=0, progress=progress)
+    finally:
+        gc_done.set()
+        writer.join(timeout=60)
+
+    assert errors == []
+    assert len(written) >= 80
+    assert set(report.deleted) == garbage  # only the garbage; nothing the writer made
+    missing = [ref for ref in written if not store.has(fresh_ref(ref))]
+    assert missing == []
+    assert {name: store.tags[name] for name in tagged} == tagged
+    assert store.verify().ok
+
+
+@pytest.mark.parametrize("grace_period", [GRACE, 0.0])
+def test_gc_then_commit_again_restores_a_deleted_object(
+    store: es.Store, grace_period: float
+) -> None:
+    ref = store.commit(Box("deleted, then committed again"))
+    age_objects(store.backend, [ref.digest], OLD)
+    assert store.gc(grace_period=grace_period).deleted == [ref.digest]
+
+    again = store.commit(Box("deleted, then committed again"))
+
+    assert again == ref
+    with store:
+        assert fresh_ref(ref).get() == Box("deleted, then committed again")
+
+
+def test_recommitting_a_recently_written_object_keeps_its_time(
+    persistent_factory: BackendFactory,
+) -> None:
+    # Refreshing is for objects older than REFRESH_INTERVAL: a store that is
+    # committed to again and again does not rewrite them every time.
+    store = es.Store(persistent_factory())
+    ref = store.commit(Box("recent"))
+    age_objects(store.backend, [ref.digest], 10.0)
+    before = written_time(store.backend, ref.digest)
+
+    store.commit(Box("recent"))
+    store.backend.commit_many([es.Ref.pack(Box("recent"))])
+
+    assert written_time(store.backend, ref.digest) == before
+
+
+def test_gc_keeps_what_a_recent_unreachable_object_reaches(store: es.Store) -> None:
+    # A writer builds on an old object it still holds a ref to (the tag that
+    # reached it has moved on) and has not tagged its new work yet. Like git,
+    # gc treats recent objects as roots, so the new work does not dangle.
+    old_child = store.commit(Node("old child", []))
+    old_grandchild = store.commit(Node("old grandchild", []))
+    old_parent = store.commit(Node("old parent", [old_grandchild]))
+    garbage = store.commit(Box("old garbage"))
+    _age_everything(store)
+    new_work = store.commit(Node("new work", [old_child, old_parent]))
+
+    report = store.gc(grace_period=GRACE)
+
+    assert report.deleted == [garbage.digest]
+    assert report.kept_recent == 4  # new work and the three old objects it reaches
+    assert store.verify().ok
+    with store:
+        assert fresh_ref(new_work).get().children[1].get().children[0].get().label == (
+            "old grandchild"
+        )
+
+
+def test_gc_deletes_nothing_if_a_live_object_names_an_unregistered_type(
+    persistent_factory: BackendFactory,
+) -> None:
+    # gc cannot see the refs inside an object it cannot read: it stops
+    # rather than delete what that object might reach.
+    store = es.Store(persistent_factory())
+    child = store.commit(Node("child", []))
+    unreadable = store.commit(Box(["holds a ref", child]))
+    store.tags["main"] = unreadable
+    store.commit(Box("garbage"))
+    _age_everything(store)
+    raw = read_raw(store.backend, unreadable.digest) or b""
+    write_raw(store.backend, unreadable.digest, raw.replace(b"Box", b"Bux"))
+    before = set(store.backend.iter_digests())
+
+    with pytest.raises(er.TypeNotRegisteredError, match=unreadable.digest):
+        store.gc(grace_period=GRACE)
+
+    assert set(store.backend.iter_digests()) == before
