@@ -119,14 +119,15 @@ def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
     # The hot path of every commit: kept flat on purpose.
     cls = type(resource)
     info = _infos.get(cls) or type_info(cls)
+    if info.plain_values is not None and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
+        # A dataclass: its generated packer does the loop below, unrolled.
+        packer = _PACKERS.get(cls)
+        if packer is None or packer[0] is not info:
+            packer = _PACKERS[cls] = (info, _make_packer(cls, info))
+        return packer[1](resource, out)
+    info = type_info(cls)
+    values = _values(resource, len(info.field_names))
     names = info.field_names
-    plain = info.plain_values
-    if plain is not None and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
-        values = plain(resource)
-    else:
-        info = type_info(cls)
-        values = _values(resource, len(info.field_names))
-        names = info.field_names
     out.append(info.stream_prefix)
     data: ResourceDict = _new_dict(ResourceDict)
     data.type = cls
@@ -151,6 +152,54 @@ def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
                 data[name] = _pack_value(value, out)
     out.append("]")
     return data
+
+
+# Per dataclass type: (the TypeInfo it was made for, its generated packer).
+_PACKERS: dict[type, tuple[Any, Callable[[Any, list[Any]], ResourceDict]]] = {}
+
+
+def _make_packer(cls: type, info: Any) -> Callable[[Any, list[Any]], ResourceDict]:
+    """Generates the packer of a dataclass resource type (as dataclasses generates __init__).
+
+    It does what the loop in _pack_resource does, unrolled over the fields:
+    constant stream pieces are merged and attributes are read directly.
+    """
+    lines = ["def pack(resource, out):", "    data = new_dict(ResourceDict)", "    data.type = cls"]
+    head = info.stream_prefix
+    for name, name_repr in zip(info.field_names, info.name_reprs, strict=True):
+        lines += [
+            f"    value = resource.{name}",
+            f"    out.append({head + name_repr!r})",
+            "    kind = type(value)",
+            "    if kind is str:",
+            "        out.append('s' + repr(value))",
+            f"        data[{name!r}] = value",
+            "    elif kind is int and -BIG < value < BIG:",
+            "        out.append(f'i{value}')",
+            f"        data[{name!r}] = value",
+            "    else:",
+            "        fast_pack = FAST_PACK.get(kind)",
+            "        if fast_pack is not None:",
+            "            text, packed = fast_pack(value)",
+            "            out.append(text)",
+            f"            data[{name!r}] = packed",
+            "        else:",
+            f"            data[{name!r}] = pack_value(value, out)",
+        ]
+        head = ""
+    lines += [f"    out.append({head + ']'!r})", "    return data"]
+    namespace: dict[str, Any] = {
+        "new_dict": _new_dict,
+        "ResourceDict": ResourceDict,
+        "cls": cls,
+        "BIG": _BIG,
+        "FAST_PACK": _FAST_PACK,
+        "pack_value": _pack_value,
+    }
+    # The source holds only field names (identifiers) and reprs of constants.
+    exec("\n".join(lines), namespace)
+    packer: Callable[[Any, list[Any]], ResourceDict] = namespace["pack"]
+    return packer
 
 
 def _pack_value(value: Any, out: list[Any]) -> Any:
