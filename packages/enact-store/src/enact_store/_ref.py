@@ -113,10 +113,11 @@ class Ref(ResourceBase, Generic[T]):
         copy._cached = self._cached
         return type_info(type(self)).stream_prefix + "'digest's'" + digest + "']", copy
 
-    def deep_copy_resource(self: R) -> R:
+    def deep_copy_resource(self: R, _new: Any = object.__new__) -> R:
         # A new object, since modify() re-points a ref; the cache is shared as
-        # it is never mutated.
-        copy = object.__new__(type(self))
+        # it is never mutated. (Called per ref when a resource is read: the
+        # default argument saves a global lookup.)
+        copy: R = _new(type(self))
         copy._digest = self._digest
         copy._cached = self._cached
         return copy
