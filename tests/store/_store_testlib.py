@@ -12,7 +12,7 @@ import os
 import sqlite3
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +33,8 @@ PERSISTENT_KINDS = ["file", "sqlite"]
 if POSTGRES_CONFIGURED or IN_CI:
     BACKEND_KINDS.append("postgres")
     PERSISTENT_KINDS.append("postgres")
+#: The kinds that keep their objects and tags in SQL tables (subclasses of SqlBackend).
+SQL_KINDS = ["sqlite", "postgres"]
 
 
 def postgres_url() -> str:
@@ -87,7 +89,7 @@ class BackendFactory:
         if self.kind == "file":
             return f"file://{self.tmp_path / 'file-store'}"
         if self.kind == "sqlite":
-            return f"sqlite:///{self.tmp_path / 'sqlite-store' / 'store.db'}"
+            return f"sqlite:///{self._sqlite_path}"
         if self.kind == "postgres":
             if self._schema is None:
                 schema = f"enact_test_{uuid.uuid4().hex[:16]}"
@@ -95,6 +97,27 @@ class BackendFactory:
                 self._schema = schema
             return with_search_path(postgres_url(), self._schema)
         raise ValueError(f"{self.kind} has no URL")
+
+    @property
+    def _sqlite_path(self) -> Path:
+        return self.tmp_path / "sqlite-store" / "store.db"
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Runs one statement on the location's tables, on a connection of its own.
+
+        For the SQL kinds only. Placeholders are ``?`` (for PostgreSQL they
+        become ``%s``). Returns the rows the statement yields, if any.
+        """
+        if self.kind == "sqlite":
+            with _connect(self._sqlite_path) as conn:
+                return conn.execute(query, params or ()).fetchall()
+        if self.kind == "postgres":
+            import psycopg
+
+            with psycopg.connect(self.url, autocommit=True) as pg:
+                cursor = pg.execute(query.replace("?", "%s"), params)
+                return cursor.fetchall() if cursor.description else []
+        raise ValueError(f"{self.kind} has no SQL tables")
 
     def __call__(self) -> es.StorageBackend:
         backend = self._open()
@@ -111,7 +134,7 @@ class BackendFactory:
         if self.kind == "file":
             return es.FileBackend(self.tmp_path / "file-store")
         if self.kind == "sqlite":
-            return es.SqliteBackend(self.tmp_path / "sqlite-store" / "store.db")
+            return es.SqliteBackend(self._sqlite_path)
         if self.kind == "postgres":
             return es.PostgresBackend(self.url)
         raise ValueError(f"unknown backend kind {self.kind!r}")
@@ -291,6 +314,19 @@ def written_time(backend: es.StorageBackend, digest: str) -> float:
     """When the backend says an object was last written (see StorageBackend.iter_objects)."""
     times = dict(backend.iter_objects())
     return times[digest]
+
+
+def postgres_sessions() -> set[int]:
+    """The server processes of the open PostgresBackend connections (of every test)."""
+    rows = (
+        postgres_admin()
+        .execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'enact-store'"
+            " AND datname = current_database()"
+        )
+        .fetchall()
+    )
+    return {row[0] for row in rows}
 
 
 def _postgres(backend: es.StorageBackend) -> Any:

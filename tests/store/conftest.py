@@ -24,6 +24,7 @@ from _store_testlib import (  # noqa: E402
     BACKEND_KINDS,
     PERSISTENT_KINDS,
     POSTGRES_URL_VAR,
+    SQL_KINDS,
     BackendFactory,
 )
 
@@ -44,14 +45,24 @@ def persistent_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     factory.close_all()
 
 
+def _sql_factory(kind: str, tmp_path: Path) -> Iterator[BackendFactory]:
+    if kind == "postgres" and "postgres" not in PERSISTENT_KINDS:
+        pytest.skip(f"{POSTGRES_URL_VAR} is not set: no PostgreSQL server to test against")
+    factory = BackendFactory(kind, tmp_path)
+    yield factory
+    factory.close_all()
+
+
 @pytest.fixture
 def postgres_factory(tmp_path: Path) -> Iterator[BackendFactory]:
     """A PostgreSQL location of its own (a schema); skipped only outside CI with no server."""
-    if "postgres" not in PERSISTENT_KINDS:
-        pytest.skip(f"{POSTGRES_URL_VAR} is not set: no PostgreSQL server to test against")
-    factory = BackendFactory("postgres", tmp_path)
-    yield factory
-    factory.close_all()
+    yield from _sql_factory("postgres", tmp_path)
+
+
+@pytest.fixture(params=SQL_KINDS)
+def sql_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BackendFactory]:
+    """Each SQL backend kind in turn (SQLite, PostgreSQL), as postgres_factory for PostgreSQL."""
+    yield from _sql_factory(request.param, tmp_path)
 
 
 @pytest.fixture

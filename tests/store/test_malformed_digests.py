@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -90,36 +89,31 @@ def test_file_backend_never_reads_or_writes_outside_its_root(tmp_path: Path) -> 
     assert sorted(p.name for p in sentinel.parent.iterdir()) == ["sentinel"]
 
 
-def test_sqlite_backend_runs_no_query_for_a_malformed_digest(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    backend = es.SqliteBackend(path)
+def test_sql_backends_run_no_query_for_a_malformed_digest(sql_factory: BackendFactory) -> None:
+    backend = sql_factory()
+    assert isinstance(backend, es.SqliteBackend | es.PostgresBackend)
     digest = "../../x"
     # A row under the malformed key: a backend that queried it would return it.
-    _, data = _sentinel(tmp_path)
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute("INSERT INTO objects (digest, data, written) VALUES (?, ?, 0)", (digest, data))
+    data = er.JsonSerializer(compact=True).serialize(Box(1).to_resource_dict())
+    sql_factory.sql("INSERT INTO objects (digest, data, written) VALUES (?, ?, 0)", [digest, data])
     ref = forged_ref(digest)
+    box = Box(2).to_resource_dict()
 
-    with pytest.raises(es.RefError):
-        backend.get(ref)
-    with pytest.raises(es.RefError):
-        backend.has(ref)
-    with pytest.raises(es.RefError):
-        backend.read_raw(digest)
-    with pytest.raises(es.RefError):
-        backend.commit(es.PackedResource(Box(2).to_resource_dict(), forged_ref("A" * 64)))
-    with pytest.raises(es.RefError):
-        backend.commit_many([es.PackedResource(Box(2).to_resource_dict(), forged_ref("b" * 63))])
-    with pytest.raises(es.RefError):
-        backend.delete([digest])
-    with pytest.raises(es.RefError):
-        backend.set_tag("main", digest)
-
-    rows = conn.execute("SELECT digest FROM objects").fetchall()
-    conn.close()
-    backend.close()
-    assert rows == [(digest,)]
+    for attempt in (
+        lambda: backend.get(ref),
+        lambda: backend.has(ref),
+        lambda: backend.read_raw(digest),
+        lambda: backend.location(digest),
+        lambda: backend.commit(es.PackedResource(box, ref)),
+        lambda: backend.commit(es.PackedResource(box, forged_ref("A" * 64))),
+        lambda: backend.commit_many([es.PackedResource(box, forged_ref("b" * 63))]),
+        lambda: backend.delete([digest]),
+        lambda: backend.set_tag("main", digest),
+    ):
+        with pytest.raises(es.RefError):
+            attempt()
+    assert sql_factory.sql("SELECT digest FROM objects") == [(digest,)]
+    assert sql_factory.sql("SELECT count(*) FROM tags") == [(0,)]
 
 
 def test_a_tag_holding_a_malformed_digest_raises_ref_error(

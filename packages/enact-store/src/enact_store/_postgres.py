@@ -6,20 +6,16 @@ they are imported when a backend is created, never when this module is.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from enact_resource import ResourceDict
-from enact_store._backend import REFRESH_INTERVAL, StorageBackend
-from enact_store._codec import decode_object, encode_object
+from enact_store._backend import REFRESH_INTERVAL
 from enact_store._errors import StoreConfigError, StoreError
-from enact_store._ref import PackedResource, Ref, check_digest
-from enact_store._store import check_tag_name
+from enact_store._sql import PAGE, SqlBackend
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -64,8 +60,6 @@ _INSERT_MANY = (
     f"INSERT INTO objects AS o (digest, data, written) SELECT d, x, {_SERVER_NOW}"
     " FROM unnest(%s::text[], %s::bytea[]) AS t (d, x)" + _ON_CONFLICT
 )
-# Rows per statement when committing, listing or deleting in batches.
-_PAGE = 1000
 # Bytes of object data per INSERT statement in commit_many.
 _BATCH_BYTES = 8 << 20
 
@@ -80,7 +74,7 @@ _RETRY_STATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03"})
 _INHERITED: list[object] = []
 
 
-class PostgresBackend(StorageBackend):
+class PostgresBackend(SqlBackend["Connection[Any]"]):
     """Stores objects in a PostgreSQL database, shared by many processes and machines.
 
     The database holds two tables, ``objects(digest, data, written)`` with the
@@ -121,6 +115,7 @@ class PostgresBackend(StorageBackend):
     """
 
     batches_commits = True
+    _PARAM = "%s"
 
     def __init__(
         self, dsn: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 30.0
@@ -140,6 +135,7 @@ class PostgresBackend(StorageBackend):
                 f"got min_size={min_size}, max_size={max_size}"
             )
         self._display = _display_dsn(dsn)
+        self._place = f"postgresql {self._display}"
         try:
             params = psycopg.conninfo.conninfo_to_dict(dsn)
         except psycopg.Error as e:
@@ -248,10 +244,7 @@ class PostgresBackend(StorageBackend):
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    # --- Objects. ---
-
-    def location(self, digest: str) -> str:
-        return f"postgresql {self._display} objects row {check_digest(digest)}"
+    # --- The server's clock; writing and deleting objects (the rest is in SqlBackend). ---
 
     def now(self) -> float:
         """The server's clock, which stamps every write (see :meth:`iter_objects`)."""
@@ -259,26 +252,18 @@ class PostgresBackend(StorageBackend):
         assert row is not None
         return float(row[0])
 
-    def commit(self, packed_resource: PackedResource[Any]) -> None:
-        digest = check_digest(packed_resource.ref.digest)
-        data = encode_object(packed_resource)
+    def _insert(self, digest: str, data: bytes) -> None:
         self._run(lambda conn: conn.execute(_INSERT, (digest, data)))
 
-    def commit_many(self, packed_resources: Iterable[PackedResource[Any]]) -> None:
-        # Encode everything first: a value that cannot be written fails
-        # before anything is stored. One row per digest (an upsert cannot
-        # touch a row twice), in digest order, so that concurrent batches
-        # lock rows in the same order and cannot deadlock.
-        rows = {
-            check_digest(packed.ref.digest): encode_object(packed) for packed in packed_resources
-        }
-        if not rows:
-            return
+    def _insert_many(self, rows: dict[str, bytes]) -> None:
+        # In digest order, so that concurrent batches lock rows in the same
+        # order and cannot deadlock; one row per digest, as an upsert cannot
+        # touch a row twice.
         batches: list[tuple[list[str], list[bytes]]] = [([], [])]
         size = 0
         for digest in sorted(rows):
             digests, datas = batches[-1]
-            if digests and (len(digests) >= _PAGE or size >= _BATCH_BYTES):
+            if digests and (len(digests) >= PAGE or size >= _BATCH_BYTES):
                 batches.append(([], []))
                 digests, datas = batches[-1]
                 size = 0
@@ -293,105 +278,15 @@ class PostgresBackend(StorageBackend):
 
         self._run(insert)
 
-    def has(self, ref: Ref[Any]) -> bool:
-        digest = check_digest(ref.digest)
-        row = self._run(
-            lambda conn: conn.execute(
-                "SELECT 1 FROM objects WHERE digest = %s", (digest,)
-            ).fetchone()
-        )
-        return row is not None
+    def _delete_batch(self, batch: list[str], limit: float, conn: Connection[Any]) -> list[str]:
+        rows = conn.execute(
+            "DELETE FROM objects WHERE digest = ANY(%s::text[]) AND written < %s RETURNING digest",
+            (batch, limit),
+        ).fetchall()
+        return [row[0] for row in rows]
 
-    def get(self, ref: Ref[Any]) -> ResourceDict | None:
-        digest = check_digest(ref.digest)
-        data = self.read_raw(digest)
-        if data is None:
-            return None
-        return decode_object(digest, data, self.location(digest))
-
-    def read_raw(self, digest: str) -> bytes | None:
-        """Returns the stored bytes of an object, or None."""
-        check_digest(digest)
-        row = self._run(
-            lambda conn: conn.execute(
-                "SELECT data FROM objects WHERE digest = %s", (digest,), binary=True
-            ).fetchone()
-        )
-        if row is None:
-            return None
-        return bytes(row[0])
-
-    def iter_objects(self) -> Iterator[tuple[str, float]]:
-        # Keyset paging on the primary key: no transaction or cursor stays
-        # open while the caller works (and deletes or commits meanwhile).
-        def fetch_page(after: str, conn: Connection[Any]) -> list[tuple[str, float]]:
-            return conn.execute(
-                "SELECT digest, written FROM objects WHERE digest > %s ORDER BY digest LIMIT %s",
-                (after, _PAGE),
-            ).fetchall()
-
-        after = ""
-        while True:
-            page = self._run(functools.partial(fetch_page, after))
-            yield from page
-            if len(page) < _PAGE:
-                return
-            after = page[-1][0]
-
-    def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
-        checked = [check_digest(digest) for digest in digests]
-        # The time is checked in the statement that deletes, so an object
-        # that a concurrent commit refreshes is never deleted.
-        limit = float("inf") if older_than is None else float(older_than)
-
-        def delete_batch(batch: list[str], conn: Connection[Any]) -> list[str]:
-            rows = conn.execute(
-                "DELETE FROM objects WHERE digest = ANY(%s::text[]) AND written < %s"
-                " RETURNING digest",
-                (batch, limit),
-            ).fetchall()
-            return [row[0] for row in rows]
-
-        done: list[str] = []
-        for start in range(0, len(checked), _PAGE):
-            batch = checked[start : start + _PAGE]
-            done.extend(self._run(functools.partial(delete_batch, batch)))
-        return done
-
-    # --- Tags. ---
-
-    def get_tag(self, name: str) -> str | None:
-        check_tag_name(name)
-        row = self._run(
-            lambda conn: conn.execute("SELECT digest FROM tags WHERE name = %s", (name,)).fetchone()
-        )
-        if row is None:
-            return None
-        return check_digest(row[0])
-
-    def set_tag(self, name: str, digest: str) -> None:
-        check_tag_name(name)
-        check_digest(digest)
-        self._run(
-            lambda conn: conn.execute(
-                "INSERT INTO tags (name, digest) VALUES (%s, %s)"
-                " ON CONFLICT (name) DO UPDATE SET digest = excluded.digest",
-                (name, digest),
-            )
-        )
-
-    def delete_tag(self, name: str) -> bool:
-        check_tag_name(name)
-        count = self._run(
-            lambda conn: conn.execute("DELETE FROM tags WHERE name = %s", (name,)).rowcount
-        )
-        return count > 0
-
-    def list_tags(self) -> dict[str, str]:
-        rows = self._run(
-            lambda conn: conn.execute("SELECT name, digest FROM tags ORDER BY name").fetchall()
-        )
-        return {name: check_digest(digest) for name, digest in rows}
+    def _fetch_binary(self, conn: Connection[Any], sql: str, params: Any) -> Any:
+        return conn.execute(sql, params, binary=True).fetchone()
 
     # --- Lifetime. ---
 

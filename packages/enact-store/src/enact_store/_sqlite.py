@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from time import time as wall_time
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from enact_resource import ResourceDict
-from enact_store._backend import REFRESH_INTERVAL, StorageBackend
-from enact_store._codec import decode_object, encode_object
+from enact_store._backend import REFRESH_INTERVAL
 from enact_store._errors import StoreConfigError, StoreError
-from enact_store._ref import PackedResource, Ref, check_digest
-from enact_store._store import check_tag_name
+from enact_store._sql import SqlBackend
 
 __all__ = ["SqliteBackend"]
 
@@ -41,8 +37,6 @@ _INSERT = (
     f" WHERE objects.written < excluded.written - {REFRESH_INTERVAL}"
 )
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
-# Rows per statement batch when listing or deleting.
-_PAGE = 1000
 
 # Connections inherited from a parent process through fork(). SQLite forbids
 # using them in the child, and closing them could disturb the parent's locks,
@@ -54,10 +48,10 @@ class _Connection(sqlite3.Connection):
     """A connection that can be weakly referenced (so close() can reach them all)."""
 
 
-class SqliteBackend(StorageBackend):
+class SqliteBackend(SqlBackend[sqlite3.Connection]):
     """Stores objects in one SQLite database file.
 
-    The file holds two tables, ``objects(digest, data)`` with the encoded
+    The file holds two tables, ``objects(digest, data, written)`` with the encoded
     objects and ``tags(name, digest)``, created on first use (as is the
     file's directory). The database runs in WAL mode with
     ``synchronous=NORMAL``: a transaction that has committed survives the
@@ -67,7 +61,8 @@ class SqliteBackend(StorageBackend):
     Safe for many threads and processes at once: each thread (and each
     process, also one forked from a process that had the backend open) uses
     its own connection; writers wait for each other (``timeout`` seconds) and
-    retry, and commits are idempotent (``INSERT OR IGNORE``).
+    retry, and commits are idempotent (an insert that only refreshes the
+    ``written`` time of an object already stored, see gc).
     :meth:`commit_many` writes its objects in one transaction. Reads are
     verified by the store.
 
@@ -86,9 +81,11 @@ class SqliteBackend(StorageBackend):
     """
 
     batches_commits = True
+    _PARAM = "?"
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         self._path = Path(path).absolute()
+        self._place = f"sqlite {self._path}"
         self._timeout = timeout
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -98,7 +95,7 @@ class SqliteBackend(StorageBackend):
         self._path.parent.mkdir(parents=True, exist_ok=True)
         # Open now, so that a bad path or a file that is not a database fails
         # here rather than at the first commit; this also creates the tables.
-        self._retry(lambda conn: None)
+        self._run(lambda conn: None)
 
     @property
     def path(self) -> Path:
@@ -153,7 +150,7 @@ class SqliteBackend(StorageBackend):
             raise
         return conn
 
-    def _retry(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+    def _run(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
         """Runs ``operation`` on this thread's connection, retrying while the database is busy.
 
         Every operation is idempotent, so running it again is safe. SQLite's
@@ -185,132 +182,34 @@ class SqliteBackend(StorageBackend):
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    # --- Objects. ---
+    # --- Writing and deleting objects (the rest is in SqlBackend). ---
 
-    def location(self, digest: str) -> str:
-        return f"sqlite {self._path} objects row {check_digest(digest)}"
-
-    def commit(self, packed_resource: PackedResource[Any]) -> None:
-        digest = check_digest(packed_resource.ref.digest)
-        data = encode_object(packed_resource)
+    def _insert(self, digest: str, data: bytes) -> None:
         row = (digest, data, wall_time())
-        self._retry(lambda conn: conn.execute(_INSERT, row))
+        self._run(lambda conn: conn.execute(_INSERT, row))
 
-    def commit_many(self, packed_resources: Iterable[PackedResource[Any]]) -> None:
-        # Encode everything first: a value that cannot be written fails
-        # before anything is stored.
+    def _insert_many(self, rows: dict[str, bytes]) -> None:
         now = wall_time()
-        rows = [
-            (check_digest(packed.ref.digest), encode_object(packed), now)
-            for packed in packed_resources
-        ]
-        if not rows:
-            return
+        params = [(digest, data, now) for digest, data in rows.items()]
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(_INSERT, rows)
+            conn.executemany(_INSERT, params)
             conn.execute("COMMIT")
 
-        self._retry(insert)
+        self._run(insert)
 
-    def has(self, ref: Ref[Any]) -> bool:
-        digest = check_digest(ref.digest)
-        row = self._retry(
-            lambda conn: conn.execute(
-                "SELECT 1 FROM objects WHERE digest = ?", (digest,)
-            ).fetchone()
-        )
-        return row is not None
-
-    def get(self, ref: Ref[Any]) -> ResourceDict | None:
-        digest = check_digest(ref.digest)
-        data = self.read_raw(digest)
-        if data is None:
-            return None
-        return decode_object(digest, data, self.location(digest))
-
-    def read_raw(self, digest: str) -> bytes | None:
-        """Returns the stored bytes of an object, or None."""
-        check_digest(digest)
-        row = self._retry(
-            lambda conn: conn.execute(
-                "SELECT data FROM objects WHERE digest = ?", (digest,)
-            ).fetchone()
-        )
-        if row is None:
-            return None
-        return bytes(row[0])
-
-    def iter_objects(self) -> Iterator[tuple[str, float]]:
-        # Page through the primary key so no read transaction stays open
-        # while the caller works (and deletes or commits meanwhile).
-        def fetch_page(after: str, conn: sqlite3.Connection) -> list[tuple[str, float]]:
-            return conn.execute(
-                "SELECT digest, written FROM objects WHERE digest > ? ORDER BY digest LIMIT ?",
-                (after, _PAGE),
-            ).fetchall()
-
-        after = ""
-        while True:
-            page = self._retry(functools.partial(fetch_page, after))
-            yield from page
-            if len(page) < _PAGE:
-                return
-            after = page[-1][0]
-
-    def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
-        checked = [check_digest(digest) for digest in digests]
-        limit = float("inf") if older_than is None else older_than
-
-        def delete_batch(batch: list[str], conn: sqlite3.Connection) -> list[str]:
-            conn.execute("BEGIN IMMEDIATE")
-            deleted = [
-                digest
-                for digest in batch
-                if conn.execute(
-                    "DELETE FROM objects WHERE digest = ? AND written < ?", (digest, limit)
-                ).rowcount
-            ]
-            conn.execute("COMMIT")
-            return deleted
-
-        done: list[str] = []
-        for start in range(0, len(checked), _PAGE):
-            batch = checked[start : start + _PAGE]
-            done.extend(self._retry(functools.partial(delete_batch, batch)))
-        return done
-
-    # --- Tags. ---
-
-    def get_tag(self, name: str) -> str | None:
-        check_tag_name(name)
-        row = self._retry(
-            lambda conn: conn.execute("SELECT digest FROM tags WHERE name = ?", (name,)).fetchone()
-        )
-        if row is None:
-            return None
-        return check_digest(row[0])
-
-    def set_tag(self, name: str, digest: str) -> None:
-        check_tag_name(name)
-        check_digest(digest)
-        self._retry(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO tags (name, digest) VALUES (?, ?)", (name, digest)
-            )
-        )
-
-    def delete_tag(self, name: str) -> bool:
-        check_tag_name(name)
-        cursor = self._retry(lambda conn: conn.execute("DELETE FROM tags WHERE name = ?", (name,)))
-        return cursor.rowcount > 0
-
-    def list_tags(self) -> dict[str, str]:
-        rows = self._retry(
-            lambda conn: conn.execute("SELECT name, digest FROM tags ORDER BY name").fetchall()
-        )
-        return {name: check_digest(digest) for name, digest in rows}
+    def _delete_batch(self, batch: list[str], limit: float, conn: sqlite3.Connection) -> list[str]:
+        conn.execute("BEGIN IMMEDIATE")
+        deleted = [
+            digest
+            for digest in batch
+            if conn.execute(
+                "DELETE FROM objects WHERE digest = ? AND written < ?", (digest, limit)
+            ).rowcount
+        ]
+        conn.execute("COMMIT")
+        return deleted
 
     # --- Lifetime. ---
 

@@ -1,0 +1,190 @@
+"""SqlBackend: what SqliteBackend and PostgresBackend share (two tables, the same queries).
+
+Private: the subclasses say how a statement runs (connections, retries), how
+objects are inserted (the clock that stamps them, transactions) and how they
+are deleted in batches; this module holds the rest.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from enact_resource import ResourceDict
+from enact_store._backend import StorageBackend
+from enact_store._codec import decode_object, encode_object
+from enact_store._ref import PackedResource, Ref, check_digest
+from enact_store._store import check_tag_name
+
+__all__ = ["PAGE", "SqlBackend"]
+
+_T = TypeVar("_T")
+
+#: Rows per statement batch when listing or deleting (and committing, where batched).
+PAGE = 1000
+
+
+class SqlCursor(Protocol):
+    """What the shared queries use of a DB-API cursor (sqlite3's or psycopg's)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class SqlConnection(Protocol):
+    """What the shared queries use of a connection: ``execute`` returning a cursor."""
+
+    def execute(self, sql: str, params: Any = ..., /) -> SqlCursor: ...
+
+
+_C = TypeVar("_C", bound=SqlConnection)
+
+
+class SqlBackend(StorageBackend, Generic[_C]):
+    """Stores objects and tags in two SQL tables, through connections of type ``_C``.
+
+    The tables are ``objects(digest, data, written)``, the encoded objects and
+    when each was last written (on the backend's clock, :meth:`now`), and
+    ``tags(name, digest)``; digests and tag names are their primary keys.
+    Every operation is idempotent, so a subclass's :meth:`_run` may run it
+    again after a transient failure.
+    """
+
+    #: The driver's parameter placeholder: ``?`` (qmark) or ``%s`` (format).
+    _PARAM: ClassVar[str]
+
+    #: Where the tables are, for :meth:`location` (e.g. ``sqlite /path/store.db``).
+    _place: str
+
+    # --- What a subclass provides. ---
+
+    @abc.abstractmethod
+    def _run(self, operation: Callable[[_C], _T]) -> _T:
+        """Runs ``operation`` on a connection, retrying while the failure is transient.
+
+        Raises :class:`StoreError` for a failure that is not, or that lasts.
+        """
+
+    @abc.abstractmethod
+    def _insert(self, digest: str, data: bytes) -> None:
+        """Upserts one (checked, encoded) object, stamping it with the backend's clock."""
+
+    @abc.abstractmethod
+    def _insert_many(self, rows: dict[str, bytes]) -> None:
+        """Upserts (checked, encoded) objects by digest, all in one transaction."""
+
+    @abc.abstractmethod
+    def _delete_batch(self, batch: list[str], limit: float, conn: _C) -> list[str]:
+        """Deletes the objects of ``batch`` last written before ``limit``; returns their digests.
+
+        At most :data:`PAGE` digests. The time is checked in the statement
+        that deletes, so an object that a concurrent commit refreshes is
+        never deleted.
+        """
+
+    def _fetch_binary(self, conn: _C, sql: str, params: Any) -> Any:
+        """The first row of a query whose result holds binary data, or None."""
+        return conn.execute(sql, params).fetchone()
+
+    # --- Objects. ---
+
+    def location(self, digest: str) -> str:
+        return f"{self._place} objects row {check_digest(digest)}"
+
+    def commit(self, packed_resource: PackedResource[Any]) -> None:
+        digest = check_digest(packed_resource.ref.digest)
+        self._insert(digest, encode_object(packed_resource))
+
+    def commit_many(self, packed_resources: Iterable[PackedResource[Any]]) -> None:
+        # Encode everything first: a value that cannot be written fails
+        # before anything is stored. One row per digest.
+        rows = {
+            check_digest(packed.ref.digest): encode_object(packed) for packed in packed_resources
+        }
+        if rows:
+            self._insert_many(rows)
+
+    def has(self, ref: Ref[Any]) -> bool:
+        digest = check_digest(ref.digest)
+        sql = f"SELECT 1 FROM objects WHERE digest = {self._PARAM}"
+        row = self._run(lambda conn: conn.execute(sql, (digest,)).fetchone())
+        return row is not None
+
+    def get(self, ref: Ref[Any]) -> ResourceDict | None:
+        digest = check_digest(ref.digest)
+        data = self.read_raw(digest)
+        if data is None:
+            return None
+        return decode_object(digest, data, self.location(digest))
+
+    def read_raw(self, digest: str) -> bytes | None:
+        """Returns the stored bytes of an object, or None."""
+        check_digest(digest)
+        sql = f"SELECT data FROM objects WHERE digest = {self._PARAM}"
+        row = self._run(lambda conn: self._fetch_binary(conn, sql, (digest,)))
+        if row is None:
+            return None
+        return bytes(row[0])
+
+    def iter_objects(self) -> Iterator[tuple[str, float]]:
+        # Keyset paging on the primary key: no transaction or cursor stays
+        # open while the caller works (and deletes or commits meanwhile).
+        p = self._PARAM
+        sql = f"SELECT digest, written FROM objects WHERE digest > {p} ORDER BY digest LIMIT {p}"
+
+        def fetch_page(after: str, conn: _C) -> list[tuple[str, float]]:
+            return conn.execute(sql, (after, PAGE)).fetchall()
+
+        after = ""
+        while True:
+            page = self._run(functools.partial(fetch_page, after))
+            yield from page
+            if len(page) < PAGE:
+                return
+            after = page[-1][0]
+
+    def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
+        checked = [check_digest(digest) for digest in digests]
+        limit = float("inf") if older_than is None else float(older_than)
+        done: list[str] = []
+        for start in range(0, len(checked), PAGE):
+            batch = checked[start : start + PAGE]
+            done.extend(self._run(functools.partial(self._delete_batch, batch, limit)))
+        return done
+
+    # --- Tags. ---
+
+    def get_tag(self, name: str) -> str | None:
+        check_tag_name(name)
+        sql = f"SELECT digest FROM tags WHERE name = {self._PARAM}"
+        row = self._run(lambda conn: conn.execute(sql, (name,)).fetchone())
+        if row is None:
+            return None
+        return check_digest(row[0])
+
+    def set_tag(self, name: str, digest: str) -> None:
+        check_tag_name(name)
+        check_digest(digest)
+        p = self._PARAM
+        sql = (
+            f"INSERT INTO tags (name, digest) VALUES ({p}, {p})"
+            " ON CONFLICT (name) DO UPDATE SET digest = excluded.digest"
+        )
+        self._run(lambda conn: conn.execute(sql, (name, digest)))
+
+    def delete_tag(self, name: str) -> bool:
+        check_tag_name(name)
+        sql = f"DELETE FROM tags WHERE name = {self._PARAM}"
+        count = self._run(lambda conn: conn.execute(sql, (name,)).rowcount)
+        return count > 0
+
+    def list_tags(self) -> dict[str, str]:
+        sql = "SELECT name, digest FROM tags ORDER BY name"
+        rows = self._run(lambda conn: conn.execute(sql).fetchall())
+        return {name: check_digest(digest) for name, digest in rows}
