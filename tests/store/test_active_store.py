@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 import pytest
 from _store_testlib import Box
@@ -48,3 +50,16 @@ def test_the_active_store_is_per_thread() -> None:
         thread.join()
 
     assert len(seen) == 1
+
+
+def test_a_dropped_store_is_freed_at_once_without_the_cycle_collector() -> None:
+    store = es.Store()
+    store.commit(er.Str("kept only by the store"))
+    assert len(store.tags) == 0
+    alive = weakref.ref(store)
+    gc.disable()
+    try:
+        del store
+        assert alive() is None
+    finally:
+        gc.enable()

@@ -82,7 +82,6 @@ class Store:
         # Reads from a trusted backend with the default packing need no
         # re-hashing (the data never left this process).
         self._verify_reads = not backend.trusted
-        self._tags = Tags(self)
 
     @property
     def backend(self) -> StorageBackend:
@@ -97,7 +96,10 @@ class Store:
     @property
     def tags(self) -> Tags:
         """Named, mutable pointers to refs (like git branches)."""
-        return self._tags
+        # A new view each time: a Tags held by the store would form a cycle,
+        # and a dropped store (with all it holds) would then wait for the
+        # cyclic garbage collector instead of being freed at once.
+        return Tags(self)
 
     @staticmethod
     def current() -> Store:
