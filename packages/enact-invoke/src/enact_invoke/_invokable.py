@@ -388,8 +388,13 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             _record_success(self, store, request_ref, invokable_ref, frame, output, recorded)
             return cast(Invocation[I, O], store.get(recorded[0]))
         _record_failure(self, store, request_ref, invokable_ref, frame, error, None, recorded)
-        if raise_on_invocation_error and isinstance(error, InvocationError):
-            raise error
+        # Whether raised or only recorded, this frame lets go of the exception:
+        # its traceback holds this frame, whose `error` would hold it (a cycle).
+        try:
+            if raise_on_invocation_error and isinstance(error, InvocationError):
+                raise error
+        finally:
+            error = None
         return cast(Invocation[I, O], store.get(recorded[0]))
 
 
@@ -513,6 +518,7 @@ def _record_success(
     output: ResourceBase,
     into: list[Ref[Invocation[Any, Any]]],
 ) -> None:
+    frame.propagated.clear()  # See _record_failure.
     response = Response(
         invokable=_state_after(invokable, store, invokable_ref),
         output=store.commit(output),
@@ -539,6 +545,9 @@ def _record_failure(
         if propagated is error:
             raised_ref = ref
             break
+    # Done with the call: drop the exceptions, whose tracebacks would make
+    # reference cycles through the stack frames.
+    frame.propagated.clear()
     raised_here = raised_ref is None
     if raised_ref is None:
         raised_ref = _commit_exception(store, error)
