@@ -1,0 +1,73 @@
+"""A replay that needs nothing re-run does the same work whatever the size.
+
+Counted in Python function calls (deterministic), not in time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import enact
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class Inc(enact.Invokable):
+    def call(self, x: enact.Int) -> enact.Int:
+        return enact.Int(x + 1)
+
+
+@enact.typed_invokable(enact.NoneResource, enact.Int)
+@dataclasses.dataclass
+class Many(enact.Invokable):
+    n: int
+
+    def call(self) -> enact.Int:
+        inc = Inc()
+        return enact.Int(sum(inc(enact.Int(i)) for i in range(self.n)))
+
+
+def _calls(run: Callable[[], Any]) -> int:
+    count = 0
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        nonlocal count
+        if event == "call":
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def _replay_calls(n: int, drop_top_output: bool) -> int:
+    with enact.Store() as store:
+        ref = enact.commit(Many(n).invoke())
+        invocation = enact.Ref(ref.digest)()
+        if drop_top_output:
+            with invocation.response.modify() as response:
+                response.output = None
+        invocation.replay()  # Warm the per-class caches.
+        invocation = enact.Ref(ref.digest)()
+        if drop_top_output:
+            with invocation.response.modify() as response:
+                response.output = None
+        with store:
+            return _calls(invocation.replay)
+
+
+def test_replay_that_reruns_nothing_costs_the_same_for_10_or_2000_children() -> None:
+    assert _replay_calls(10, drop_top_output=False) == _replay_calls(2000, False)
+
+
+def test_replay_that_reuses_every_child_costs_the_same_per_child() -> None:
+    small, large = _replay_calls(10, True), _replay_calls(1010, True)
+    per_child = (large - small) / 1000
+    assert per_child == int(per_child)
+    assert _replay_calls(2010, True) - large == 1000 * per_child
