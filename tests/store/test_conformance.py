@@ -442,3 +442,23 @@ def test_persistent_store_refuses_an_unregistered_type_at_commit(
     with pytest.raises(er.SerializationError, match="not registered"):
         store.commit(Box(Unregistered(1)))
     assert list(store.backend.iter_digests()) == []
+
+
+def test_tags_can_name_both_a_path_and_its_prefix(store: es.Store) -> None:
+    ref = store.commit(Box("nested"))
+    try:
+        store.tags["runs"] = ref
+        store.tags["runs/today"] = ref
+        store.tags["runs/today/1"] = ref
+    except es.UnsupportedOperation:
+        pytest.skip(f"{store.backend!r} has no tags")
+
+    assert list(store.tags) == ["runs", "runs/today", "runs/today/1"]
+    del store.tags["runs/today"]
+    assert list(store.tags) == ["runs", "runs/today/1"]
+
+
+def test_an_invalid_tag_name_is_simply_not_in_the_tags(store: es.Store) -> None:
+    assert "x y" not in store.tags
+    assert "../x" not in store.tags
+    assert 3 not in store.tags

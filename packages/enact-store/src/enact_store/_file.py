@@ -145,12 +145,14 @@ class FileBackend(StorageBackend):
         return deleted
 
     def _tag_path(self, name: str) -> Path:
-        return self._tags / check_tag_name(name)
+        # One flat file per tag: '/' (allowed in names, like git branches) is
+        # written as '%2F' ('%' is not allowed), so tags "a" and "a/b" coexist.
+        return self._tags / check_tag_name(name).replace("/", "%2F")
 
     def get_tag(self, name: str) -> str | None:
         try:
             text = self._tag_path(name).read_text().strip()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        except FileNotFoundError:
             return None
         return check_digest(text)
 
@@ -160,15 +162,15 @@ class FileBackend(StorageBackend):
     def delete_tag(self, name: str) -> bool:
         try:
             self._tag_path(name).unlink()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        except FileNotFoundError:
             return False
         return True
 
     def list_tags(self) -> dict[str, str]:
         tags = {}
-        for path in sorted(self._tags.rglob("*")):
-            if path.is_file():
-                name = path.relative_to(self._tags).as_posix()
+        for path in sorted(self._tags.iterdir()):
+            name = path.name.replace("%2F", "/")
+            with contextlib.suppress(ValueError):  # Not a tag file: skip it.
                 value = self.get_tag(name)
                 if value is not None:
                     tags[name] = value

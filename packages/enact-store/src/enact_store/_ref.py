@@ -150,6 +150,12 @@ class Ref(ResourceBase, Generic[T]):
     def get(self) -> T:
         """Returns a copy of the referenced resource from the active store.
 
+        The content is read once (and verified) and then kept with this ref:
+        later calls build a new copy from it without reading or hashing
+        again. Content is named by its digest, so it is the same whichever
+        store it came from; a ref that has its content no longer asks the
+        active store whether it holds it.
+
         Raises:
             NoActiveStoreError: no store is active.
             NotFound: the active store does not hold the resource.

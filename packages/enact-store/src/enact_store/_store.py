@@ -299,7 +299,12 @@ class Tags(MutableMapping[str, Ref[Any]]):
         return len(self._store.backend.list_tags())
 
     def __contains__(self, name: object) -> bool:
-        return self._store.backend.get_tag(check_tag_name(name)) is not None
+        try:
+            check_tag_name(name)
+        except ValueError:
+            return False  # No tag can have an invalid name.
+        assert isinstance(name, str)
+        return self._store.backend.get_tag(name) is not None
 
     def __repr__(self) -> str:
         return f"Tags({self._store.backend.list_tags()!r})"
