@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import pytest
 
@@ -487,3 +488,43 @@ def test_replay_context_matches_recorded_children_in_order(store: enact.Store) -
     context.advance()
     assert context.peek() is None
     assert context.remaining() == 0
+
+
+class TestReplayContextUsedDirectly:
+    """ReplayContext as a context manager inside a tracked call."""
+
+    def test_calls_in_the_block_reuse_the_given_recorded_children(self) -> None:
+        with enact.Store():
+            earlier = _ReuseBlock(None).invoke()
+            runs_before = _Count.runs
+            later = _ReuseBlock(enact.commit(earlier)).invoke()
+            assert _Count.runs == runs_before  # both counts reused, none re-run
+            assert later.get_output() == earlier.get_output()
+
+    def test_outside_a_tracked_call_it_refuses_with_a_clear_error(self) -> None:
+        context = enact.ReplayContext()
+        with pytest.raises(RuntimeError, match="inside a tracked invocation"):
+            context.__enter__()
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class _Count(enact.Invokable):
+    runs: ClassVar[int] = 0
+
+    def call(self, x: enact.Int) -> enact.Int:
+        type(self).runs += 1
+        return enact.Int(x + type(self).runs)
+
+
+@enact.typed_invokable(enact.NoneResource, enact.Int)
+@dataclasses.dataclass
+class _ReuseBlock(enact.Invokable):
+    earlier: enact.Ref[enact.Invocation[Any, Any]] | None
+
+    def call(self) -> enact.Int:
+        count = _Count()
+        if self.earlier is None:
+            return enact.Int(count(enact.Int(1)) + count(enact.Int(2)))
+        with enact.ReplayContext.from_invocation(self.earlier()):
+            return enact.Int(count(enact.Int(1)) + count(enact.Int(2)))

@@ -64,6 +64,14 @@ _IMMUTABLE_INPUTS: tuple[type, ...] = (Str, Int, Float, Bytes, NoneResource)
 class ReplayContext:
     """The recorded children of a call, matched in order against the calls of a replay.
 
+    Replay creates these for each re-run call. Used directly as a context
+    manager inside a tracked call, it makes the calls in its block match
+    against the given recorded children (reusing their outputs) instead of the
+    current guide::
+
+        with ReplayContext.from_invocation(earlier):
+            summary = summarize(text)  # reused if earlier recorded this call
+
     Args:
         children: refs to the recorded child invocations, in call order.
         exception_override: offered each recorded exception raised in the
@@ -73,7 +81,7 @@ class ReplayContext:
             raises :class:`ReplayError` (else it simply runs).
     """
 
-    __slots__ = ("_children", "_position", "exception_override", "strict")
+    __slots__ = ("_children", "_position", "_saved", "exception_override", "strict")
 
     def __init__(
         self,
@@ -83,8 +91,23 @@ class ReplayContext:
     ) -> None:
         self._children = children
         self._position = 0
+        self._saved: list[tuple[_Frame, ReplayContext | None]] = []
         self.exception_override = exception_override
         self.strict = strict
+
+    def __enter__(self) -> ReplayContext:
+        frame = _FRAME.get()
+        if frame is None:
+            raise RuntimeError(
+                "ReplayContext can only guide calls inside a tracked invocation (see invoke())"
+            )
+        self._saved.append((frame, frame.replay))
+        frame.replay = self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        frame, previous = self._saved.pop()
+        frame.replay = previous
 
     @classmethod
     def from_invocation(
