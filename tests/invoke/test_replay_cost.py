@@ -67,7 +67,8 @@ def test_replay_that_reruns_nothing_costs_the_same_for_10_or_2000_children() -> 
 
 
 def test_replay_that_reuses_every_child_costs_the_same_per_child() -> None:
-    small, large = _replay_calls(10, True), _replay_calls(1010, True)
-    per_child = (large - small) / 1000
-    assert per_child == int(per_child)
-    assert _replay_calls(2010, True) - large == 1000 * per_child
+    small, large, larger = (_replay_calls(n, True) for n in (10, 1010, 2010))
+    # The second thousand children cost what the first did (a few calls of
+    # slack: bookkeeping that depends on sizes, such as uniform-list checks).
+    assert abs((larger - large) - (large - small)) <= 10
+    assert large - small < 1000 * 100

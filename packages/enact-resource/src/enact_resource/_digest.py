@@ -59,6 +59,10 @@ def digest(value: Any) -> str:
 
 def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
     """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass."""
+    stream = type(resource)._enact_stream_
+    if stream is not None:
+        # A value type with its own stream (Str, Int, ...): one field, no walk.
+        return resource.to_resource_dict(), sha256(stream(resource).encode()).hexdigest()
     out: list[Any] = []
     try:
         data = _pack_resource(resource, out)

@@ -26,8 +26,9 @@ T = TypeVar("T", bound=ResourceBase)
 BATCH_LIMIT = 2000
 
 # Per thread or task: the pending objects of each store with an open batch.
+_NO_BATCHES: Mapping[Store, dict[str, PackedResource[Any]]] = MappingProxyType({})
 _BATCHES: ContextVar[Mapping[Store, dict[str, PackedResource[Any]]]] = ContextVar(
-    "enact_store_batches", default=MappingProxyType({})
+    "enact_store_batches", default=_NO_BATCHES
 )
 
 # Like git branch names: path segments of letters, digits, '.', '_' and '-',
@@ -139,7 +140,7 @@ class Store:
             raise TypeError(f"Only resources can be committed, got {type(resource).__qualname__}")
         packed = self._ref_type.pack(resource)
         batches = _BATCHES.get()
-        if batches:
+        if batches is not _NO_BATCHES:
             pending = batches.get(self)
             if pending is not None:
                 pending.setdefault(packed.ref.digest, packed)
@@ -189,7 +190,7 @@ class Store:
 
     def _pending(self, digest: str) -> PackedResource[Any] | None:
         batches = _BATCHES.get()
-        if batches:
+        if batches is not _NO_BATCHES:
             pending = batches.get(self)
             if pending:
                 return pending.get(digest)
