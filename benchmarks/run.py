@@ -510,10 +510,13 @@ Profiles taken with py-spy (`py-spy record -f raw`) on the fan-out workload.
   insert each (the in-transaction insert floor above).
 - **Replay when nothing needs re-running.** The work is constant: it makes
   the same Python calls (196) for 10 or 16,000 children, which
-  tests/invoke/test_replay_cost.py checks by counting them. The time of the
-  first replay after loading still creeps up with the size of the heap (cold
-  caches and allocator pages: the same call takes ~20 µs when repeated at
-  either size).
+  tests/invoke/test_replay_cost.py checks by counting them. Its time still
+  creeps up with the size of the heap because each repetition follows a
+  gc.collect(), which walks the whole heap and leaves the CPU caches cold:
+  timed piece by piece, the first operations after it (loading the request,
+  packing the invokable) take 2x longer at 16,000 children, with no page
+  faults; repeated without the collection, the replay takes ~20 µs at either
+  size.
 - **SQLite commit outside an invocation (target 1.5x the raw insert).** The
   statement itself costs as much as the raw single-row insert; on top of it
   come packing (~2.5 µs: stream, hash, ResourceDict), encoding (~1.5 µs) and
