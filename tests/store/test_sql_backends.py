@@ -146,6 +146,8 @@ def test_threads_share_one_backend(backend: AnySqlBackend) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+# Forking while the pool's threads run is exactly what this test checks.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 @pytest.mark.parametrize("child_uses_the_store", [True, False])
 def test_a_forked_child_opens_its_own_connections_and_leaves_the_parents_alone(
     backend: AnySqlBackend, sql_factory: BackendFactory, child_uses_the_store: bool
