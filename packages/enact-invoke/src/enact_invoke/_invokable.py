@@ -421,10 +421,14 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         return cast(Invocation[I, O], store.get(recorded[0]))
 
 
+# Per class: (its `call` function, whether it takes an input parameter).
+_TAKES_INPUT: dict[type, tuple[object, bool]] = {}
+
+
 def _takes_input(cls: type[InvokableBase[Any, Any]]) -> bool:
     """Returns whether ``cls.call`` takes an input parameter (cached per class)."""
-    cached: tuple[object, bool] | None = cls.__dict__.get("_enact_takes_input_")
     call = cls.call
+    cached = _TAKES_INPUT.get(cls)
     if cached is not None and cached[0] is call:
         return cached[1]
     try:
@@ -435,7 +439,7 @@ def _takes_input(cls: type[InvokableBase[Any, Any]]) -> bool:
         takes = any(
             p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
         )
-    type.__setattr__(cls, "_enact_takes_input_", (call, takes))
+    _TAKES_INPUT[cls] = (call, takes)
     return takes
 
 

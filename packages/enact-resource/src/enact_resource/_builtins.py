@@ -6,11 +6,25 @@ import decimal
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from enact_resource._resource import FieldValue, ResourceBase, set_type_name, type_info
+from enact_resource._resource import (
+    _INFOS,
+    FieldValue,
+    ResourceBase,
+    ResourceDict,
+    set_type_name,
+    type_info,
+)
 
 __all__ = ["Bytes", "Float", "Int", "NoneResource", "Str"]
 
 _V = TypeVar("_V")
+_new_dict = dict.__new__
+
+
+def _prefix(cls: type[ResourceBase]) -> str:
+    # The type's stream prefix; value types are not dataclasses, so a cached
+    # TypeInfo never goes stale.
+    return (_INFOS.get(cls) or type_info(cls)).stream_prefix
 
 
 class _ValueResource(ResourceBase):
@@ -30,6 +44,12 @@ class _ValueResource(ResourceBase):
     def deep_copy_resource(self: _V) -> _V:
         return self  # Immutable: a copy would be indistinguishable.
 
+    def to_resource_dict(self) -> ResourceDict:
+        data: ResourceDict = _new_dict(ResourceDict)
+        data.type = type(self)
+        data["value"] = self.field_values()[0]  # type: ignore[index]
+        return data
+
     def _enact_pack_(self) -> tuple[str, Any]:
         stream = self._enact_stream_()  # type: ignore[misc]
         return stream, self
@@ -41,7 +61,7 @@ class Str(_ValueResource, str):
     __slots__ = ()
 
     def _enact_stream_(self) -> str:
-        return type_info(type(self)).stream_prefix + "'value's" + str.__repr__(self) + "]"
+        return _prefix(type(self)) + "'value's" + str.__repr__(self) + "]"
 
     def field_values(self) -> tuple[str]:
         return (str.__str__(self),)
@@ -57,7 +77,7 @@ class Int(_ValueResource, int):
             text = int.__repr__(self)
         except ValueError:  # Past the int-to-text digit limit: Decimal has none.
             text = str(decimal.Decimal(int(self)))
-        return type_info(type(self)).stream_prefix + "'value'i" + text + "]"
+        return _prefix(type(self)) + "'value'i" + text + "]"
 
     def field_values(self) -> tuple[int]:
         return (int(self),)
@@ -69,7 +89,7 @@ class Float(_ValueResource, float):
     __slots__ = ()
 
     def _enact_stream_(self) -> str:
-        return type_info(type(self)).stream_prefix + "'value'f" + float.__repr__(self) + "]"
+        return _prefix(type(self)) + "'value'f" + float.__repr__(self) + "]"
 
     def field_values(self) -> tuple[float]:
         return (float(self),)

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from enact_resource import ResourceBase, ResourceDict, digest, pack_resource, register
-from enact_resource._resource import FieldValue, set_type_name, type_info
+from enact_resource._resource import _INFOS, FieldValue, set_type_name, type_info
 from enact_store._context import current_store
 from enact_store._errors import CorruptionError, RefError
 
@@ -30,6 +30,12 @@ def check_digest(value: object) -> str:
     if type(value) is str and len(value) == 64 and _HEX64.fullmatch(value):
         return value
     raise RefError(f"Invalid digest {value!r:.100}: expected 64 lowercase hex digits")
+
+
+def _head(cls: type[ResourceBase]) -> str:
+    """The digest stream of a ref up to its digest (refs are not dataclasses, so
+    a cached TypeInfo never goes stale)."""
+    return (_INFOS.get(cls) or type_info(cls)).stream_prefix + "'digest's'"
 
 
 class PackedResource(Generic[T]):
@@ -104,14 +110,21 @@ class Ref(ResourceBase, Generic[T]):
 
     def _enact_stream_(self) -> str:
         # The generic stream of a one-field resource; a digest needs no escaping.
-        return type_info(type(self)).stream_prefix + "'digest's'" + self._digest + "']"
+        return (
+            (_INFOS.get(type(self)) or type_info(type(self))).stream_prefix
+            + "'digest's'"
+            + self._digest
+            + "']"
+        )
 
     def _enact_pack_(self) -> tuple[str, Ref[T]]:
         # Stream and snapshot copy in one call: refs fill invocation records.
         copy = object.__new__(type(self))
         copy._digest = digest = self._digest
         copy._cached = self._cached
-        return type_info(type(self)).stream_prefix + "'digest's'" + digest + "']", copy
+        return (
+            _INFOS.get(type(self)) or type_info(type(self))
+        ).stream_prefix + "'digest's'" + digest + "']", copy
 
     def deep_copy_resource(self: R, _new: Any = object.__new__) -> R:
         # A new object, since modify() re-points a ref; the cache is shared as
