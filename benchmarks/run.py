@@ -484,7 +484,10 @@ def main(argv: list[str] | None = None) -> int:
 ANALYSIS = """
 ## Where a target is not met, and what blocks it
 
-Profiles taken with py-spy (`py-spy record -f raw`) on the fan-out workload.
+Profiles taken with py-spy (`py-spy record -f raw`) on the fan-out workload,
+and `uv run python benchmarks/breakdown.py`, which times the fan-out with
+`Store.commit` replaced by cheaper stand-ins (typical: normal 24.4 µs/child;
+ResourceDict + digest only 19.0; digest only 18.6; no commit work 3.7).
 
 - **Tracked child call (target 12 µs).** The record format of SPEC §5 makes
   every tracked call store six objects: the invokable (skipped when the call
