@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-import enact
 import enact_resource as er
 
 
@@ -49,34 +48,6 @@ class MyIntResource(er.ResourceBase, int):
 
 def _holder() -> Holder:
     return Holder(items=[1, [2.5, b"x"]], mapping={"p": Point(1, 2)}, child=Point(3, 4), kind=Point)
-
-
-# --- the flat package ----------------------------------------------------------
-
-
-# The resource names SPEC section 6 requires `import enact` to expose.
-SPEC_NAMES = [
-    "Resource",
-    "ResourceBase",
-    "ResourceDict",
-    "FieldTypeError",
-    "register",
-    "Registry",
-    "Serializer",
-    "JsonSerializer",
-    "SerializationError",
-    "DeserializationError",
-    "Str",
-    "Int",
-    "Float",
-    "Bytes",
-    "NoneResource",
-]
-
-
-@pytest.mark.parametrize("name", SPEC_NAMES)
-def test_enact_reexports_the_very_objects_of_enact_resource(name: str) -> None:
-    assert getattr(enact, name) is getattr(er, name)
 
 
 # --- fields --------------------------------------------------------------------
