@@ -203,7 +203,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         if recorded_ref is not None:
             assert replay is not None
             # Replaying: match by digests first; a reused call stores nothing.
-            as_ref = store.ref_type.from_digest
+            as_ref = store.ref_type._from_computed_digest
             request = Request(as_ref(digest(self)), as_ref(digest(resource)))
             reused, output, child_replay = _match_recorded(
                 self, resource, store, replay, recorded_ref, as_ref(digest(request)), frame

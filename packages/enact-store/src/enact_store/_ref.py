@@ -199,6 +199,14 @@ class Ref(ResourceBase, Generic[T]):
         return cls(value)
 
     @classmethod
+    def _from_computed_digest(cls: type[R], value: str) -> R:
+        """A ref to a digest this process just computed (so it needs no check)."""
+        ref = object.__new__(cls)
+        ref._digest = value
+        ref._cached = None
+        return ref
+
+    @classmethod
     def pack(cls, resource: ResourceBase) -> PackedResource[Any]:
         """Returns what a backend stores for ``resource`` and the ref naming it.
 
