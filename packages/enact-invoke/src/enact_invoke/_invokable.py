@@ -145,7 +145,8 @@ class _Frame:
         self.children: list[Ref[Invocation[Any, Any]]] = []
         # Exceptions raised by children (by identity), with their recorded refs,
         # so that a frame they propagate through records raised_here=False.
-        self.propagated: list[tuple[BaseException, Ref[ExceptionResource]]] = []
+        # Made on the first child that raises: most calls have none.
+        self.propagated: list[tuple[BaseException, Ref[ExceptionResource]]] | None = None
 
 
 _FRAME: ContextVar[_Frame | None] = ContextVar("enact_invocation_frame", default=None)
@@ -221,7 +222,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             output = self.call(resource) if _takes_input(type(self)) else self._call_with(resource)
         except Exception as e:
             raised_ref = _record_failure(self, store, request_ref, invokable_ref, child, e, frame)
-            frame.propagated.append((e, raised_ref))
+            _note_propagated(frame, e, raised_ref)
             raise
         finally:
             _FRAME.reset(token)
@@ -229,7 +230,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             output = self._check_output(output, resource, input_ref)
         except InvocationError as e:
             raised_ref = _record_failure(self, store, request_ref, invokable_ref, child, e, frame)
-            frame.propagated.append((e, raised_ref))
+            _note_propagated(frame, e, raised_ref)
             raise
         _record_success(self, store, request_ref, invokable_ref, child, output, frame.children)
         return output
@@ -443,6 +444,13 @@ def _takes_input(cls: type[InvokableBase[Any, Any]]) -> bool:
     return takes
 
 
+def _note_propagated(frame: _Frame, error: Exception, raised_ref: Ref[ExceptionResource]) -> None:
+    """Notes that ``error``, recorded as ``raised_ref``, leaves a child of ``frame``."""
+    if frame.propagated is None:
+        frame.propagated = []
+    frame.propagated.append((error, raised_ref))
+
+
 def _match_recorded(
     invokable: InvokableBase[Any, Any],
     resource: ResourceBase,
@@ -545,7 +553,7 @@ def _record_success(
     output: ResourceBase,
     into: list[Ref[Invocation[Any, Any]]],
 ) -> None:
-    frame.propagated.clear()  # See _record_failure.
+    frame.propagated = None  # See _record_failure.
     response = Response(
         invokable=_state_after(invokable, store, invokable_ref),
         output=store.commit(output),
@@ -568,13 +576,13 @@ def _record_failure(
 ) -> Ref[ExceptionResource]:
     """Records a call that raised; returns the ref of the recorded exception."""
     raised_ref: Ref[ExceptionResource] | None = None
-    for propagated, ref in frame.propagated:
+    for propagated, ref in frame.propagated or ():
         if propagated is error:
             raised_ref = ref
             break
     # Done with the call: drop the exceptions, whose tracebacks would make
     # reference cycles through the stack frames.
-    frame.propagated.clear()
+    frame.propagated = None
     raised_here = raised_ref is None
     if raised_ref is None:
         raised_ref = _commit_exception(store, error)

@@ -83,6 +83,9 @@ class Store:
         # Reads from a trusted backend with the default packing need no
         # re-hashing (the data never left this process).
         self._verify_reads = not backend.trusted
+        # Bound once: commit is the hot path of every tracked call.
+        self._pack = ref_type.pack
+        self._put = backend.commit
 
     @property
     def backend(self) -> StorageBackend:
@@ -138,7 +141,7 @@ class Store:
         """
         if not isinstance(resource, ResourceBase):
             raise TypeError(f"Only resources can be committed, got {type(resource).__qualname__}")
-        packed = self._ref_type.pack(resource)
+        packed = self._pack(resource)
         batches = _BATCHES.get()
         if batches is not _NO_BATCHES:
             pending = batches.get(self)
@@ -147,7 +150,7 @@ class Store:
                 if len(pending) >= BATCH_LIMIT:
                     self._write(pending)
                 return packed.ref
-        self._backend.commit(packed)
+        self._put(packed)
         return packed.ref
 
     @contextlib.contextmanager
