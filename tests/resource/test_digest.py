@@ -249,3 +249,20 @@ def test_digest_of_unsupported_value_raises_field_type_error_naming_its_type() -
 def test_digest_of_mapping_with_non_str_key_raises_field_type_error() -> None:
     with pytest.raises(er.FieldTypeError, match="mapping key"):
         er.digest(Box({1: "one"}))
+
+
+def test_a_type_without_fields_digests_by_its_type_id_even_after_gaining_fields() -> None:
+    class Late(er.Resource):
+        pass
+
+    Late.__module__, Late.__qualname__ = "tests.late", "Late"
+    before = er.digest(Late())
+    assert er.digest(Late()) == before
+    assert before == hashlib.sha256(("res[" + Late.type_id() + "]").encode()).hexdigest()
+
+    Late.__annotations__ = {"x": int}
+    Late.x = 0  # type: ignore[attr-defined]
+    dataclasses.dataclass(Late)
+
+    assert Late.field_names() == ("x",)
+    assert er.digest(Late(x=0)) != before  # type: ignore[call-arg]

@@ -63,16 +63,34 @@ def digest(value: Any) -> str:
 
 def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
     """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass."""
-    stream = type(resource)._enact_stream_
+    cls = type(resource)
+    stream = cls._enact_stream_
     if stream is not None:
         # A value type with its own stream (Str, Int, ...): one field, no walk.
         return resource.to_resource_dict(), sha256(stream(resource).encode()).hexdigest()
+    constant = _CONSTANT.get(cls)
+    if constant is not None:
+        # No fields (NoneResource, an invokable without settings): the same
+        # content every time. The ResourceDict is shared; none is ever mutated.
+        info = constant[0]
+        if _infos.get(cls) is info and (
+            info.key is None or info.key is cls.__dataclass_fields__  # type: ignore[attr-defined]
+        ):
+            return constant[1], constant[2]
     out: list[Any] = []
     try:
         data = _pack_resource(resource, out)
     except RecursionError:
         raise _too_deep(resource) from None
-    return data, _hash(out)
+    value = _hash(out)
+    info = _infos.get(cls)
+    if not data and info is not None and not info.field_names:
+        _CONSTANT[cls] = (info, data, value)
+    return data, value
+
+
+# Per type without fields: (the TypeInfo it was made for, its ResourceDict, digest).
+_CONSTANT: dict[type, tuple[Any, ResourceDict, str]] = {}
 
 
 def _hash(out: list[Any]) -> str:
