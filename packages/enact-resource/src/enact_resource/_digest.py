@@ -25,6 +25,7 @@ from enact_resource._resource import (
     _INFOS,
     ResourceBase,
     ResourceDict,
+    TypeInfo,
     find_cycle,
     to_dict_value,
     type_info,
@@ -72,25 +73,25 @@ def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
     if constant is not None:
         # No fields (NoneResource, an invokable without settings): the same
         # content every time. The ResourceDict is shared; none is ever mutated.
-        info = constant[0]
+        info, data, value = constant
         if _infos.get(cls) is info and (
             info.key is None or info.key is cls.__dataclass_fields__  # type: ignore[attr-defined]
         ):
-            return constant[1], constant[2]
+            return data, value
     out: list[Any] = []
     try:
         data = _pack_resource(resource, out)
     except RecursionError:
         raise _too_deep(resource) from None
     value = _hash(out)
-    info = _infos.get(cls)
-    if not data and info is not None and not info.field_names:
-        _CONSTANT[cls] = (info, data, value)
+    current = _infos.get(cls)
+    if not data and current is not None and not current.field_names:
+        _CONSTANT[cls] = (current, data, value)
     return data, value
 
 
 # Per type without fields: (the TypeInfo it was made for, its ResourceDict, digest).
-_CONSTANT: dict[type, tuple[Any, ResourceDict, str]] = {}
+_CONSTANT: dict[type, tuple[TypeInfo, ResourceDict, str]] = {}
 
 
 def _hash(out: list[Any]) -> str:
