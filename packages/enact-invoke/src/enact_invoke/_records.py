@@ -24,7 +24,7 @@ O = TypeVar("O", bound=ResourceBase)  # noqa: E741
 ExceptionOverride = Callable[[Ref[ExceptionResource]], ResourceBase | None]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Request(Resource, Generic[I, O]):
     """What was called: the invokable (its state before the call) and the input."""
 
@@ -32,7 +32,7 @@ class Request(Resource, Generic[I, O]):
     input: Ref[I]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Response(Resource, Generic[I, O]):
     """What happened: the invokable after the call, the output or the exception.
 
@@ -47,7 +47,7 @@ class Response(Resource, Generic[I, O]):
     children: list[Ref[Invocation[Any, Any]]]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Invocation(Resource, Generic[I, O]):
     """The record of one tracked call: a request and its response."""
 

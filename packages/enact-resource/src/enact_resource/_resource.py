@@ -235,6 +235,10 @@ class Resource(ResourceBase):
     carries a digest of them, so changing a class's fields changes its type id.
     """
 
+    # No instance dict of its own: subclasses decide (an ordinary dataclass
+    # gets one; a dataclass(slots=True) does not).
+    __slots__ = ()
+
     @classmethod
     def _describe_type(cls) -> tuple[str, tuple[str, ...]]:
         names = tuple(field.name for field in dataclasses.fields(cls))
