@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _store_testlib import PERSISTENT_KINDS, BackendFactory, Box, Node, fresh_ref, write_raw
+from _store_testlib import (
+    PERSISTENT_KINDS,
+    BackendFactory,
+    Box,
+    Node,
+    age_objects,
+    fresh_ref,
+    write_raw,
+)
 
 import enact_resource as er
 import enact_store as es
@@ -71,6 +79,25 @@ def test_copy_skips_what_the_destination_has(stores: tuple[es.Store, es.Store]) 
     again = es.copy(src, dst, [refs["root"]])
     assert (again.copied, again.skipped) == (0, 1)
     assert dst.verify().ok
+
+
+def test_copy_stamps_what_it_skips_so_a_gc_on_the_destination_keeps_it(
+    stores: tuple[es.Store, es.Store],
+) -> None:
+    src, dst = stores
+    refs = _dag(src)
+    es.copy(src, dst, [refs["a"]])  # dst has a, a1 and shared now...
+    old = [refs[name].digest for name in ("a", "a1", "shared")]
+    age_objects(dst.backend, old, 7200)  # ...written two hours ago, and unreachable there.
+
+    es.copy(src, dst, [refs["root"]])
+    # Had gc run between the copy's check that dst has `a` and its write of
+    # `root`, a grace period of an hour must still have kept `a` and `shared`.
+    written = dict(dst.backend.iter_objects())
+    now = dst.backend.now()
+    assert now - written[refs["a"].digest] < 600
+    assert now - written[refs["shared"].digest] < 600
+    assert dst.gc(grace_period=3600).deleted == []
 
 
 def test_copy_copies_the_named_tags_and_what_they_reach(stores: tuple[es.Store, es.Store]) -> None:

@@ -273,3 +273,19 @@ def test_gc_deletes_nothing_if_a_live_object_names_an_unregistered_type(
         store.gc(grace_period=GRACE)
 
     assert set(store.backend.iter_digests()) == before
+
+
+def test_refresh_stamps_stored_objects_as_just_written_and_ignores_others(
+    store: es.Store,
+) -> None:
+    kept = store.commit(Box("refreshed"))
+    other = store.commit(Box("left old"))
+    age_objects(store.backend, [kept.digest, other.digest], 7200)
+
+    store.backend.refresh([kept.digest, er.digest(Box("never stored"))])
+
+    written = dict(store.backend.iter_objects())
+    now = store.backend.now()
+    assert now - written[kept.digest] < 600
+    assert now - written[other.digest] > 3600
+    assert er.digest(Box("never stored")) not in written

@@ -71,6 +71,14 @@ class StorageBackend(abc.ABC):
         """Yields the digest of every stored object."""
         return (digest for digest, _ in self.iter_objects())
 
+    def refresh(self, digests: Iterable[str]) -> None:  # noqa: B027 - optional, see below
+        """Stamps stored objects as just written, so gc's grace period protects them.
+
+        For writers that rely on objects already stored (``copy`` skips what
+        the destination has); digests not stored are ignored. Backends that
+        can delete must implement it; for the others there is nothing to do.
+        """
+
     def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
         """Deletes objects by digest; returns the digests deleted.
 
@@ -147,6 +155,13 @@ class InMemoryBackend(StorageBackend):
     def iter_objects(self) -> Iterator[tuple[str, float]]:
         times = self._times
         return iter([(digest, times.get(digest, 0.0)) for digest in list(self._objects)])
+
+    def refresh(self, digests: Iterable[str]) -> None:
+        now = monotonic()
+        with self._lock:
+            for digest in digests:
+                if digest in self._objects:
+                    self._times[digest] = now
 
     def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
         deleted = []

@@ -131,6 +131,11 @@ class FileBackend(StorageBackend):
                     with contextlib.suppress(FileNotFoundError):
                         yield name, entry.stat().st_mtime
 
+    def refresh(self, digests: Iterable[str]) -> None:
+        for digest in digests:
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(self._path(digest))
+
     def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
         deleted = []
         for digest in digests:

@@ -248,7 +248,10 @@ def copy(
 
     Objects that ``dst`` already has are skipped together with everything
     they reach: objects are written children first, so an object present in a
-    store implies its closure is. Every object copied is verified on reading.
+    store implies its closure is. A skipped object is stamped as just written
+    (``refresh``) before anything that refers to it is written, so a gc
+    running on ``dst`` meanwhile keeps it. Every object copied is verified on
+    reading.
 
     Raises:
         NotFound: ``src`` lacks an object of the closure (or a named tag).
@@ -263,6 +266,7 @@ def copy(
     report = CopyReport()
     same_packing = src.ref_type is dst.ref_type
     batch: list[PackedResource[Any]] = []
+    skipped: list[str] = []  # Present in dst; refreshed before any referrer is written.
     seen: set[str] = set()
     # Iterative post-order walk: (digest, the object once its children are queued).
     Read = tuple[PackedResource[Any], ResourceDict]
@@ -273,6 +277,7 @@ def copy(
             packed, content = expanded
             batch.append(packed if same_packing else _repack(dst, digest, content))
             if len(batch) >= 500:
+                _refresh(dst, skipped)
                 dst.backend.commit_many(batch)
                 report.copied += len(batch)
                 batch = []
@@ -284,12 +289,14 @@ def copy(
         seen.add(digest)
         if dst.backend.has(dst.ref_type.from_digest(digest)):
             report.skipped += 1
+            skipped.append(digest)
             continue
         read = _read(src, digest)
         if read is None:
             raise NotFound(f"Object {digest} is not in the source store")
         stack.append((digest, read))
         stack.extend((child, None) for child in ref_digests(read[1]) if child not in seen)
+    _refresh(dst, skipped)
     if batch:
         dst.backend.commit_many(batch)
         report.copied += len(batch)
@@ -299,6 +306,12 @@ def copy(
     if progress is not None:
         progress(report.copied, report.copied)
     return report
+
+
+def _refresh(store: Store, digests: list[str]) -> None:
+    if digests:
+        store.backend.refresh(digests)
+        digests.clear()
 
 
 def _repack(dst: Store, digest: str, content: ResourceDict) -> PackedResource[Any]:

@@ -278,6 +278,11 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
 
         self._run(insert)
 
+    def _refresh_batch(self, batch: list[str], conn: Connection[Any]) -> None:
+        conn.execute(
+            f"UPDATE objects SET written = {_SERVER_NOW} WHERE digest = ANY(%s::text[])", (batch,)
+        )
+
     def _delete_batch(self, batch: list[str], limit: float, conn: Connection[Any]) -> list[str]:
         rows = conn.execute(
             "DELETE FROM objects WHERE digest = ANY(%s::text[]) AND written < %s RETURNING digest",

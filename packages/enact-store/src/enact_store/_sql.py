@@ -88,6 +88,10 @@ class SqlBackend(StorageBackend, Generic[_C]):
         never deleted.
         """
 
+    @abc.abstractmethod
+    def _refresh_batch(self, batch: list[str], conn: _C) -> None:
+        """Stamps the stored objects of ``batch`` (at most :data:`PAGE`) with the clock."""
+
     def _fetch_binary(self, conn: _C, sql: str, params: Any) -> Any:
         """The first row of a query whose result holds binary data, or None."""
         return conn.execute(sql, params).fetchone()
@@ -148,6 +152,11 @@ class SqlBackend(StorageBackend, Generic[_C]):
             if len(page) < PAGE:
                 return
             after = page[-1][0]
+
+    def refresh(self, digests: Iterable[str]) -> None:
+        checked = [check_digest(digest) for digest in digests]
+        for start in range(0, len(checked), PAGE):
+            self._run(functools.partial(self._refresh_batch, checked[start : start + PAGE]))
 
     def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
         checked = [check_digest(digest) for digest in digests]

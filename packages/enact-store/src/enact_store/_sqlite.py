@@ -199,6 +199,14 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
 
         self._run(insert)
 
+    def _refresh_batch(self, batch: list[str], conn: sqlite3.Connection) -> None:
+        now = wall_time()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "UPDATE objects SET written = ? WHERE digest = ?", [(now, digest) for digest in batch]
+        )
+        conn.execute("COMMIT")
+
     def _delete_batch(self, batch: list[str], limit: float, conn: sqlite3.Connection) -> list[str]:
         conn.execute("BEGIN IMMEDIATE")
         deleted = [
