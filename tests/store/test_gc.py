@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 from _store_testlib import (
@@ -254,19 +255,44 @@ def test_gc_keeps_what_a_recent_unreachable_object_reaches(store: es.Store) -> N
         )
 
 
-def test_gc_deletes_nothing_if_a_live_object_names_an_unregistered_type(
+def _store_with_an_unregistered_live_object(
+    store: es.Store,
+) -> tuple[es.Ref[Node], es.Ref[Box], es.Ref[Box]]:
+    """A tagged object whose type this process does not know, holding a ref to `child`."""
+    child = store.commit(Node("child", []))
+    unreadable = store.commit(Box(["holds a ref", child]))
+    store.tags["main"] = unreadable
+    garbage = store.commit(Box("garbage"))
+    _age_everything(store)
+    raw = read_raw(store.backend, unreadable.digest) or b""
+    write_raw(store.backend, unreadable.digest, raw.replace(b"Box", b"Bux"))
+    return child, unreadable, garbage
+
+
+def test_gc_follows_the_refs_in_objects_of_unregistered_types_from_their_raw_json(
+    persistent_factory: BackendFactory,
+) -> None:
+    store = es.Store(persistent_factory())
+    child, unreadable, garbage = _store_with_an_unregistered_live_object(store)
+
+    report = store.gc(grace_period=GRACE)
+
+    assert report.deleted == [garbage.digest]
+    assert set(store.backend.iter_digests()) == {child.digest, unreadable.digest}
+
+
+@er.register
+class _OwnRef(es.Ref[Any]):
+    """A ref type of its own: gc cannot assume how it packs resources."""
+
+
+def test_gc_deletes_nothing_if_it_cannot_read_an_unregistered_live_object(
     persistent_factory: BackendFactory,
 ) -> None:
     # gc cannot see the refs inside an object it cannot read: it stops
     # rather than delete what that object might reach.
-    store = es.Store(persistent_factory())
-    child = store.commit(Node("child", []))
-    unreadable = store.commit(Box(["holds a ref", child]))
-    store.tags["main"] = unreadable
-    store.commit(Box("garbage"))
-    _age_everything(store)
-    raw = read_raw(store.backend, unreadable.digest) or b""
-    write_raw(store.backend, unreadable.digest, raw.replace(b"Box", b"Bux"))
+    store = es.Store(persistent_factory(), ref_type=_OwnRef)
+    _, unreadable, _ = _store_with_an_unregistered_live_object(store)
     before = set(store.backend.iter_digests())
 
     with pytest.raises(er.TypeNotRegisteredError, match=unreadable.digest):

@@ -6,12 +6,14 @@ capabilities of :class:`StorageBackend` (every built-in backend does).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from enact_resource import ResourceDict
-from enact_store._errors import CorruptionError, NotFound
+from enact_resource import ResourceDict, TypeNotRegisteredError
+from enact_store._errors import CorruptionError, NotFound, RefError
 from enact_store._ref import PackedResource, Ref, check_digest
 from enact_store._store import Store
 
@@ -183,10 +185,15 @@ def gc(
         dry_run: only report what would be deleted.
         progress: called as objects are marked and swept.
 
+    An object to keep whose type this process has not registered is read as
+    raw JSON for the refs inside it (every object of the shape of a ref
+    counts, which can only keep more), where the backend can give raw bytes
+    and the store packs resources the default way.
+
     Raises:
         TypeNotRegisteredError: an object to keep names a type this process
-            has not registered, so the refs inside it cannot be followed;
-            nothing is deleted.
+            has not registered and cannot be read raw, so the refs inside it
+            cannot be followed; nothing is deleted.
     """
     backend = store.backend
     started = backend.now()
@@ -230,10 +237,48 @@ def _mark(store: Store, pending: list[str], live: set[str], progress: Progress |
             data = _unpacked(store, digest)
         except CorruptionError:
             continue  # Keep it: verify reports it, gc does not decide.
+        except TypeNotRegisteredError:
+            raw = _raw_ref_digests(store, digest)
+            if raw is None:
+                raise
+            pending.extend(d for d in raw if d not in live)
+            continue
         if data is not None:
             pending.extend(d for d in ref_digests(data) if d not in live)
         if progress is not None:
             progress(len(live), None)
+
+
+def _raw_ref_digests(store: Store, digest: str) -> list[str] | None:
+    """The digests of everything shaped like a ref in an object's raw JSON.
+
+    None if that cannot be known: the backend gives no raw bytes, or the
+    store's ref type packs resources in its own way.
+    """
+    read_raw = getattr(store.backend, "read_raw", None)
+    if store.ref_type is not Ref or read_raw is None:
+        return None
+    raw = read_raw(digest)
+    if raw is None:
+        return []
+    try:
+        tree = json.loads(raw)
+    except ValueError:
+        return None
+    found: list[str] = []
+    stack = [tree]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            target = value.get("digest")
+            if len(value) == 2 and "#res" in value and type(target) is str:
+                with contextlib.suppress(RefError):
+                    found.append(check_digest(target))
+                    continue
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
 
 
 def copy(
