@@ -26,6 +26,7 @@ from enact_resource._resource import (
     ResourceBase,
     ResourceDict,
     TypeInfo,
+    checked_values,
     find_cycle,
     to_dict_value,
     type_info,
@@ -129,19 +130,6 @@ def _too_deep(value: Any) -> FieldTypeError:
     )
 
 
-def _values(resource: ResourceBase, expected: int) -> tuple[Any, ...]:
-    values = resource.field_values()
-    if type(values) is not tuple:
-        values = tuple(values)
-    if len(values) != expected:
-        info = type_info(type(resource))
-        raise FieldTypeError(
-            f"{type(resource).__qualname__} has fields {list(info.field_names)} "
-            f"but returned {len(values)} field values"
-        )
-    return values
-
-
 def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
     # The hot path of every commit: kept flat on purpose.
     cls = type(resource)
@@ -153,7 +141,7 @@ def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
             packer = _PACKERS[cls] = (info, _make_packer(cls, info))
         return packer[1](resource, out)
     info = type_info(cls)
-    values = _values(resource, len(info.field_names))
+    values = checked_values(resource, info)
     names = info.field_names
     out.append(info.stream_prefix)
     data: ResourceDict = _new_dict(ResourceDict)
@@ -368,7 +356,7 @@ def _uniform_stream(items: list[Any] | tuple[Any, ...]) -> str | None:
 
 def _stream_resource(value: ResourceBase, out: list[Any]) -> None:
     info = type_info(type(value))
-    values = _values(value, len(info.field_names))
+    values = checked_values(value, info)
     out.append(info.stream_prefix)
     for name_repr, item in zip(info.name_reprs, values):  # noqa: B905 - lengths checked
         out.append(name_repr)

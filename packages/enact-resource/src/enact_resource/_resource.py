@@ -310,8 +310,8 @@ def _unsupported(value: object) -> FieldTypeError:
     return FieldTypeError(f"Encountered unsupported field type {type(value)}: {value!r}")
 
 
-def _resource_to_dict(resource: ResourceBase) -> ResourceDict:
-    info = type_info(type(resource))
+def checked_values(resource: ResourceBase, info: TypeInfo) -> tuple[Any, ...]:
+    """Returns ``resource.field_values()`` as a tuple, checked against the type's fields."""
     values = resource.field_values()
     if type(values) is not tuple:
         values = tuple(values)
@@ -320,6 +320,12 @@ def _resource_to_dict(resource: ResourceBase) -> ResourceDict:
             f"{type(resource).__qualname__} has fields {list(info.field_names)} "
             f"but returned {len(values)} field values"
         )
+    return values
+
+
+def _resource_to_dict(resource: ResourceBase) -> ResourceDict:
+    info = type_info(type(resource))
+    values = checked_values(resource, info)
     data: ResourceDict = _new_dict(ResourceDict)
     data.type = type(resource)
     for name, value in zip(info.field_names, values):  # noqa: B905 - lengths checked

@@ -110,21 +110,14 @@ class Ref(ResourceBase, Generic[T]):
 
     def _enact_stream_(self) -> str:
         # The generic stream of a one-field resource; a digest needs no escaping.
-        return (
-            (_INFOS.get(type(self)) or type_info(type(self))).stream_prefix
-            + "'digest's'"
-            + self._digest
-            + "']"
-        )
+        return _head(type(self)) + self._digest + "']"
 
     def _enact_pack_(self) -> tuple[str, Ref[T]]:
         # Stream and snapshot copy in one call: refs fill invocation records.
         copy = object.__new__(type(self))
         copy._digest = digest = self._digest
         copy._cached = self._cached
-        return (
-            _INFOS.get(type(self)) or type_info(type(self))
-        ).stream_prefix + "'digest's'" + digest + "']", copy
+        return _head(type(self)) + digest + "']", copy
 
     def deep_copy_resource(self: R, _new: Any = object.__new__) -> R:
         # A new object, since modify() re-points a ref; the cache is shared as
