@@ -158,6 +158,28 @@ def test_modify_leaves_the_ref_unchanged_when_the_block_raises(store: es.Store) 
 # --- nested refs and field order ---------------------------------------------------
 
 
+@er.register
+class OtherRef(es.Ref[Any]):
+    """A second ref type, to mix into a list of refs."""
+
+
+def test_a_list_of_refs_reads_back_as_new_refs_that_can_be_repointed(store: es.Store) -> None:
+    targets = [store.commit(Box(i)) for i in range(20)]
+    mixed = [*targets[:10], OtherRef(targets[10].digest), *targets[11:]]
+    holder = store.commit(Box(mixed))
+
+    with store:
+        first = holder.get().value
+        with first[0].modify() as resource:
+            resource.value = "changed"
+        second = holder.get().value
+
+    assert [type(ref) for ref in second] == [type(ref) for ref in mixed]
+    assert second == targets
+    assert all(a is not b for a, b in zip(first, second, strict=True))
+    assert first[0] != targets[0]  # Re-pointed; the stored list is untouched.
+
+
 def test_nested_refs_read_back_through_a_fresh_store(
     store: es.Store, reopen: Callable[[], es.Store]
 ) -> None:

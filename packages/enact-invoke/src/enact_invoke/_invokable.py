@@ -268,7 +268,8 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                     f"Cannot build the input {input_type.__qualname__} of "
                     f"{type(self).__qualname__} from the arguments given: {e}"
                 ) from e
-        self._check_input(resource)
+        if input_type is not None and not isinstance(resource, input_type):
+            self._check_input(resource)  # Raises, with the message.
         return resource
 
     def _check_input(self, resource: ResourceBase) -> None:

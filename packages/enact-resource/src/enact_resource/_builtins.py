@@ -21,10 +21,10 @@ _V = TypeVar("_V")
 _new_dict = dict.__new__
 
 
-def _prefix(cls: type[ResourceBase]) -> str:
+def _prefix(cls: type[ResourceBase], _infos: Any = _INFOS) -> str:
     # The type's stream prefix; value types are not dataclasses, so a cached
     # TypeInfo never goes stale.
-    return (_INFOS.get(cls) or type_info(cls)).stream_prefix
+    return (_infos.get(cls) or type_info(cls)).stream_prefix
 
 
 class _ValueResource(ResourceBase):
@@ -47,7 +47,7 @@ class _ValueResource(ResourceBase):
     def to_resource_dict(self) -> ResourceDict:
         data: ResourceDict = _new_dict(ResourceDict)
         data.type = type(self)
-        data["value"] = self.field_values()[0]  # type: ignore[index]
+        data["value"] = self._enact_plain_(self)  # type: ignore[attr-defined]
         return data
 
     def _enact_pack_(self) -> tuple[str, Any]:
@@ -59,51 +59,62 @@ class Str(_ValueResource, str):
     """A ``str`` that is a resource (one field, ``value``)."""
 
     __slots__ = ()
+    # The plain value: field_values()[0] in one C call.
+    _enact_plain_ = staticmethod(str.__str__)
 
-    def _enact_stream_(self) -> str:
-        return _prefix(type(self)) + "'value's" + str.__repr__(self) + "]"
+    def _enact_stream_(self, _infos: Any = _INFOS) -> str:
+        cls = type(self)
+        prefix = (_infos.get(cls) or type_info(cls)).stream_prefix  # _prefix, inlined
+        return prefix + "'value's" + str.__repr__(self) + "]"
 
     def field_values(self) -> tuple[str]:
-        return (str.__str__(self),)
+        return (self._enact_plain_(self),)
 
 
 class Int(_ValueResource, int):
     """An ``int`` that is a resource (one field, ``value``)."""
 
     __slots__ = ()
+    # The plain value: field_values()[0] in one C call.
+    _enact_plain_ = staticmethod(int)
 
-    def _enact_stream_(self) -> str:
+    def _enact_stream_(self, _infos: Any = _INFOS) -> str:
+        cls = type(self)
+        prefix = (_infos.get(cls) or type_info(cls)).stream_prefix  # _prefix, inlined
         try:
-            text = int.__repr__(self)
+            return prefix + "'value'i" + int.__repr__(self) + "]"
         except ValueError:  # Past the int-to-text digit limit: Decimal has none.
-            text = str(decimal.Decimal(int(self)))
-        return _prefix(type(self)) + "'value'i" + text + "]"
+            return prefix + "'value'i" + str(decimal.Decimal(int(self))) + "]"
 
     def field_values(self) -> tuple[int]:
-        return (int(self),)
+        return (self._enact_plain_(self),)
 
 
 class Float(_ValueResource, float):
     """A ``float`` that is a resource (one field, ``value``)."""
 
     __slots__ = ()
+    # The plain value: field_values()[0] in one C call.
+    _enact_plain_ = staticmethod(float)
 
     def _enact_stream_(self) -> str:
         return _prefix(type(self)) + "'value'f" + float.__repr__(self) + "]"
 
     def field_values(self) -> tuple[float]:
-        return (float(self),)
+        return (self._enact_plain_(self),)
 
 
 class Bytes(_ValueResource, bytes):
     """A ``bytes`` that is a resource (one field, ``value``)."""
 
     __slots__ = ()
+    # The plain value: field_values()[0] in one C call.
+    _enact_plain_ = staticmethod(bytes)
     # Raw bytes go to the hash directly, not through a text stream.
     _enact_pack_ = None  # type: ignore[assignment]
 
     def field_values(self) -> tuple[bytes]:
-        return (bytes(self),)
+        return (self._enact_plain_(self),)
 
 
 class NoneResource(ResourceBase):
@@ -118,6 +129,9 @@ class NoneResource(ResourceBase):
 
     def field_values(self) -> tuple[()]:
         return ()
+
+    def _enact_stream_(self) -> str:
+        return _prefix(type(self)) + "]"
 
     @classmethod
     def from_fields(cls, field_dict: Mapping[str, FieldValue]) -> NoneResource:

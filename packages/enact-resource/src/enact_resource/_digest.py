@@ -66,33 +66,25 @@ def digest(value: Any) -> str:
 def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
     """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass."""
     cls = type(resource)
+    # A dataclass: its generated packer does it all (see _packer_for).
+    entry = _PACKERS.get(cls)
+    if entry is not None:
+        info = _infos.get(cls)
+        if entry[0] is info and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
+            return entry[2](resource)
     stream = cls._enact_stream_
     if stream is not None:
         # A value type with its own stream (Str, Int, ...): one field, no walk.
         return resource.to_resource_dict(), sha256(stream(resource).encode()).hexdigest()
-    constant = _CONSTANT.get(cls)
-    if constant is not None:
-        # No fields (NoneResource, an invokable without settings): the same
-        # content every time. The ResourceDict is shared; none is ever mutated.
-        info, data, value = constant
-        if _infos.get(cls) is info and (
-            info.key is None or info.key is cls.__dataclass_fields__  # type: ignore[attr-defined]
-        ):
-            return data, value
+    info = type_info(cls)
+    if info.plain_values is not None and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
+        return _packer_for(cls, info)[2](resource)
     out: list[Any] = []
     try:
         data = _pack_resource(resource, out)
     except RecursionError:
         raise _too_deep(resource) from None
-    value = _hash(out)
-    current = _infos.get(cls)
-    if not data and current is not None and not current.field_names:
-        _CONSTANT[cls] = (current, data, value)
-    return data, value
-
-
-# Per type without fields: (the TypeInfo it was made for, its ResourceDict, digest).
-_CONSTANT: dict[type, tuple[TypeInfo, ResourceDict, str]] = {}
+    return data, _hash(out)
 
 
 def _hash(out: list[Any]) -> str:
@@ -101,17 +93,21 @@ def _hash(out: list[Any]) -> str:
         return sha256("".join(out).encode()).hexdigest()
     except TypeError:
         # The stream holds bytes values: hash piece by piece (blobs uncopied).
-        hasher = sha256()
-        text: list[str] = []
-        for piece in out:
-            if type(piece) is str:
-                text.append(piece)
-            else:
-                hasher.update("".join(text).encode())
-                text.clear()
-                hasher.update(piece)
-        hasher.update("".join(text).encode())
-        return hasher.hexdigest()
+        return _hash_pieces(out)
+
+
+def _hash_pieces(out: list[Any]) -> str:
+    hasher = sha256()
+    text: list[str] = []
+    for piece in out:
+        if type(piece) is str:
+            text.append(piece)
+        else:
+            hasher.update("".join(text).encode())
+            text.clear()
+            hasher.update(piece)
+    hasher.update("".join(text).encode())
+    return hasher.hexdigest()
 
 
 _infos = _INFOS
@@ -131,78 +127,92 @@ def _too_deep(value: Any) -> FieldTypeError:
 
 
 def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
-    # The hot path of every commit: kept flat on purpose.
+    """Appends the stream of a resource nested in a value and returns its ResourceDict."""
     cls = type(resource)
     info = _infos.get(cls) or type_info(cls)
     if info.plain_values is not None and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
-        # A dataclass: its generated packer does the loop below, unrolled.
-        packer = _PACKERS.get(cls)
-        if packer is None or packer[0] is not info:
-            packer = _PACKERS[cls] = (info, _make_packer(cls, info))
-        return packer[1](resource, out)
+        entry = _PACKERS.get(cls)
+        if entry is None or entry[0] is not info:
+            entry = _packer_for(cls, info)
+        return entry[1](resource, out)
     info = type_info(cls)
     values = checked_values(resource, info)
-    names = info.field_names
     out.append(info.stream_prefix)
     data: ResourceDict = _new_dict(ResourceDict)
     data.type = cls
-    # Lengths were checked above; zip(strict=True) costs more than the rest of
-    # the loop for small resources.
-    for name, name_repr, value in zip(names, info.name_reprs, values):  # noqa: B905
+    for name, name_repr, value in zip(info.field_names, info.name_reprs, values):  # noqa: B905 - lengths checked
         out.append(name_repr)
-        kind = type(value)
-        # The common atoms inline; everything else through _pack_value.
-        if kind is str:
-            out.append("s" + repr(value))
-            data[name] = value
-        elif kind is int and -_BIG < value < _BIG:
-            out.append(f"i{value}")
-            data[name] = value
-        else:
-            fast_pack = _FAST_PACK.get(kind)
-            if fast_pack is not None:
-                text, data[name] = fast_pack(value)
-                out.append(text)
-            else:
-                data[name] = _pack_value(value, out)
+        data[name] = _pack_value(value, out)
     out.append("]")
     return data
 
 
-# Per dataclass type: (the TypeInfo it was made for, its generated packer).
-_PACKERS: dict[type, tuple[Any, Callable[[Any, list[Any]], ResourceDict]]] = {}
+Packer = Callable[[Any, list[Any]], ResourceDict]
+TopPacker = Callable[[Any], tuple[ResourceDict, str]]
+
+# Per dataclass type: (the TypeInfo they were made for, its generated packer
+# of nested values, its generated top-level packer).
+_PACKERS: dict[type, tuple[TypeInfo, Packer, TopPacker]] = {}
 
 
-def _make_packer(cls: type, info: Any) -> Callable[[Any, list[Any]], ResourceDict]:
-    """Generates the packer of a dataclass resource type (as dataclasses generates __init__).
+def _packer_for(cls: type, info: TypeInfo) -> tuple[TypeInfo, Packer, TopPacker]:
+    entry = _PACKERS[cls] = (info, *_make_packers(cls, info))
+    return entry
 
-    It does what the loop in _pack_resource does, unrolled over the fields:
-    constant stream pieces are merged and attributes are read directly.
+
+def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
+    """Generates the packers of a dataclass resource type (as dataclasses generates __init__).
+
+    ``pack(resource, out)`` appends the stream of a nested resource and returns
+    its ResourceDict; ``pack_top(resource)`` returns the ResourceDict and the
+    digest. Both read attributes directly, merge constant stream pieces and
+    handle the common field values inline, so a small record costs a few
+    Python calls. A type without fields gets a constant ``pack_top``: its
+    ResourceDict is shared, as none is ever mutated.
     """
-    lines = ["def pack(resource, out):", "    data = new_dict(ResourceDict)", "    data.type = cls"]
+    body = ["data = new_dict(ResourceDict)", "data.type = cls"]
     head = info.stream_prefix
     for name, name_repr in zip(info.field_names, info.name_reprs, strict=True):
-        lines += [
-            f"    value = resource.{name}",
-            f"    out.append({head + name_repr!r})",
-            "    kind = type(value)",
-            "    if kind is str:",
-            "        out.append('s' + repr(value))",
-            f"        data[{name!r}] = value",
-            "    elif kind is int and -BIG < value < BIG:",
-            "        out.append(f'i{value}')",
-            f"        data[{name!r}] = value",
+        body += [
+            f"value = resource.{name}",
+            f"append({head + name_repr!r})",
+            "kind = type(value)",
+            "if kind is str:",
+            "    append('s' + repr(value))",
+            f"    data[{name!r}] = value",
+            "elif kind is int and -BIG < value < BIG:",
+            "    append(f'i{value}')",
+            f"    data[{name!r}] = value",
+            "elif value is None:",
+            "    append('n')",
+            f"    data[{name!r}] = None",
+            "elif kind is bool:",
+            "    append('i1' if value else 'i0')",
+            f"    data[{name!r}] = value",
+            "else:",
+            "    fast_pack = FAST_PACK.get(kind)",
+            "    if fast_pack is not None:",
+            "        text, packed = fast_pack(value)",
+            "        append(text)",
+            f"        data[{name!r}] = packed",
             "    else:",
-            "        fast_pack = FAST_PACK.get(kind)",
-            "        if fast_pack is not None:",
-            "            text, packed = fast_pack(value)",
-            "            out.append(text)",
-            f"            data[{name!r}] = packed",
-            "        else:",
-            f"            data[{name!r}] = pack_value(value, out)",
+            f"        data[{name!r}] = pack_value(value, out)",
         ]
         head = ""
-    lines += [f"    out.append({head + ']'!r})", "    return data"]
+    body.append(f"append({head + ']'!r})")
+    lines = ["def pack(resource, out):", "    append = out.append"]
+    lines += [f"    {line}" for line in body]
+    lines += ["    return data", "", "def pack_top(resource):"]
+    lines += ["    out = []", "    append = out.append"]
+    lines += ["    try:"] + [f"        {line}" for line in body]
+    lines += [
+        "    except RecursionError:",
+        "        raise too_deep(resource) from None",
+        "    try:",
+        "        return data, sha256(''.join(out).encode()).hexdigest()",
+        "    except TypeError:  # Raw bytes values in the stream.",
+        "        return data, hash_pieces(out)",
+    ]
     namespace: dict[str, Any] = {
         "new_dict": _new_dict,
         "ResourceDict": ResourceDict,
@@ -210,11 +220,18 @@ def _make_packer(cls: type, info: Any) -> Callable[[Any, list[Any]], ResourceDic
         "BIG": _BIG,
         "FAST_PACK": _FAST_PACK,
         "pack_value": _pack_value,
+        "sha256": sha256,
+        "too_deep": _too_deep,
+        "hash_pieces": _hash_pieces,
     }
     # The source holds only field names (identifiers) and reprs of constants.
     exec("\n".join(lines), namespace)
-    packer: Callable[[Any, list[Any]], ResourceDict] = namespace["pack"]
-    return packer
+    pack: Packer = namespace["pack"]
+    pack_top: TopPacker = namespace["pack_top"]
+    if not info.field_names:
+        data, value = pack_top(None)
+        pack_top = lambda _resource: (data, value)  # noqa: E731
+    return pack, pack_top
 
 
 def _pack_value(value: Any, out: list[Any]) -> Any:

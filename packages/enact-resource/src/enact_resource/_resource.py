@@ -137,6 +137,12 @@ class ResourceBase:
     #: digest stream, the copy to keep in a ResourceDict) in one call.
     _enact_pack_: ClassVar[Callable[[Any], tuple[str, Any]] | None] = None
 
+    #: Optionally, for atomic types: a function returning copies (as
+    #: :meth:`deep_copy_resource` makes them) of a list of instances, or None
+    #: if an item is not exactly of this type. Lists of refs are common, and
+    #: one loop costs less than a call per item.
+    _enact_copy_list_: ClassVar[Callable[..., list[Any] | None] | None] = None
+
     @classmethod
     def type_name(cls) -> str:
         """Returns the name used in the type id: ``module.qualname`` by default."""
@@ -421,9 +427,19 @@ def from_dict_value(value: FieldValue) -> FieldValue:
     if cls in _ATOMS:
         return value
     if cls is list:
+        if not value:
+            return []
+        first = type(value[0])
+        if first not in _ATOMS and issubclass(first, ResourceBase):
+            copy_list = first._enact_copy_list_
+            if copy_list is not None:
+                # All refs, say: copied in one loop (None if the kinds are mixed).
+                copied = copy_list(value)
+                if copied is not None:
+                    return copied
         kinds = set(map(type, value))
         if len(kinds) == 1:
-            # One kind of item (all ints, all refs, ...): copy in one C-level map.
+            # One kind of item (all ints, all Str, ...): copy in one C-level map.
             kind = kinds.pop()
             if kind in _ATOMS:
                 return list(value)

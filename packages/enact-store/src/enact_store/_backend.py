@@ -132,7 +132,7 @@ class InMemoryBackend(StorageBackend):
         self._lock = threading.Lock()
 
     def commit(self, packed_resource: PackedResource[Any]) -> None:
-        digest = packed_resource.ref.digest
+        digest = packed_resource.ref._digest
         # dict.setdefault is atomic in CPython: concurrent commits of the same
         # digest keep the first (identical) snapshot. The time is written
         # first, so gc never sees an object without one.
@@ -140,10 +140,10 @@ class InMemoryBackend(StorageBackend):
         self._objects.setdefault(digest, packed_resource.data)
 
     def has(self, ref: Ref[Any]) -> bool:
-        return ref.digest in self._objects
+        return ref._digest in self._objects
 
     def get(self, ref: Ref[Any]) -> ResourceDict | None:
-        return self._objects.get(ref.digest)
+        return self._objects.get(ref._digest)
 
     def location(self, digest: str) -> str:
         return f"in-memory object {digest}"

@@ -18,6 +18,7 @@ T = TypeVar("T", bound=ResourceBase)
 R = TypeVar("R", bound="Ref[Any]")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_new = object.__new__
 
 
 def check_digest(value: object) -> str:
@@ -112,12 +113,15 @@ class Ref(ResourceBase, Generic[T]):
         # The generic stream of a one-field resource; a digest needs no escaping.
         return _head(type(self)) + self._digest + "']"
 
-    def _enact_pack_(self) -> tuple[str, Ref[T]]:
-        # Stream and snapshot copy in one call: refs fill invocation records.
-        copy = object.__new__(type(self))
+    def _enact_pack_(self, _new: Any = object.__new__, _infos: Any = _INFOS) -> tuple[str, Ref[T]]:
+        # Stream and snapshot copy in one call, with _head inlined: refs fill
+        # invocation records, so this runs several times per tracked call.
+        cls = type(self)
+        info = _infos.get(cls) or type_info(cls)
+        copy = _new(cls)
         copy._digest = digest = self._digest
         copy._cached = self._cached
-        return _head(type(self)) + digest + "']", copy
+        return f"{info.stream_prefix}'digest's'{digest}']", copy
 
     def deep_copy_resource(self: R, _new: Any = object.__new__) -> R:
         # A new object, since modify() re-points a ref; the cache is shared as
@@ -127,6 +131,21 @@ class Ref(ResourceBase, Generic[T]):
         copy._digest = self._digest
         copy._cached = self._cached
         return copy
+
+    @classmethod
+    def _enact_copy_list_(cls, refs: list[Any], _new: Any = object.__new__) -> list[Any] | None:
+        # deep_copy_resource of each ref, inlined in one loop (lists of refs
+        # are read back with every Response and RefList).
+        copies: list[Any] = []
+        append = copies.append
+        for ref in refs:
+            if type(ref) is not cls:
+                return None
+            copy = _new(cls)
+            copy._digest = ref._digest
+            copy._cached = ref._cached
+            append(copy)
+        return copies
 
     def set_from(self, other: ResourceBase) -> None:
         if not isinstance(other, Ref):
@@ -209,11 +228,15 @@ class Ref(ResourceBase, Generic[T]):
         must stay the digest of ``resource`` itself.
         """
         data, value = pack_resource(resource)
-        # The digest was just computed, so it needs no validation.
-        ref = object.__new__(cls)
+        # The digest was just computed, so it needs no validation. (Objects are
+        # made without calling __init__: this runs for every object committed.)
+        ref = _new(cls)
         ref._digest = value
         ref._cached = data
-        return PackedResource(data, ref)
+        packed: PackedResource[Any] = _new(PackedResource)
+        packed.data = data
+        packed.ref = ref
+        return packed
 
     @classmethod
     def unpack(cls, packed: PackedResource[Any]) -> ResourceDict:
@@ -230,7 +253,7 @@ class Ref(ResourceBase, Generic[T]):
         Raises:
             CorruptionError: the content does not match the digest.
         """
-        expected = packed.ref.digest
+        expected = packed.ref._digest
         where = location or "stored data"
         try:
             data = cls.unpack(packed)

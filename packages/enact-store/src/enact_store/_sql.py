@@ -102,14 +102,14 @@ class SqlBackend(StorageBackend, Generic[_C]):
         return f"{self._place} objects row {check_digest(digest)}"
 
     def commit(self, packed_resource: PackedResource[Any]) -> None:
-        digest = check_digest(packed_resource.ref.digest)
+        digest = check_digest(packed_resource.ref._digest)
         self._insert(digest, encode_object(packed_resource))
 
     def commit_many(self, packed_resources: Iterable[PackedResource[Any]]) -> None:
         # Encode everything first: a value that cannot be written fails
         # before anything is stored. One row per digest.
         rows = {
-            check_digest(packed.ref.digest): encode_object(packed) for packed in packed_resources
+            check_digest(packed.ref._digest): encode_object(packed) for packed in packed_resources
         }
         if rows:
             self._insert_many(rows)
