@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from _store_testlib import BackendFactory, Box, Node, read_raw, write_raw
+from _store_testlib import BackendFactory, Box, Node, fresh_ref, read_raw, write_raw
 
+import enact_resource as er
 import enact_store as es
 
 VALUE = "the value verify must find changed"
@@ -116,3 +117,23 @@ def test_verify_reports_undecodable_bytes_as_corrupt(
     report = store.verify()
 
     assert [digest for digest, _ in report.corrupt] == [ref.digest]
+
+
+def test_objects_written_with_full_type_ids_read_and_verify(
+    persistent_factory: BackendFactory,
+) -> None:
+    # Stores written before compact type ids (#r) hold the full "#res" form.
+    store = es.Store(persistent_factory())
+    inner = store.commit(Box(VALUE))
+    outer = store.commit(Box([inner, {"k": Box(2.5)}]))
+    for ref in (inner, outer):
+        full = er.JsonSerializer(compact=True).deserialize(
+            read_raw(store.backend, ref.digest) or b""
+        )
+        write_raw(store.backend, ref.digest, er.JsonSerializer().serialize(full))
+        assert b'"#res"' in (read_raw(store.backend, ref.digest) or b"")
+
+    with store:
+        assert fresh_ref(outer)() == Box([inner, {"k": Box(2.5)}])
+        assert fresh_ref(inner)() == Box(VALUE)
+    assert store.verify().ok

@@ -33,6 +33,9 @@ class Registry:
         # decorator order `@dataclass @register`), with the fields object seen
         # then: their type id changes once @dataclass has run.
         self._pending: list[tuple[type[ResourceBase], object]] = []
+        #: Increases whenever what a type id resolves to may have changed
+        #: (readers cache lookups and check it).
+        self.version = 0
 
     @classmethod
     def get(cls) -> Registry:
@@ -56,6 +59,7 @@ class Registry:
                 self._classes.remove(resource_type)
             self._classes.append(resource_type)  # The latest registration wins.
             self._by_id[type_info(resource_type).type_id] = resource_type
+            self.version += 1
             inherited_fields = getattr(resource_type, "__dataclass_fields__", None)
             if inherited_fields is not None and "__dataclass_fields__" not in vars(resource_type):
                 self._pending.append((resource_type, inherited_fields))
@@ -75,6 +79,7 @@ class Registry:
                 if cls.__dict__.get("__dataclass_fields__", fields) is not fields:
                     self._by_id[type_info(cls).type_id] = cls
             self._pending = []
+            self.version += 1
 
     def is_registered(self, resource_type: type[ResourceBase]) -> bool:
         """Returns whether looking up the type's id yields this very class."""
@@ -101,9 +106,17 @@ class Registry:
             raise TypeNotRegisteredError(type_id)
         return found
 
+    def types(self) -> dict[str, type[ResourceBase]]:
+        """Returns the registered classes by type id (a snapshot; the latest of each id)."""
+        if self._pending:
+            self._settle()
+        with self._lock:
+            return {type_info(cls).type_id: cls for cls in self._classes}
+
     def _find(self, type_id: str) -> type[ResourceBase] | None:
         with self._lock:
             self._by_id = {type_info(cls).type_id: cls for cls in self._classes}
+            self.version += 1
             return self._by_id.get(type_id)
 
 

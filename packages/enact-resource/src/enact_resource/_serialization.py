@@ -9,7 +9,16 @@ Encoding (SPEC 3.3). JSON objects whose keys begin with ``#`` are escapes:
 ``{"#float": S}``      a float JSON cannot write: ``nan``, ``inf``, ``-inf``
 ``{"#int": S}``        an integer too long for the interpreter's int-to-text
                        limit (``sys.get_int_max_str_digits``), in decimal
+``{"#r": S, ...}``     compact mode only: ``#res`` with the type id abbreviated
+                       (see below)
 =====================  =============================================
+
+Compact mode (what the persistent backends store) abbreviates standard type
+ids: ``{"name": N}`` is written ``"#r": N`` and ``{"digest": D, "name": N}``
+is written ``"#r": [N, D[:16]]``. Reading resolves the abbreviation among the
+registered types; a store reading an object re-hashes it with the resolved
+type's full type id, so a wrong resolution could never pass unnoticed. Both
+forms are always read.
 
 A mapping key or field name that itself begins with ``#`` is written with one
 more ``#`` in front (``#x`` is written ``##x``), so user data can never be
@@ -23,16 +32,28 @@ import abc
 import base64
 import binascii
 import decimal
+import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
 
-from enact_resource._errors import DeserializationError, SerializationError
+from enact_resource._errors import (
+    DeserializationError,
+    SerializationError,
+    TypeNotRegisteredError,
+)
 from enact_resource._registry import Registry
-from enact_resource._resource import ResourceBase, ResourceDict, to_dict_value, type_info
+from enact_resource._resource import (
+    _INFOS,
+    ResourceBase,
+    ResourceDict,
+    TypeInfo,
+    to_dict_value,
+    type_info,
+)
 
 __all__ = ["JsonSerializer", "Serializer"]
 
@@ -58,6 +79,9 @@ class Serializer(abc.ABC):
 
 
 _RES, _TYPE, _B85, _B64, _FLOAT, _INT = "#res", "#type", "#b85", "#b64", "#float", "#int"
+_SHORT = "#r"
+# Hex digits of a type's fields digest kept in its abbreviated type id.
+_SHORT_DIGEST = 16
 _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _ATOMS: frozenset[type] = frozenset({str, int, bool, type(None)})
 # Values written as they are whatever the mode (ints may need an escape).
@@ -67,6 +91,8 @@ _new_dict = dict.__new__
 # (its limit is the interpreter's int-to-text digit limit, 4300 by default).
 _BIG_INT_BITS = 2000
 _INT_TEXT = re.compile(r"-?[0-9]+")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_infos = _INFOS
 
 
 class JsonSerializer(Serializer):
@@ -75,9 +101,11 @@ class JsonSerializer(Serializer):
     Args:
         registry: where type ids are resolved on reading; the process
             registry by default.
-        compact: write without spaces and with base64 instead of base85 for
-            bytes (much faster in Python). The default writes the canonical
-            form shown in the tutorial (``", "`` and ``": "`` separators).
+        compact: write without spaces, with base64 instead of base85 for
+            bytes (much faster in Python) and with abbreviated type ids
+            (``#r``: a small record takes half the bytes). The default
+            writes the canonical form shown in the tutorial (``", "`` and
+            ``": "`` separators).
         require_registered: refuse to write a resource whose type could not
             be read back through ``registry``, so that the mistake shows at
             write time rather than when the data is read.
@@ -95,7 +123,13 @@ class JsonSerializer(Serializer):
         self._require_registered = require_registered
         self._encoder = msgspec.json.Encoder(order="sorted")
         self._decoder = msgspec.json.Decoder()
-        self._layouts: dict[type, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+        self._layouts: dict[type, _Layout] = {}
+        # Type id -> layout of the registered type, for reading; valid while the
+        # registry has not changed (see Registry.version).
+        self._readers: dict[str, tuple[int, _Layout]] = {}
+        # The same for abbreviated type ids (N, or (N, digest prefix)).
+        self._short_readers: dict[str | tuple[str, ...], tuple[int, _Layout]] = {}
+        self._short_index: tuple[int, dict[str | tuple[str, ...], type[ResourceBase]]] = (-1, {})
 
     @property
     def registry(self) -> Registry:
@@ -129,19 +163,25 @@ class JsonSerializer(Serializer):
             return data
         return msgspec.json.format(data, indent=0)
 
-    def _layout(self, rtype: type[ResourceBase]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-        """Returns (type id, field names, their JSON keys) of a type, cached per serializer.
+    def _layout(self, rtype: type[ResourceBase]) -> _Layout:
+        """Returns the layout of a type (type id, field names, JSON keys, codecs), cached.
 
         Also checks, once per type, that the type is registered when the
         serializer requires it.
         """
-        info = type_info(rtype)
         layout = self._layouts.get(rtype)
-        if layout is None or layout[0] != info.type_id:
+        if layout is not None:
+            # What type_info checks, without the call: the TypeInfo is current.
+            info = layout.info
+            if _infos.get(rtype) is info and (
+                info.key is None or info.key is getattr(rtype, "__dataclass_fields__", None)
+            ):
+                return layout
+        info = type_info(rtype)
+        if layout is None or layout.type_id != info.type_id:
             self._check_registered(rtype)
-            names = info.field_names
-            layout = (info.type_id, names, tuple(_escape_key(name) for name in names))
-            self._layouts[rtype] = layout
+        layout = _Layout(info, rtype, self._compact)
+        self._layouts[rtype] = layout
         return layout
 
     def _encode(self, value: Any, big_ints: bool) -> Any:
@@ -150,6 +190,8 @@ class JsonSerializer(Serializer):
             if big_ints and cls is int and value.bit_length() > _BIG_INT_BITS:
                 return {_INT: str(decimal.Decimal(value))}
             return value
+        if cls is ResourceDict:
+            return self._layout(value.type).encode_fields(self, value, big_ints)
         if cls is float:
             if math.isfinite(value):
                 return value
@@ -158,8 +200,6 @@ class JsonSerializer(Serializer):
             return [
                 item if type(item) in _PLAIN else self._encode(item, big_ints) for item in value
             ]
-        if cls is ResourceDict:
-            return self._encode_fields(value.type, value, big_ints)
         if cls is dict:
             return {
                 _escape_key(k): v if type(v) in _PLAIN else self._encode(v, big_ints)
@@ -170,43 +210,15 @@ class JsonSerializer(Serializer):
                 return {_B64: binascii.b2a_base64(value, newline=False).decode("ascii")}
             return {_B85: base64.b85encode(value).decode("ascii")}
         if isinstance(value, type) and issubclass(value, ResourceBase):
-            return {_TYPE: self._layout(value)[0]}
+            return {_TYPE: self._layout(value).type_id}
         if isinstance(value, ResourceBase):
             # Resources kept whole in a ResourceDict (Str, Ref, ...).
-            type_id, _, keys = self._layout(cls)
-            values = tuple(value.field_values())
-            if len(values) != len(keys):
-                raise SerializationError(
-                    f"{cls.__qualname__} returned {len(values)} values for fields {list(keys)}"
-                )
-            out = {_RES: type_id}
-            for key, item in zip(keys, values, strict=True):
-                out[key] = item if type(item) in _PLAIN else self._encode(item, big_ints)
-            return out
+            return self._layout(cls).encode_whole(self, value, big_ints)
         # Subclasses of primitives and other mappings: normalise first.
         normal = to_dict_value(value)
         if type(normal) is cls:
             raise SerializationError(f"Cannot serialize value of type {cls}: {value!r}")
         return self._encode(normal, big_ints)
-
-    def _encode_fields(
-        self, rtype: type[ResourceBase], fields: Mapping[str, Any], big_ints: bool
-    ) -> dict[str, Any]:
-        type_id, names, keys = self._layout(rtype)
-        if len(fields) != len(names):
-            raise SerializationError(
-                f"Fields {sorted(fields)} do not match {rtype.__qualname__}'s {list(names)}"
-            )
-        out = {_RES: type_id}
-        for name, key in zip(names, keys, strict=True):
-            try:
-                item = fields[name]
-            except KeyError:
-                raise SerializationError(
-                    f"Fields {sorted(fields)} lack {rtype.__qualname__}'s field {name!r}"
-                ) from None
-            out[key] = item if type(item) in _PLAIN else self._encode(item, big_ints)
-        return out
 
     def _check_registered(self, rtype: type[ResourceBase]) -> None:
         if self._require_registered and not self.registry.is_registered(rtype):
@@ -226,7 +238,7 @@ class JsonSerializer(Serializer):
             raise DeserializationError("Data is nested too deeply to be read") from None
         except (msgspec.DecodeError, UnicodeDecodeError) as e:
             raise DeserializationError(f"Data is not valid JSON: {e}") from e
-        if not (isinstance(tree, dict) and _RES in tree):
+        if not (isinstance(tree, dict) and (_RES in tree or _SHORT in tree)):
             raise DeserializationError(
                 "Expected a JSON object with a '#res' type id at the top level, "
                 f"got {_describe(tree)}"
@@ -262,6 +274,8 @@ class JsonSerializer(Serializer):
                         raise _Located.add(e, index) from None
                 out.append(item)
             return out
+        if _RES in value or _SHORT in value:
+            return self._decode_resource(value)
         escape = None
         for key in value:
             if key[:1] == "#" and key[:2] != "##":
@@ -278,8 +292,6 @@ class JsonSerializer(Serializer):
                         raise _Located.add(e, key) from None
                 result[_unescape_key(key)] = item
             return result
-        if escape == _RES or _RES in value:
-            return self._decode_resource(value)
         if len(value) != 1:
             raise DeserializationError(
                 f"Escape object must have exactly one key, got {sorted(value)}"
@@ -311,49 +323,227 @@ class JsonSerializer(Serializer):
             return int(decimal.Decimal(text))
         raise DeserializationError(f"Unknown escape {escape!r}")
 
+    def _reader(self, key: str | tuple[str, ...], short: bool, registry: Registry) -> _Layout:
+        """Resolves a type id (or, if ``short``, an abbreviated one) and caches its layout."""
+        version = registry.version
+        if not short:
+            assert isinstance(key, str)
+            layout = self._layout(registry.lookup(key))
+            self._readers[key] = (version, layout)
+            return layout
+        index_version, index = self._short_index
+        if index_version != version:
+            index = {}
+            for type_id, cls in registry.types().items():
+                abbreviated = _short_type_id(type_id)
+                if abbreviated is not None:
+                    index[_short_key(abbreviated)] = cls
+            self._short_index = (version, index)
+        rtype = index.get(key)
+        if rtype is None:
+            raise TypeNotRegisteredError(_describe_short(key))
+        layout = self._layout(rtype)
+        self._short_readers[key] = (version, layout)
+        return layout
+
     def _decode_resource(self, value: dict[str, Any], top: bool = False) -> Any:
-        type_id = _expect_str(value[_RES], _RES)
-        rtype = self.registry.lookup(type_id)
-        _, names, keys = self._layout(rtype)
-        if len(value) != len(names) + 1:
-            raise self._mismatch(rtype, type_id, value)
-        data: ResourceDict = _new_dict(ResourceDict)
-        data.type = rtype
-        for name, key in zip(names, keys, strict=True):
-            try:
-                item = value[key]
-            except KeyError:
-                raise self._mismatch(rtype, type_id, value) from None
-            kind = type(item)
-            if kind is dict or kind is list:
-                try:
-                    item = self._decode(item)
-                except (_Located, DeserializationError) as e:
-                    raise _Located.add(e, name) from None
-            data[name] = item
-        if top or not rtype._enact_atomic_:
+        registry = self._registry or Registry._instance or Registry.get()
+        key: str | tuple[str, ...]
+        short = _RES not in value
+        if short:
+            key = value[_SHORT]
+            if type(key) is not str:
+                key = _short_key(key)
+            cached = self._short_readers.get(key)
+        else:
+            key = _expect_str(value[_RES], _RES)
+            cached = self._readers.get(key)
+        if cached is not None and cached[0] == registry.version:
+            # The same registered types: the layout holds unless the type's
+            # TypeInfo changed (the check of _layout, inlined).
+            layout = cached[1]
+            info = layout.info
+            if _infos.get(layout.rtype) is not info or (
+                info.key is not None
+                and info.key is not getattr(layout.rtype, "__dataclass_fields__", None)
+            ):
+                layout = self._reader(key, short, registry)
+        else:
+            layout = self._reader(key, short, registry)
+        data = layout.decode(self, value)
+        if top or not layout.rtype._enact_atomic_:
             return data
-        # Nested resources of atomic types are kept whole, as in to_resource_dict().
-        try:
-            return rtype.from_resource_dict(data)
-        except Exception as e:
-            raise DeserializationError(
-                f"Invalid {rtype.__qualname__}: {type(e).__name__}: {e}"
-            ) from e
+        return self._whole(layout, data)
 
     @staticmethod
-    def _mismatch(
-        rtype: type[ResourceBase], type_id: str, value: dict[str, Any]
-    ) -> DeserializationError:
-        names = type_info(rtype).field_names
-        fields = {_unescape_key(k) for k in value if k != _RES}
-        missing = [n for n in names if n not in fields]
-        extra = sorted(k for k in fields if k not in names)
-        return DeserializationError(
-            f"Resource of type {type_id} does not match the registered class "
-            f"{rtype.__module__}.{rtype.__qualname__}: missing fields {missing}, "
-            f"unexpected fields {extra}"
+    def _whole(layout: _Layout, data: ResourceDict) -> ResourceBase:
+        # Nested resources of atomic types are kept whole, as in to_resource_dict().
+        try:
+            return layout.rtype.from_resource_dict(data)
+        except Exception as e:
+            raise DeserializationError(
+                f"Invalid {layout.rtype.__qualname__}: {type(e).__name__}: {e}"
+            ) from e
+
+
+class _Layout:
+    """How a serializer writes and reads one resource type.
+
+    Holds the type's TypeInfo (type id, field names), the JSON keys of its
+    fields, and three functions generated for the type (as dataclasses
+    generates ``__init__``), so that a small record costs a few calls:
+
+    - ``encode_fields(serializer, fields, big_ints)``: the JSON object of a
+      ResourceDict of the type;
+    - ``encode_whole(serializer, resource, big_ints)``: the same for an
+      instance kept whole inside a ResourceDict (a Ref, a Str...);
+    - ``decode(serializer, obj)``: the ResourceDict of a decoded JSON object.
+    """
+
+    __slots__ = ("decode", "encode_fields", "encode_whole", "info", "keys", "rtype", "type_id")
+
+    def __init__(self, info: TypeInfo, rtype: type[ResourceBase], compact: bool) -> None:
+        self.info = info
+        self.rtype = rtype
+        self.type_id = info.type_id
+        short = _short_type_id(info.type_id) if compact else None
+        names = info.field_names
+        self.keys = keys = tuple(_escape_key(name) for name in names)
+        n = len(names)
+        values = [f"v{i}" for i in range(n)]
+        encoded = ", ".join(
+            [f"{_RES!r}: {self.type_id!r}" if short is None else f"{_SHORT!r}: {short!r}"]
+            + [
+                f"{key!r}: {v} if type({v}) in PLAIN else ser._encode({v}, big)"
+                for key, v in zip(keys, values, strict=True)
+            ]
         )
+        lines = [
+            "def encode_fields(ser, fields, big):",
+            f"    if len(fields) != {n}:",
+            "        raise fields_mismatch(rtype, fields)",
+            "    try:",
+            *[f"        {v} = fields[{name!r}]" for v, name in zip(values, names, strict=True)],
+            "        pass",
+            "    except KeyError:",
+            "        raise fields_mismatch(rtype, fields) from None",
+            f"    return {{{encoded}}}",
+            "",
+            "def encode_whole(ser, resource, big):",
+            "    values = tuple(resource.field_values())",
+            f"    if len(values) != {n}:",
+            "        raise count_mismatch(rtype, values)",
+            f"    ({''.join(v + ', ' for v in values)}) = values",
+            f"    return {{{encoded}}}",
+            "",
+            "def decode(ser, obj):",
+            f"    if len(obj) != {n + 1}:",
+            "        raise decode_mismatch(rtype, obj)",
+            "    data = new_dict(ResourceDict)",
+            "    data.type = rtype",
+            "    try:",
+            *[f"        {v} = obj[{key!r}]" for v, key in zip(values, keys, strict=True)],
+            "        pass",
+            "    except KeyError:",
+            "        raise decode_mismatch(rtype, obj) from None",
+        ]
+        for v, name in zip(values, names, strict=True):
+            lines += [
+                f"    kind = type({v})",
+                "    if kind is dict or kind is list:",
+                "        try:",
+                f"            if kind is dict and ({_RES!r} in {v} or {_SHORT!r} in {v}):",
+                f"                {v} = ser._decode_resource({v})",
+                "            else:",
+                f"                {v} = ser._decode({v})",
+                "        except (Located, DeserializationError) as e:",
+                f"            raise Located.add(e, {name!r}) from None",
+                f"    data[{name!r}] = {v}",
+            ]
+        lines.append("    return data")
+        namespace: dict[str, Any] = {
+            "rtype": rtype,
+            "PLAIN": _PLAIN,
+            "ResourceDict": ResourceDict,
+            "new_dict": _new_dict,
+            "Located": _Located,
+            "DeserializationError": DeserializationError,
+            "fields_mismatch": _fields_mismatch,
+            "count_mismatch": _count_mismatch,
+            "decode_mismatch": _decode_mismatch,
+        }
+        # The source holds only generated local names and reprs of strings.
+        exec("\n".join(lines), namespace)
+        self.encode_fields: Callable[[JsonSerializer, Mapping[str, Any], bool], Any]
+        self.encode_fields = namespace["encode_fields"]
+        self.encode_whole: Callable[[JsonSerializer, ResourceBase, bool], Any]
+        self.encode_whole = namespace["encode_whole"]
+        self.decode: Callable[[JsonSerializer, dict[str, Any]], ResourceDict]
+        self.decode = namespace["decode"]
+
+
+def _fields_mismatch(rtype: type[ResourceBase], fields: Mapping[str, Any]) -> SerializationError:
+    names = type_info(rtype).field_names
+    missing = [name for name in names if name not in fields]
+    if len(fields) == len(names) and missing:
+        return SerializationError(
+            f"Fields {sorted(fields)} lack {rtype.__qualname__}'s field {missing[0]!r}"
+        )
+    return SerializationError(
+        f"Fields {sorted(fields)} do not match {rtype.__qualname__}'s {list(names)}"
+    )
+
+
+def _count_mismatch(rtype: type[ResourceBase], values: Any) -> SerializationError:
+    names = list(type_info(rtype).field_names)
+    return SerializationError(
+        f"{rtype.__qualname__} returned {len(values)} values for fields {names}"
+    )
+
+
+def _decode_mismatch(rtype: type[ResourceBase], value: dict[str, Any]) -> DeserializationError:
+    info = type_info(rtype)
+    fields = {_unescape_key(k) for k in value if k not in (_RES, _SHORT)}
+    missing = [n for n in info.field_names if n not in fields]
+    extra = sorted(k for k in fields if k not in info.field_names)
+    return DeserializationError(
+        f"Resource of type {info.type_id} does not match the registered class "
+        f"{rtype.__module__}.{rtype.__qualname__}: missing fields {missing}, "
+        f"unexpected fields {extra}"
+    )
+
+
+def _short_type_id(type_id: str) -> str | list[str] | None:
+    """The abbreviation of a standard type id (see the module docstring), else None."""
+    try:
+        parsed = json.loads(type_id)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict) or not all(type(v) is str for v in parsed.values()):
+        return None
+    if parsed.keys() == {"name"}:
+        return str(parsed["name"])
+    if parsed.keys() == {"digest", "name"} and _HEX64.fullmatch(parsed["digest"]):
+        return [parsed["name"], parsed["digest"][:_SHORT_DIGEST]]
+    return None
+
+
+def _short_key(short: Any) -> str | tuple[str, ...]:
+    """The lookup key of an abbreviated type id as read (a str, or a list of two)."""
+    if type(short) is str:
+        return short
+    if type(short) is list and len(short) == 2 and all(type(part) is str for part in short):
+        return (short[0], short[1])
+    raise DeserializationError(
+        f"The value of {_SHORT!r} must be a type name or [name, digest prefix], "
+        f"got {_describe(short)}"
+    )
+
+
+def _describe_short(key: str | tuple[str, ...]) -> str:
+    if isinstance(key, str):
+        return json.dumps({"name": key}, sort_keys=True)
+    return json.dumps({"digest": key[1] + "...", "name": key[0]}, sort_keys=True)
 
 
 class _Located(Exception):

@@ -271,7 +271,7 @@ def _raw_ref_digests(store: Store, digest: str) -> list[str] | None:
         value = stack.pop()
         if isinstance(value, dict):
             target = value.get("digest")
-            if len(value) == 2 and "#res" in value and type(target) is str:
+            if len(value) == 2 and ("#res" in value or "#r" in value) and type(target) is str:
                 with contextlib.suppress(RefError):
                     found.append(check_digest(target))
                     continue

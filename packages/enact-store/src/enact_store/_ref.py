@@ -104,8 +104,12 @@ class Ref(ResourceBase, Generic[T]):
     @classmethod
     def from_resource_dict(cls: type[R], resource_dict: ResourceDict) -> R:
         # A shortcut of from_fields for the many refs read back from storage.
-        ref = object.__new__(cls)
-        ref._digest = check_digest(resource_dict["digest"])
+        ref = _new(cls)
+        digest = resource_dict["digest"]
+        # check_digest, inlined.
+        if type(digest) is not str or len(digest) != 64 or not _HEX64.fullmatch(digest):
+            check_digest(digest)
+        ref._digest = digest
         ref._cached = None
         return ref
 
