@@ -122,14 +122,16 @@ class SqlBackend(StorageBackend, Generic[_C]):
 
     def get(self, ref: Ref[Any]) -> ResourceDict | None:
         digest = check_digest(ref.digest)
-        data = self.read_raw(digest)
+        data = self._read(digest)
         if data is None:
             return None
         return decode_object(digest, data, self.location(digest))
 
     def read_raw(self, digest: str) -> bytes | None:
         """Returns the stored bytes of an object, or None."""
-        check_digest(digest)
+        return self._read(check_digest(digest))
+
+    def _read(self, digest: str) -> bytes | None:
         sql = f"SELECT data FROM objects WHERE digest = {self._PARAM}"
         row = self._run(lambda conn: self._fetch_binary(conn, sql, (digest,)))
         if row is None:
