@@ -303,7 +303,8 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 f"{type(self).__qualname__} modified its input during the call; "
                 "inputs must not be mutated (work on a copy)"
             )
-        return cast(O, output)
+        checked: O = output  # (Not typing.cast: a call, and this runs on every call.)
+        return checked
 
     # --- Tracked invocation. ---
 
