@@ -192,6 +192,11 @@ class JsonSerializer(Serializer):
             return value
         if cls is ResourceDict:
             return self._layout(value.type).encode_fields(self, value, big_ints)
+        layout = self._layouts.get(cls)
+        if layout is not None and layout.info.key is None and _infos.get(cls) is layout.info:
+            # A resource kept whole (a Ref, a Str...) of a type met before: the
+            # common case of the isinstance branch below, without the checks.
+            return layout.encode_whole(self, value, big_ints)
         if cls is float:
             if math.isfinite(value):
                 return value
@@ -373,10 +378,6 @@ class JsonSerializer(Serializer):
         data = layout.decode(self, value)
         if top or not layout.rtype._enact_atomic_:
             return data
-        return self._whole(layout, data)
-
-    @staticmethod
-    def _whole(layout: _Layout, data: ResourceDict) -> ResourceBase:
         # Nested resources of atomic types are kept whole, as in to_resource_dict().
         try:
             return layout.rtype.from_resource_dict(data)
@@ -532,8 +533,10 @@ def _short_key(short: Any) -> str | tuple[str, ...]:
     """The lookup key of an abbreviated type id as read (a str, or a list of two)."""
     if type(short) is str:
         return short
-    if type(short) is list and len(short) == 2 and all(type(part) is str for part in short):
-        return (short[0], short[1])
+    if type(short) is list and len(short) == 2:
+        name, prefix = short
+        if type(name) is str and type(prefix) is str:
+            return (name, prefix)
     raise DeserializationError(
         f"The value of {_SHORT!r} must be a type name or [name, digest prefix], "
         f"got {_describe(short)}"
