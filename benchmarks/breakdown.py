@@ -13,6 +13,10 @@ time per child of each:
 
 The differences between rows apportion the cost (the stand-ins break the
 store, so only the timings mean anything).
+
+Then times whole invocations of 1,000 and 16,000 children and reports the
+part spent in CPython's cyclic garbage collector, by generation (through
+``gc.callbacks``): what makes the cost per child grow with the size.
 """
 
 from __future__ import annotations
@@ -93,6 +97,47 @@ def per_child_us(patch: Commit | None, n: int = 1000, reps: int = 7) -> float:
     return statistics.median(_TIMES) / n * 1e6
 
 
+class _GcTimer:
+    """Sums the time of the cyclic GC's collections by generation (a gc.callbacks entry)."""
+
+    def __init__(self) -> None:
+        self.spent = [0.0, 0.0, 0.0]
+        self.count = [0, 0, 0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.spent[info["generation"]] += time.perf_counter() - self._started
+            self.count[info["generation"]] += 1
+
+
+def gc_share(n: int, reps: int = 5) -> tuple[float, list[float], list[float]]:
+    """Times fan-outs of n children; returns the median µs per child, and the
+    µs per child spent in the cyclic GC and the number of its collections,
+    by generation (medians over the repetitions)."""
+    _PATCH[0] = None
+    totals: list[float] = []
+    timers: list[_GcTimer] = []
+    for _ in range(reps):
+        timer = _GcTimer()
+        gc.collect()
+        gc.callbacks.append(timer)
+        start = time.perf_counter()
+        try:
+            with enact.Store():
+                FanOut(n, first=_FIRST[0]).invoke()
+        finally:
+            gc.callbacks.remove(timer)
+        totals.append(time.perf_counter() - start)
+        timers.append(timer)
+        _FIRST[0] += 10 * n
+    per_child = [statistics.median(t.spent[g] for t in timers) / n * 1e6 for g in range(3)]
+    counts = [statistics.median(t.count[g] for t in timers) for g in range(3)]
+    return statistics.median(totals) / n * 1e6, per_child, counts
+
+
 def main() -> None:
     rows = [
         ("normal", None),
@@ -102,6 +147,12 @@ def main() -> None:
     ]
     for label, patch in rows:
         print(f"{label:48s} {per_child_us(patch):6.2f} µs/child")
+    print()
+    print("cyclic GC during the whole invoke (µs per child; collections by generation):")
+    for n in (1000, 16000):
+        total, per_child, counts = gc_share(n)
+        shares = ", ".join(f"gen{g} {per_child[g]:.2f} µs ({counts[g]:.0f})" for g in range(3))
+        print(f"  {n:6d} children: {total:6.2f} µs/child in all; in GC: {shares}")
 
 
 if __name__ == "__main__":

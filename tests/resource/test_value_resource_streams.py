@@ -51,3 +51,10 @@ def test_long_mixed_and_uniform_lists_digest_like_item_by_item(items: list[objec
 def test_value_resources_inside_a_resource_digest_like_their_dicts(texts: list[str]) -> None:
     inside = [er.Str(t) for t in texts]
     assert er.digest(inside) == er.digest([er.Str(t).to_resource_dict() for t in texts])
+
+
+def test_a_long_int_list_holding_an_int_past_the_text_digit_limit_digests_item_by_item() -> None:
+    numbers = [*range(20), 10**5000]
+    stream = "seq[" + "".join(f"i{n}" for n in range(20)) + "i1" + "0" * 5000 + "]"
+
+    assert er.digest(numbers) == hashlib.sha256(stream.encode()).hexdigest()

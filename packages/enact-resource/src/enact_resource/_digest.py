@@ -395,9 +395,11 @@ def _uniform_stream(items: list[Any] | tuple[Any, ...]) -> str | None:
 def _uniform_text(kind: type, items: list[Any] | tuple[Any, ...]) -> str | None:
     """The stream of items that are all of type ``kind``, if it is int, str or float."""
     if kind is int:
-        if max(items) >= _BIG or min(items) <= -_BIG:
+        try:
+            return "i" + "i".join(map(int.__repr__, items))
+        except ValueError:
+            # An int past the int-to-text digit limit: item by item (_int_text).
             return None
-        return "i" + "i".join(map(int.__repr__, items))
     if kind is str:
         return "s" + "s".join(map(repr, items))
     if kind is float:
