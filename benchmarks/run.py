@@ -484,46 +484,58 @@ def main(argv: list[str] | None = None) -> int:
 ANALYSIS = """
 ## Where a target is not met, and what blocks it
 
-Profiles taken with py-spy (`py-spy record -f raw`) on the fan-out workload,
-and `uv run python benchmarks/breakdown.py`, which times the fan-out with
-`Store.commit` replaced by cheaper stand-ins (typical: normal 24.4 µs/child;
-ResourceDict + digest only 19.0; digest only 18.6; no commit work 3.7).
+Profiles taken with py-spy (`py-spy record -f raw`) and cProfile on the
+fan-out workload, and `uv run python benchmarks/breakdown.py`, which times
+the fan-out with `Store.commit` replaced by cheaper stand-ins and then
+measures the cyclic GC's share of whole invocations through `gc.callbacks`.
+Typical output on this machine: normal 13.3-14.2 µs/child; ResourceDict +
+digest only 12.2; digest only 11.6; no commit work (the call machinery)
+2.9; in GC 0.8 µs/child at 1,000 children and 3.2 µs/child at 16,000.
 
-- **Tracked child call (target 12 µs).** The record format of SPEC §5 makes
-  every tracked call store six objects: the invokable (skipped when the call
-  leaves it unchanged), the input, the Request, the output, the Response and
-  the Invocation. Each is a pass that builds the digest stream and the
-  ResourceDict, a sha256 and a store insert; `Store.commit` is ~80% of the
-  profile, `pack_resource` (stream + hash) ~65%. The floor for hashing six
-  small objects with msgspec+sha256 is 6 x 0.55 µs = 3.3 µs; CPython's cost
-  per object (stream pieces, a dict, two ref copies, a few calls) puts each
-  commit at 2-4 µs. Another 15-25% is the cyclic GC, which grows with the
-  heap (see Scaling). Meeting 12 µs would take dropping objects from the
-  record format or a compiled extension.
+- **Tracked child call (target 12 µs; 13-15 µs here, 10x the 3-object
+  floor).** SPEC §5 makes a tracked call store six objects: the invokable
+  (constant when it has no fields), the input, the Request, the output, the
+  Response and the Invocation, so five new sha256 digests per call: 2.2-2.5
+  µs at the msgspec+sha256 floor. Traced per child call: 47 Python calls and
+  123 C calls (5 sha256, 18 object allocations, 26 dict lookups); the
+  generated packers already build each record's stream and ResourceDict in
+  one function. What is left is CPython's cost per object: a Python call
+  costs ~50-80 ns here, and each commit makes the stream pieces, a
+  ResourceDict, a ref, private copies of the refs it holds and a store
+  insert (~1.5-2 µs per object). Folding the whole store and backend layer
+  into one function saves only 1.2 µs/child (measured), and the GC takes
+  ~0.8 µs/child. Meeting 12 µs would take fewer objects per call (a change
+  of the record format) or a compiled extension (uv_build packages are pure
+  Python).
+- **Scaling of invoke to 16,000 children (target 1.3x; 1.3-1.4x here).**
+  The cost per child is flat except for CPython's cyclic GC: at 16,000
+  children its two full (generation 2) collections take 2.1 µs/child and
+  generation 1 0.65 µs/child (0.33 at 1,000), because each call leaves 13
+  container objects alive (the store's ResourceDicts and the refs inside
+  records). Without the GC the growth is 1.17x. Timed in chunks of 1,000
+  children, the cost is flat except for the chunks where a full collection
+  runs.
 - **Replay of a reused child (target 10 µs).** A reused call stores nothing:
-  it computes three digests (invokable, input, Request: 3 x ~1 µs) to match
-  the recorded call, reads two cached records and builds the output.
+  it computes three digests (invokable, input, Request) to match the
+  recorded call, reads two cached records and builds the output.
 - **Dereferencing a loaded ref to 1,000 refs (target 150 µs).** The cached
   ResourceDict is converted without hashing; what is left is one new Ref
-  object per element (modify() re-points a ref in place, so refs cannot be
-  shared with the cache): ~120 ns each, measured as `list(map(copy, refs))`.
+  per element (modify() re-points a ref in place, so refs cannot be shared
+  with the cache), made in one loop: ~80 ns each.
 - **SQLite, tracked child (target 40 µs).** The invocation's objects are
-  written in one transaction when its record is; the remaining cost is the
-  in-memory cost above plus encoding each object (~1.5 µs) and one row
-  insert each (the in-transaction insert floor above).
+  written in one transaction when its record is; the cost is the in-memory
+  cost plus encoding each object (~0.6-2 µs, with an encoder generated per
+  type) and one row insert each (the in-transaction insert floor).
+- **SQLite commit outside an invocation (target 1.5x the raw insert).** The
+  statement costs what the raw single-row insert does for a row of the same
+  size (the compact encoding keeps a small record under 100 bytes); on top
+  come packing (~1.2 µs), encoding (~0.6 µs) and the connection wrapper.
 - **Replay when nothing needs re-running.** The work is constant: it makes
-  the same Python calls (196) for 10 or 16,000 children, which
+  the same Python calls for 10 or 2,000 children, which
   tests/invoke/test_replay_cost.py checks by counting them. Its time still
   creeps up with the size of the heap because each repetition follows a
-  gc.collect(), which walks the whole heap and leaves the CPU caches cold:
-  timed piece by piece, the first operations after it (loading the request,
-  packing the invokable) take 2x longer at 16,000 children, with no page
-  faults; repeated without the collection, the replay takes ~20 µs at either
-  size.
-- **SQLite commit outside an invocation (target 1.5x the raw insert).** The
-  statement itself costs as much as the raw single-row insert; on top of it
-  come packing (~2.5 µs: stream, hash, ResourceDict), encoding (~1.5 µs) and
-  the connection and retry wrapper (~0.5-3 µs).
+  gc.collect(), which walks the whole heap and leaves the CPU caches cold;
+  repeated without the collection, the replay takes ~20 µs at any size.
 """
 
 
@@ -587,7 +599,7 @@ def write_readme(
         "measured with no other large structure alive: CPython's cyclic GC walks every",
         "live container object at each full collection, so any large heap (for instance",
         "a 16,000-child invocation kept in memory) adds to the cost of allocating new",
-        "objects; a tracked child leaves 14 GC-tracked objects (7 refs, 6 ResourceDicts,",
+        "objects; a tracked child leaves 13 GC-tracked objects (7 refs, 5 ResourceDicts,",
         "1 list).",
         "",
         "| children | invoke | replay (top re-run) | get_children() | pformat "
