@@ -58,7 +58,10 @@ def digest(value: Any) -> str:
         return pack_resource(value)[1]
     out: list[Any] = []
     try:
-        _stream(value, out)
+        if type(value) is ResourceDict:
+            _stream_resource_dict(value, out)  # Stored data being verified.
+        else:
+            _stream(value, out)
     except RecursionError:
         raise _too_deep(value) from None
     return _hash(out)
@@ -114,6 +117,8 @@ def _hash_pieces(out: list[Any]) -> str:
 _infos = _INFOS
 # The _enact_pack_ function of each atomic type met so far, by exact type.
 _FAST_PACK: dict[type, Callable[[Any], tuple[str, Any]]] = {}
+# The _enact_stream_ function of each type with one met so far, by exact type.
+_FAST_STREAM: dict[type, Callable[[Any], str]] = {}
 
 
 def _too_deep(value: Any) -> FieldTypeError:
@@ -332,6 +337,7 @@ def _stream(value: Any, out: list[Any]) -> None:
     elif isinstance(value, ResourceBase):
         fast = cls._enact_stream_
         if fast is not None:
+            _FAST_STREAM[cls] = fast
             out.append(fast(value))
         else:
             _stream_resource(value, out)
@@ -435,7 +441,18 @@ def _stream_resource_dict(value: ResourceDict, out: list[Any]) -> None:
                 f"ResourceDict of {value.type.__qualname__} lacks field {name!r}"
             ) from None
         out.append(name_repr)
-        _stream(item, out)
+        # The common field values inline (this is how stored data is verified).
+        kind = type(item)
+        if kind is str:
+            out.append("s" + repr(item))
+        elif kind is int and -_BIG < item < _BIG:
+            out.append(f"i{item}")
+        else:
+            fast_stream = _FAST_STREAM.get(kind)
+            if fast_stream is not None:
+                out.append(fast_stream(item))
+            else:
+                _stream(item, out)
     out.append("]")
 
 

@@ -33,12 +33,6 @@ def check_digest(value: object) -> str:
     raise RefError(f"Invalid digest {value!r:.100}: expected 64 lowercase hex digits")
 
 
-def _head(cls: type[ResourceBase]) -> str:
-    """The digest stream of a ref up to its digest (refs are not dataclasses, so
-    a cached TypeInfo never goes stale)."""
-    return (_INFOS.get(cls) or type_info(cls)).stream_prefix + "'digest's'"
-
-
 class PackedResource(Generic[T]):
     """What a backend stores: ``data`` (a ResourceDict) under ``ref``'s digest.
 
@@ -113,12 +107,16 @@ class Ref(ResourceBase, Generic[T]):
         ref._cached = None
         return ref
 
-    def _enact_stream_(self) -> str:
-        # The generic stream of a one-field resource; a digest needs no escaping.
-        return _head(type(self)) + self._digest + "']"
+    def _enact_stream_(self, _infos: Any = _INFOS) -> str:
+        # The generic stream of a one-field resource; a digest needs no
+        # escaping. (Refs are not dataclasses, so a cached TypeInfo never goes
+        # stale; the default argument saves a global lookup.)
+        cls = type(self)
+        info = _infos.get(cls) or type_info(cls)
+        return f"{info.stream_prefix}'digest's'{self._digest}']"
 
     def _enact_pack_(self, _new: Any = object.__new__, _infos: Any = _INFOS) -> tuple[str, Ref[T]]:
-        # Stream and snapshot copy in one call, with _head inlined: refs fill
+        # Stream (as _enact_stream_) and snapshot copy in one call: refs fill
         # invocation records, so this runs several times per tracked call.
         cls = type(self)
         info = _infos.get(cls) or type_info(cls)
