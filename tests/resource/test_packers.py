@@ -125,3 +125,15 @@ def test_a_type_without_fields_packs_to_the_same_digest_every_time() -> None:
     assert first[1] == second[1] == hashlib.sha256(_stream(Empty())).hexdigest()
     assert first[0] == {}
     assert first[0].type is Empty
+
+
+@given(st.lists(st.text(max_size=5), min_size=16, max_size=40), st.integers(16, 40))
+def test_long_lists_of_value_resources_pack_to_the_spec_digest(texts: list[str], n: int) -> None:
+    resource = Trio([er.Str(t) for t in texts], [er.Int(i) for i in range(n)], list(range(n)))
+
+    data, value = er.pack_resource(resource)
+
+    assert value == hashlib.sha256(_stream(resource)).hexdigest()
+    assert data["first"] == texts
+    assert all(type(item) is er.Str for item in data["first"])
+    assert data["second"] == list(range(n))
