@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from enact_resource import (
@@ -25,8 +26,11 @@ def encode_object(packed: PackedResource[Any]) -> bytes:
     return _SERIALIZER.serialize(packed.data)
 
 
-def decode_object(digest: str, data: bytes, location: str) -> ResourceDict:
+def decode_object(digest: str, data: bytes, location: str | Callable[[], str]) -> ResourceDict:
     """Decodes stored bytes; errors name the digest and where the object lives.
+
+    ``location`` may be a function, called only to report an error (building
+    the text on every read costs more than the rest of a small decode).
 
     Raises:
         CorruptionError: the bytes are not a valid encoded resource.
@@ -35,6 +39,8 @@ def decode_object(digest: str, data: bytes, location: str) -> ResourceDict:
     try:
         return _SERIALIZER.deserialize(data)
     except TypeNotRegisteredError as e:
-        raise TypeNotRegisteredError(e.type_id, f"reading object {digest} from {location}") from e
+        where = location if isinstance(location, str) else location()
+        raise TypeNotRegisteredError(e.type_id, f"reading object {digest} from {where}") from e
     except DeserializationError as e:
-        raise CorruptionError(digest, location, f"cannot be decoded: {e}") from e
+        where = location if isinstance(location, str) else location()
+        raise CorruptionError(digest, where, f"cannot be decoded: {e}") from e

@@ -45,6 +45,7 @@ class CorruptionError(StoreError):
         super().__init__(f"Object {digest} is corrupt ({location}): {detail}")
         self.digest = digest
         self.location = location
+        self.detail = detail
 
 
 class UnsupportedOperation(StoreError, NotImplementedError):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from enact_resource import ResourceBase, ResourceDict, pack_resource
 from enact_store._backend import InMemoryBackend, StorageBackend
 from enact_store._context import ACTIVE, current_store
-from enact_store._errors import NotFound, StoreError
+from enact_store._errors import CorruptionError, NotFound, StoreError
 from enact_store._ref import PackedResource, Ref, check_digest
 
 if TYPE_CHECKING:
@@ -242,7 +242,12 @@ class Store:
             raise NotFound(f"Object {digest} is not in the store ({self._describe()})")
         packed = PackedResource(data, ref)
         if self._verify_reads:
-            data = self._ref_type.verify(packed, self._backend.location(digest))
+            try:
+                data = self._ref_type.verify(packed)
+            except CorruptionError as e:
+                # Where the object lives, worked out only when it is corrupt.
+                where = self._backend.location(digest)
+                raise CorruptionError(e.digest, where, e.detail) from e.__cause__
         else:
             data = self._ref_type.unpack(packed)
         ref._cached = data
