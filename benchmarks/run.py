@@ -501,12 +501,13 @@ Profiles taken with py-spy (`py-spy record -f raw`) and cProfile on the
 fan-out workload, and `uv run python benchmarks/breakdown.py`, which times
 the fan-out with `Store.commit` replaced by cheaper stand-ins and then
 measures the cyclic GC's share of whole invocations through `gc.callbacks`.
-Typical output on this machine: normal 13.3-14.2 µs/child; ResourceDict +
-digest only 12.2; digest only 11.6; no commit work (the call machinery)
-2.9; in GC 0.8 µs/child at 1,000 children and 3.2 µs/child at 16,000.
+Typical output on this machine (it drifts by 10% from hour to hour): normal
+13.3-14.6 µs/child; ResourceDict + digest only 12.2-12.6; digest only
+11.6-11.9; no commit work (the call machinery) 2.9-3.0; in GC 0.8 µs/child
+at 1,000 children and 3.2 µs/child at 16,000.
 
-- **Tracked child call (target 12 µs; 13-15 µs here, 10x the 3-object
-  floor).** SPEC §5 makes a tracked call store six objects: the invokable
+- **Tracked child call (target 12 µs; 14.9-15.4 µs here, 10.5-11x the
+  3-object floor).** SPEC §5 makes a tracked call store six objects: the invokable
   (constant when it has no fields), the input, the Request, the output, the
   Response and the Invocation, so five new sha256 digests per call: 2.2-2.5
   µs at the msgspec+sha256 floor. Traced per child call: 47 Python calls and
