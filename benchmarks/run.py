@@ -472,15 +472,16 @@ def main(argv: list[str] | None = None) -> int:
 
     scaling = []
     sizes = (1000, 4000, 16000) if not args.quick else (1000, 4000)
+    scaling_reps = 3 if args.quick else 5
     for n in sizes:
         # Invoke first, with nothing else of this size alive: a recorded run
         # kept around makes every cyclic-GC pass longer, which is the heap's
         # cost rather than the call's (see the note in the README).
-        invoke = bench_invoke(3, n, enact.Store)
+        invoke = bench_invoke(scaling_reps, n, enact.Store)
         rec = recorded_fanout(n)
-        replay = bench_replay(3, n, True, rec)
-        children, pformat = bench_read_trace(3, n, rec)
-        whole = bench_replay(3, n, False, rec) * n
+        replay = bench_replay(scaling_reps, n, True, rec)
+        children, pformat = bench_read_trace(scaling_reps, n, rec)
+        whole = bench_replay(scaling_reps, n, False, rec) * n
         del rec
         scaling.append((n, invoke, replay, children, pformat, whole))
         print(
