@@ -145,3 +145,21 @@ def test_ref_digest_stream_is_the_generic_resource_stream() -> None:
     generic = "res[" + es.Ref.type_id() + "'digest's" + repr(ref.digest) + "]"
     assert er.digest(ref) == hashlib.sha256(generic.encode()).hexdigest()
     assert er.digest([ref] * 20) == er.digest([ref.to_resource_dict()] * 20)
+
+
+def test_a_ref_type_whose_pack_is_a_staticmethod_is_used_by_the_store() -> None:
+    packed_by: list[str] = []
+
+    class StaticPackRef(es.Ref[Any]):
+        @staticmethod
+        def pack(resource: er.ResourceBase) -> es.PackedResource[Any]:
+            packed_by.append(type(resource).__name__)
+            return es.Ref.pack.__func__(StaticPackRef, resource)  # type: ignore[attr-defined]
+
+    store = es.Store(ref_type=StaticPackRef)
+    ref = store.commit(Box("x"))
+
+    assert packed_by == ["Box"]
+    assert type(ref) is StaticPackRef
+    with store:
+        assert ref() == Box("x")

@@ -86,7 +86,8 @@ class Store:
         self._verify_reads = not backend.trusted
         # Bound once: commit is the hot path of every tracked call.
         self._pack = ref_type.pack
-        self._default_pack = ref_type.pack.__func__ is Ref.pack.__func__  # type: ignore[attr-defined]
+        default = Ref.pack.__func__  # type: ignore[attr-defined]
+        self._default_pack = getattr(ref_type.pack, "__func__", None) is default
         self._put = backend.commit
 
     @property
