@@ -263,9 +263,20 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
         return value
     if cls is list or cls is tuple:
         out.append("seq[")
-        result = _pack_uniform(value, out)
+        result = _pack_uniform(value, out) if len(value) >= 16 else None
         if result is None:
-            result = [_pack_value(item, out) for item in value]
+            result = []
+            append = result.append
+            for item in value:
+                # Atomic resources (refs: a Response's children) without the
+                # dispatch below; everything else through it.
+                fast_pack = _FAST_PACK.get(type(item))
+                if fast_pack is not None:
+                    text, copy = fast_pack(item)
+                    out.append(text)
+                    append(copy)
+                else:
+                    append(_pack_value(item, out))
         out.append("]")
         return result
     if cls is dict:
@@ -356,14 +367,13 @@ def _stream(value: Any, out: list[Any]) -> None:
 
 
 def _pack_uniform(items: list[Any] | tuple[Any, ...], out: list[Any]) -> list[Any] | None:
-    """Packs a long list of items of one kind in C-level maps; None if it is not one.
+    """Packs a list of items of one kind in C-level maps; None if it is not one.
 
     Plain ints, strs and floats are streamed as one piece (a list of 100,000
     ints, say); atomic resources with a fast packer (refs: the children of a
-    Response) are packed with one call per item instead of two.
+    Response) are packed with one call per item instead of two. Worth it from
+    16 items on (the caller checks the length).
     """
-    if len(items) < 16:
-        return None
     kinds = set(map(type, items))
     if len(kinds) != 1:
         return None
@@ -390,8 +400,6 @@ def _uniform_stream(items: list[Any] | tuple[Any, ...]) -> str | None:
     Such lists (a list of 100,000 ints, say) are streamed by C-level map and
     join rather than item by item: several times faster.
     """
-    if len(items) < 16:
-        return None
     kinds = set(map(type, items))
     if len(kinds) != 1:
         return None
