@@ -332,7 +332,11 @@ def _stream(value: Any, out: list[Any]) -> None:
             out.append(uniform)
         else:
             for item in value:
-                _stream(item, out)
+                fast_stream = _FAST_STREAM.get(type(item))
+                if fast_stream is not None:
+                    out.append(fast_stream(item))  # A ref, say: no dispatch.
+                else:
+                    _stream(item, out)
         out.append("]")
     elif cls is ResourceDict:
         _stream_resource_dict(value, out)
@@ -395,15 +399,24 @@ _second = operator.itemgetter(1)
 
 
 def _uniform_stream(items: list[Any] | tuple[Any, ...]) -> str | None:
-    """Returns the stream of a long list of plain ints, strs or floats, else None.
+    """Returns the stream of a long list of items of one kind, if it has a fast one.
 
     Such lists (a list of 100,000 ints, say) are streamed by C-level map and
-    join rather than item by item: several times faster.
+    join rather than item by item: several times faster. So are lists of an
+    atomic type with its own stream (refs: the children of a Response).
     """
+    if len(items) < 16:
+        return None
     kinds = set(map(type, items))
     if len(kinds) != 1:
         return None
-    return _uniform_text(kinds.pop(), items)
+    kind = kinds.pop()
+    text = _uniform_text(kind, items)
+    if text is None:
+        fast_stream = _FAST_STREAM.get(kind)
+        if fast_stream is not None:
+            return "".join(map(fast_stream, items))
+    return text
 
 
 def _uniform_text(kind: type, items: list[Any] | tuple[Any, ...]) -> str | None:
