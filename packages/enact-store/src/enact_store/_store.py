@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from enact_resource import ResourceBase, ResourceDict, pack_resource
+from enact_resource import ResourceBase, ResourceDict
 from enact_store._backend import InMemoryBackend, StorageBackend
 from enact_store._context import ACTIVE, current_store
 from enact_store._errors import CorruptionError, NotFound, StoreError
@@ -36,7 +36,6 @@ _BATCHES: ContextVar[Mapping[Store, dict[str, PackedResource[Any]]]] = ContextVa
 _TAG_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9._-]*"
 _TAG_NAME = re.compile(rf"{_TAG_SEGMENT}(?:/{_TAG_SEGMENT})*")
 _MAX_TAG_LENGTH = 200
-_new = object.__new__
 
 
 def check_tag_name(name: object) -> str:
@@ -86,8 +85,6 @@ class Store:
         self._verify_reads = not backend.trusted
         # Bound once: commit is the hot path of every tracked call.
         self._pack = ref_type.pack
-        default = Ref.pack.__func__  # type: ignore[attr-defined]
-        self._default_pack = getattr(ref_type.pack, "__func__", None) is default
         self._put = backend.commit
 
     @property
@@ -144,18 +141,7 @@ class Store:
         """
         if not isinstance(resource, ResourceBase):
             raise TypeError(f"Only resources can be committed, got {type(resource).__qualname__}")
-        if self._default_pack:
-            # Ref.pack, inlined for the default packing (the hot path of every
-            # tracked call): the ref and PackedResource are made without __init__.
-            data, value = pack_resource(resource)
-            ref = _new(self._ref_type)
-            ref._digest = value
-            ref._cached = data
-            packed: PackedResource[Any] = _new(PackedResource)
-            packed.data = data
-            packed.ref = ref
-        else:
-            packed = self._pack(resource)
+        packed = self._pack(resource)
         batches = _BATCHES.get()
         if batches is not _NO_BATCHES:
             pending = batches.get(self)
