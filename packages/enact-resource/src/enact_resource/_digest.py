@@ -325,6 +325,8 @@ def _stream(value: Any, out: list[Any]) -> None:
         out.append("n")
     elif cls is bool:
         out.append("i1" if value else "i0")
+    elif (fast_stream := _FAST_STREAM.get(cls)) is not None:
+        out.append(fast_stream(value))  # A type met before with its own stream: a ref, say.
     elif cls is list or cls is tuple:
         out.append("seq[")
         uniform = _uniform_stream(value)
@@ -332,11 +334,7 @@ def _stream(value: Any, out: list[Any]) -> None:
             out.append(uniform)
         else:
             for item in value:
-                fast_stream = _FAST_STREAM.get(type(item))
-                if fast_stream is not None:
-                    out.append(fast_stream(item))  # A ref, say: no dispatch.
-                else:
-                    _stream(item, out)
+                _stream(item, out)
         out.append("]")
     elif cls is ResourceDict:
         _stream_resource_dict(value, out)
@@ -462,18 +460,7 @@ def _stream_resource_dict(value: ResourceDict, out: list[Any]) -> None:
                 f"ResourceDict of {value.type.__qualname__} lacks field {name!r}"
             ) from None
         out.append(name_repr)
-        # The common field values inline (this is how stored data is verified).
-        kind = type(item)
-        if kind is str:
-            out.append("s" + repr(item))
-        elif kind is int and -_BIG < item < _BIG:
-            out.append(f"i{item}")
-        else:
-            fast_stream = _FAST_STREAM.get(kind)
-            if fast_stream is not None:
-                out.append(fast_stream(item))
-            else:
-                _stream(item, out)
+        _stream(item, out)
     out.append("]")
 
 
