@@ -207,7 +207,14 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             as_ref = store.ref_type._from_computed_digest
             request = Request(as_ref(digest(self)), as_ref(digest(resource)))
             reused, output, child_replay = _match_recorded(
-                self, resource, store, replay, recorded_ref, request, as_ref(digest(request)), frame
+                self,
+                resource,
+                store,
+                replay,
+                recorded_ref,
+                request.invokable,
+                as_ref(digest(request)),
+                frame,
             )
             if reused:
                 return cast(O, output)
@@ -385,9 +392,8 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 if replay_from.request.digest == request_ref.digest:
                     top = ReplayContext([recorded_ref], exception_override, strict)
                     holder = _Frame(store, top)
-                    request = Request(invokable_ref, input_ref)
                     reused, _, frame.replay = _match_recorded(
-                        self, resource, store, top, recorded_ref, request, request_ref, holder
+                        self, resource, store, top, recorded_ref, invokable_ref, request_ref, holder
                     )
                     if reused:
                         return cast(Invocation[I, O], store.get(holder.children[0]))
@@ -460,14 +466,14 @@ def _match_recorded(
     store: Store,
     replay: ReplayContext,
     recorded_ref: Ref[Invocation[Any, Any]],
-    request: Request[Any, Any],
+    invokable_ref: Ref[InvokableBase[Any, Any]],
     request_ref: Ref[Request[Any, Any]],
     frame: _Frame,
 ) -> tuple[bool, ResourceBase | None, ReplayContext | None]:
     """Matches a new call (``invokable`` on ``resource``) against the next recorded child.
 
-    ``request`` is the new call's Request and ``request_ref`` names it; it
-    need not be stored.
+    ``request_ref`` names the new call's Request, which need not be stored;
+    ``invokable_ref`` names the invokable's state before the call.
     Reads the records as ResourceDicts (no conversion of the children list),
     so matching costs the same whatever the size of the recorded subtree.
 
@@ -484,8 +490,8 @@ def _match_recorded(
         return False, None, None
     replay.advance()
     # The request matched (same digest), so the invokable's state before the
-    # call is the recorded one: the recorded Request need not be read.
-    invokable_ref = request.invokable
+    # call, invokable_ref, is the recorded one: the recorded Request need not
+    # be read.
     response = store.load(recorded["response"])
     recorded_state: Ref[InvokableBase[Any, Any]] = response["invokable"]
     output_ref: Ref[Any] | None = response["output"]
