@@ -70,19 +70,17 @@ def digest(value: Any) -> str:
 def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
     """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass."""
     cls = type(resource)
-    # A dataclass: its generated packer does it all (see _packer_for).
+    # A dataclass: its generated packer does it all (see _dataclass_packers).
     entry = _PACKERS.get(cls)
-    if entry is not None:
-        info = _infos.get(cls)
-        if entry[0] is info and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
-            return entry[2](resource)
+    if entry is not None and _current(entry, cls):
+        return entry[2](resource)
     stream = cls._enact_stream_
     if stream is not None:
         # A value type with its own stream (Str, Int, ...): one field, no walk.
         return resource.to_resource_dict(), sha256(stream(resource).encode()).hexdigest()
-    info = type_info(cls)
-    if info.plain_values is not None and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
-        return _packer_for(cls, info)[2](resource)
+    entry = _dataclass_packers(cls)
+    if entry is not None:
+        return entry[2](resource)
     out: list[Any] = []
     try:
         data = _pack_resource(resource, out)
@@ -135,11 +133,10 @@ def _too_deep(value: Any) -> FieldTypeError:
 def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
     """Appends the stream of a resource nested in a value and returns its ResourceDict."""
     cls = type(resource)
-    info = _infos.get(cls) or type_info(cls)
-    if info.plain_values is not None and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
-        entry = _PACKERS.get(cls)
-        if entry is None or entry[0] is not info:
-            entry = _packer_for(cls, info)
+    entry = _PACKERS.get(cls)
+    if entry is None or not _current(entry, cls):
+        entry = _dataclass_packers(cls)
+    if entry is not None:
         return entry[1](resource, out)
     info = type_info(cls)
     values = checked_values(resource, info)
@@ -161,8 +158,24 @@ TopPacker = Callable[[Any], tuple[ResourceDict, str]]
 _PACKERS: dict[type, tuple[TypeInfo, Packer, TopPacker]] = {}
 
 
-def _packer_for(cls: type, info: TypeInfo) -> tuple[TypeInfo, Packer, TopPacker]:
-    entry = _PACKERS[cls] = (info, *_make_packers(cls, info))
+def _current(entry: tuple[TypeInfo, Packer, TopPacker], cls: type) -> bool:
+    """Whether the packers were made for the type's current TypeInfo (type_info's check)."""
+    info = entry[0]
+    return _infos.get(cls) is info and info.key is cls.__dataclass_fields__  # type: ignore[attr-defined]
+
+
+def _dataclass_packers(cls: type) -> tuple[TypeInfo, Packer, TopPacker] | None:
+    """The generated packers of a dataclass resource type (made on first use), else None.
+
+    Only for types whose field values are their dataclass fields (the default
+    ``field_values``); others are walked generically.
+    """
+    info = type_info(cls)
+    if info.plain_values is None:
+        return None
+    entry = _PACKERS.get(cls)
+    if entry is None or entry[0] is not info:
+        entry = _PACKERS[cls] = (info, *_make_packers(cls, info))
     return entry
 
 
