@@ -38,9 +38,8 @@ def decode_object(digest: str, data: bytes, location: str | Callable[[], str]) -
     """
     try:
         return _SERIALIZER.deserialize(data)
-    except TypeNotRegisteredError as e:
-        where = location if isinstance(location, str) else location()
-        raise TypeNotRegisteredError(e.type_id, f"reading object {digest} from {where}") from e
     except DeserializationError as e:
         where = location if isinstance(location, str) else location()
+        if isinstance(e, TypeNotRegisteredError):
+            raise TypeNotRegisteredError(e.type_id, f"reading object {digest} from {where}") from e
         raise CorruptionError(digest, where, f"cannot be decoded: {e}") from e
