@@ -62,10 +62,8 @@ class Str(_ValueResource, str):
     # The plain value: field_values()[0] in one C call.
     _enact_plain_ = staticmethod(str.__str__)
 
-    def _enact_stream_(self, _infos: Any = _INFOS) -> str:
-        cls = type(self)
-        prefix = (_infos.get(cls) or type_info(cls)).stream_prefix  # _prefix, inlined
-        return prefix + "'value's" + str.__repr__(self) + "]"
+    def _enact_stream_(self) -> str:
+        return _prefix(type(self)) + "'value's" + str.__repr__(self) + "]"
 
     def field_values(self) -> tuple[str]:
         return (self._enact_plain_(self),)
@@ -78,13 +76,12 @@ class Int(_ValueResource, int):
     # The plain value: field_values()[0] in one C call.
     _enact_plain_ = staticmethod(int)
 
-    def _enact_stream_(self, _infos: Any = _INFOS) -> str:
-        cls = type(self)
-        prefix = (_infos.get(cls) or type_info(cls)).stream_prefix  # _prefix, inlined
+    def _enact_stream_(self) -> str:
         try:
-            return prefix + "'value'i" + int.__repr__(self) + "]"
+            text = int.__repr__(self)
         except ValueError:  # Past the int-to-text digit limit: Decimal has none.
-            return prefix + "'value'i" + str(decimal.Decimal(int(self))) + "]"
+            text = str(decimal.Decimal(int(self)))
+        return _prefix(type(self)) + "'value'i" + text + "]"
 
     def field_values(self) -> tuple[int]:
         return (self._enact_plain_(self),)
