@@ -124,11 +124,11 @@ class JsonSerializer(Serializer):
         self._encoder = msgspec.json.Encoder(order="sorted")
         self._decoder = msgspec.json.Decoder()
         self._layouts: dict[type, _Layout] = {}
-        # Type id -> layout of the registered type, for reading; valid while the
-        # registry has not changed (see Registry.version).
-        self._readers: dict[str, tuple[int, _Layout]] = {}
+        # Type id -> the class registered under it, for reading; valid while
+        # the registry has not changed (see Registry.version).
+        self._readers: dict[str, tuple[int, type[ResourceBase]]] = {}
         # The same for abbreviated type ids (N, or (N, digest prefix)).
-        self._short_readers: dict[str | tuple[str, ...], tuple[int, _Layout]] = {}
+        self._short_readers: dict[str | tuple[str, ...], tuple[int, type[ResourceBase]]] = {}
         self._short_index: tuple[int, dict[str | tuple[str, ...], type[ResourceBase]]] = (-1, {})
 
     @property
@@ -328,14 +328,16 @@ class JsonSerializer(Serializer):
             return int(decimal.Decimal(text))
         raise DeserializationError(f"Unknown escape {escape!r}")
 
-    def _reader(self, key: str | tuple[str, ...], short: bool, registry: Registry) -> _Layout:
-        """Resolves a type id (or, if ``short``, an abbreviated one) and caches its layout."""
+    def _resolve(
+        self, key: str | tuple[str, ...], short: bool, registry: Registry
+    ) -> type[ResourceBase]:
+        """Resolves a type id (or, if ``short``, an abbreviated one) and caches the class."""
         version = registry.version
         if not short:
             assert isinstance(key, str)
-            layout = self._layout(registry.lookup(key))
-            self._readers[key] = (version, layout)
-            return layout
+            rtype = registry.lookup(key)
+            self._readers[key] = (version, rtype)
+            return rtype
         index_version, index = self._short_index
         if index_version != version:
             index = {}
@@ -344,12 +346,11 @@ class JsonSerializer(Serializer):
                 if abbreviated is not None:
                     index[_short_key(abbreviated)] = cls
             self._short_index = (version, index)
-        rtype = index.get(key)
-        if rtype is None:
+        found = index.get(key)
+        if found is None:
             raise TypeNotRegisteredError(_describe_short(key))
-        layout = self._layout(rtype)
-        self._short_readers[key] = (version, layout)
-        return layout
+        self._short_readers[key] = (version, found)
+        return found
 
     def _decode_resource(self, value: dict[str, Any], top: bool = False) -> Any:
         registry = self._registry or Registry._instance or Registry.get()
@@ -364,17 +365,10 @@ class JsonSerializer(Serializer):
             key = _expect_str(value[_RES], _RES)
             cached = self._readers.get(key)
         if cached is not None and cached[0] == registry.version:
-            # The same registered types: the layout holds unless the type's
-            # TypeInfo changed (the check of _layout, inlined).
-            layout = cached[1]
-            info = layout.info
-            if _infos.get(layout.rtype) is not info or (
-                info.key is not None
-                and info.key is not getattr(layout.rtype, "__dataclass_fields__", None)
-            ):
-                layout = self._reader(key, short, registry)
+            rtype = cached[1]  # The same registered types: the same class.
         else:
-            layout = self._reader(key, short, registry)
+            rtype = self._resolve(key, short, registry)
+        layout = self._layout(rtype)
         data = layout.decode(self, value)
         if top or not layout.rtype._enact_atomic_:
             return data
