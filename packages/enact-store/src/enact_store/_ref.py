@@ -231,7 +231,8 @@ class Ref(ResourceBase, Generic[T]):
         """
         data, value = pack_resource(resource)
         # The digest was just computed, so it needs no validation. (Objects are
-        # made without calling __init__: this runs for every object committed.)
+        # made without calling __init__: this runs for every object committed;
+        # Store.commit inlines this body for the default packing.)
         ref = _new(cls)
         ref._digest = value
         ref._cached = data

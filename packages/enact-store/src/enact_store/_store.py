@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from enact_resource import ResourceBase, ResourceDict
+from enact_resource import ResourceBase, ResourceDict, pack_resource
 from enact_store._backend import InMemoryBackend, StorageBackend
 from enact_store._context import ACTIVE, current_store
 from enact_store._errors import CorruptionError, NotFound, StoreError
@@ -36,6 +36,7 @@ _BATCHES: ContextVar[Mapping[Store, dict[str, PackedResource[Any]]]] = ContextVa
 _TAG_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9._-]*"
 _TAG_NAME = re.compile(rf"{_TAG_SEGMENT}(?:/{_TAG_SEGMENT})*")
 _MAX_TAG_LENGTH = 200
+_new = object.__new__
 
 
 def check_tag_name(name: object) -> str:
@@ -85,6 +86,8 @@ class Store:
         self._verify_reads = not backend.trusted
         # Bound once: commit is the hot path of every tracked call.
         self._pack = ref_type.pack
+        default = Ref.pack.__func__  # type: ignore[attr-defined]
+        self._default_pack = getattr(ref_type.pack, "__func__", None) is default
         self._put = backend.commit
 
     @property
@@ -141,7 +144,19 @@ class Store:
         """
         if not isinstance(resource, ResourceBase):
             raise TypeError(f"Only resources can be committed, got {type(resource).__qualname__}")
-        packed = self._pack(resource)
+        if self._default_pack:
+            # Ref.pack, inlined for the default packing (keep the two alike):
+            # every tracked call commits six objects, and the call it saves is
+            # ~0.5 µs per tracked call (A/B over five alternating runs).
+            data, value = pack_resource(resource)
+            ref = _new(self._ref_type)
+            ref._digest = value
+            ref._cached = data
+            packed: PackedResource[Any] = _new(PackedResource)
+            packed.data = data
+            packed.ref = ref
+        else:
+            packed = self._pack(resource)
         batches = _BATCHES.get()
         if batches is not _NO_BATCHES:
             pending = batches.get(self)
