@@ -466,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     memory = memory_per_child(fan)
     for row in rows:
-        ratio = f"{row.x_floor:.1f}x {row.floor_name}" if row.x_floor else ""
+        ratio = f"{row.x_floor:.2f}x {row.floor_name}" if row.x_floor else ""
         print(f"{row.name:62s} {fmt_us(row.per_op_us):>11}/{row.unit}  {ratio}")
     print(f"{'memory per tracked child (tracemalloc peak)':62s} {memory:.2f} KiB")
 
@@ -596,7 +596,7 @@ def write_readme(
     for row, orig, target in zip(rows, original, targets, strict=True):
         faster = f"{orig / row.per_op_us:.1f}x" if orig else "—"
         floor = f"{fmt_us(row.floor_us)} ({row.floor_name})" if row.floor_us else "—"
-        x_floor = f"{row.x_floor:.1f}x" if row.x_floor else "—"
+        x_floor = f"{row.x_floor:.2f}x" if row.x_floor else "—"
         lines.append(
             f"| {row.name} | {fmt_us(row.per_op_us)}/{row.unit} | "
             f"{fmt_us(orig) if orig else '—'} | {faster} | {target} | {floor} | {x_floor} |"
