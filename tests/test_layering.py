@@ -36,6 +36,39 @@ def test_package_imports_only_packages_to_its_left(package: str) -> None:
         assert not wrong, f"{module.relative_to(ROOT)} imports {sorted(wrong)}"
 
 
+def _private_imports_of_siblings(path: Path, package: str) -> list[str]:
+    """Imports of another enact package's underscored modules or names, as text."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+            names: list[str] = []
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for module in modules:
+            top, *rest = module.split(".")
+            if top not in ORDER or top == package:
+                continue
+            if any(part.startswith("_") for part in rest) or any(
+                name.startswith("_") for name in names
+            ):
+                found.append(f"line {node.lineno}: {module} {names}")
+    return found
+
+
+@pytest.mark.parametrize("package", ORDER)
+def test_package_uses_only_the_public_api_of_its_siblings(package: str) -> None:
+    # A sibling's private modules and names may change in any release; only
+    # what its __init__ exports is covered by the declared version range.
+    src = ROOT / "packages" / DISTRIBUTION[package] / "src" / package
+    for module in sorted(src.rglob("*.py")):
+        wrong = _private_imports_of_siblings(module, package)
+        assert not wrong, f"{module.relative_to(ROOT)} imports private names: {wrong}"
+
+
 @pytest.mark.parametrize("package", ORDER)
 def test_package_declares_only_its_left_neighbours_with_ranges(package: str) -> None:
     meta = tomllib.loads((ROOT / "packages" / DISTRIBUTION[package] / "pyproject.toml").read_text())

@@ -30,8 +30,16 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from enact_resource import EnactError, Resource, ResourceBase, register
-from enact_resource._resource import FieldValue, fields_type_id, set_type_name, type_info
+from enact_resource import (
+    EnactError,
+    FieldValue,
+    Resource,
+    ResourceBase,
+    fields_type_id,
+    register,
+    set_type_name,
+    type_info,
+)
 
 __all__ = [
     "ExceptionResource",

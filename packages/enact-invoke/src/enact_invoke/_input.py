@@ -8,8 +8,7 @@ from typing import Any
 from enact_invoke._exceptions import ExceptionResource, InvocationError
 from enact_invoke._invokable import Invokable, current_frame
 from enact_invoke._records import Invocation
-from enact_resource import NoneResource, ResourceBase, register
-from enact_resource._resource import FieldValue, set_type_name
+from enact_resource import FieldValue, NoneResource, ResourceBase, register, set_type_name
 from enact_store import Ref, commit
 
 __all__ = [

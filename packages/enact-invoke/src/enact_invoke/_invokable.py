@@ -41,8 +41,8 @@ from enact_resource import (
     Str,
     digest,
     register,
+    type_info,
 )
-from enact_resource._resource import type_info
 from enact_store import Ref, Store
 
 __all__ = [
@@ -204,8 +204,8 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         if recorded_ref is not None:
             assert replay is not None
             # Replaying: match by digests first; a reused call stores nothing.
-            as_ref = store.ref_type._from_computed_digest
-            request = Request(as_ref(digest(self)), as_ref(digest(resource)))
+            ref_of = store.ref_type.of
+            request = Request(ref_of(self), ref_of(resource))
             reused, output, child_replay = _match_recorded(
                 self,
                 resource,
@@ -213,7 +213,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 replay,
                 recorded_ref,
                 request.invokable,
-                as_ref(digest(request)),
+                ref_of(request),
                 frame,
             )
             if reused:

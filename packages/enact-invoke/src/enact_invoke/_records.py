@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from enact_invoke._exceptions import ExceptionResource, NoOutputError
-from enact_resource import Resource, ResourceBase, register
-from enact_resource._resource import set_type_name
+from enact_resource import Resource, ResourceBase, register, set_type_name
 from enact_store import Ref
 
 if TYPE_CHECKING:

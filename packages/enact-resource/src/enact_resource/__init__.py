@@ -18,7 +18,16 @@ from enact_resource._errors import (
     TypeNotRegisteredError,
 )
 from enact_resource._registry import Registry, register
-from enact_resource._resource import FieldValue, Resource, ResourceBase, ResourceDict
+from enact_resource._resource import (
+    FieldValue,
+    Resource,
+    ResourceBase,
+    ResourceDict,
+    TypeInfo,
+    fields_type_id,
+    set_type_name,
+    type_info,
+)
 from enact_resource._serialization import JsonSerializer, Serializer
 
 try:
@@ -46,9 +55,13 @@ __all__ = [
     "SerializationError",
     "Serializer",
     "Str",
+    "TypeInfo",
     "TypeNotRegisteredError",
     "__version__",
     "digest",
+    "fields_type_id",
     "pack_resource",
     "register",
+    "set_type_name",
+    "type_info",
 ]

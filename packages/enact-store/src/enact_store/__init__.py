@@ -7,7 +7,7 @@ keep the objects in memory, in files, in SQLite or in PostgreSQL.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from enact_store._backend import InMemoryBackend, StorageBackend
+from enact_store._backend import StorageBackend
 from enact_store._errors import (
     CorruptionError,
     NoActiveStoreError,
@@ -17,14 +17,12 @@ from enact_store._errors import (
     StoreError,
     UnsupportedOperation,
 )
-from enact_store._file import FileBackend
 from enact_store._maintenance import CopyReport, GcReport, VerifyReport, copy
-from enact_store._postgres import PostgresBackend
 from enact_store._pprint import pformat, pprint
 from enact_store._ref import PackedResource, Ref
-from enact_store._sqlite import SqliteBackend
 from enact_store._store import Store, Tags, commit
 from enact_store._url import open_store
+from enact_store.backends import FileBackend, InMemoryBackend, PostgresBackend, SqliteBackend
 
 try:
     __version__ = version("enact-store")

@@ -1,11 +1,10 @@
-"""The storage backend interface and the in-memory backend."""
+"""The storage backend contract: StorageBackend, and the tag names backends accept."""
 
 from __future__ import annotations
 
 import abc
-import threading
+import re
 from collections.abc import Iterable, Iterator
-from time import monotonic
 from time import time as wall_time
 from typing import Any
 
@@ -13,7 +12,33 @@ from enact_resource import ResourceDict
 from enact_store._errors import UnsupportedOperation
 from enact_store._ref import PackedResource, Ref
 
-__all__ = ["InMemoryBackend", "StorageBackend"]
+__all__ = ["REFRESH_INTERVAL", "StorageBackend", "check_tag_name"]
+
+
+# Like git branch names: path segments of letters, digits, '.', '_' and '-',
+# separated by '/', none starting with '.' or '-' and no '..'.
+_TAG_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9._-]*"
+_TAG_NAME = re.compile(rf"{_TAG_SEGMENT}(?:/{_TAG_SEGMENT})*")
+_MAX_TAG_LENGTH = 200
+
+
+def check_tag_name(name: object) -> str:
+    """Returns ``name`` if it is a valid tag name, else raises ValueError."""
+    if not isinstance(name, str):
+        raise ValueError(f"Tag names must be str, got {type(name).__qualname__}")
+    if (
+        not name
+        or len(name) > _MAX_TAG_LENGTH
+        or not _TAG_NAME.fullmatch(name)
+        or ".." in name
+        or name.endswith((".", ".lock"))
+    ):
+        raise ValueError(
+            f"Invalid tag name {name!r}: use 1-{_MAX_TAG_LENGTH} characters of letters, "
+            "digits, '.', '_', '-' in '/'-separated parts, not starting with '.' or '-' "
+            "and without '..'"
+        )
+    return name
 
 
 class StorageBackend(abc.ABC):
@@ -113,81 +138,3 @@ class StorageBackend(abc.ABC):
 
 #: Seconds after which re-committing a stored object refreshes its write time.
 REFRESH_INTERVAL = 60.0
-
-
-class InMemoryBackend(StorageBackend):
-    """Keeps objects in a dict for the lifetime of the process.
-
-    The stored ResourceDicts are private snapshots made at commit time and
-    never mutated (the store builds a new resource on every read), so reads
-    need no verification and types need not be registered.
-    """
-
-    trusted = True
-
-    def __init__(self) -> None:
-        self._objects: dict[str, ResourceDict] = {}
-        self._times: dict[str, float] = {}
-        self._tags: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def commit(self, packed_resource: PackedResource[Any]) -> None:
-        digest = packed_resource.ref._digest
-        # dict.setdefault is atomic in CPython: concurrent commits of the same
-        # digest keep the first (identical) snapshot. The time is written
-        # first, so gc never sees an object without one.
-        self._times[digest] = monotonic()
-        self._objects.setdefault(digest, packed_resource.data)
-
-    def has(self, ref: Ref[Any]) -> bool:
-        return ref._digest in self._objects
-
-    def get(self, ref: Ref[Any]) -> ResourceDict | None:
-        return self._objects.get(ref._digest)
-
-    def location(self, digest: str) -> str:
-        return f"in-memory object {digest}"
-
-    def now(self) -> float:
-        # Process-local: a monotonic clock, immune to wall-clock changes.
-        return monotonic()
-
-    def iter_objects(self) -> Iterator[tuple[str, float]]:
-        times = self._times
-        return iter([(digest, times.get(digest, 0.0)) for digest in list(self._objects)])
-
-    def refresh(self, digests: Iterable[str]) -> None:
-        now = monotonic()
-        with self._lock:
-            for digest in digests:
-                if digest in self._objects:
-                    self._times[digest] = now
-
-    def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
-        deleted = []
-        with self._lock:
-            for digest in digests:
-                if older_than is not None and self._times.get(digest, 0.0) >= older_than:
-                    continue
-                if self._objects.pop(digest, None) is not None:
-                    self._times.pop(digest, None)
-                    deleted.append(digest)
-        return deleted
-
-    def get_tag(self, name: str) -> str | None:
-        return self._tags.get(name)
-
-    def set_tag(self, name: str, digest: str) -> None:
-        with self._lock:
-            self._tags[name] = digest
-
-    def delete_tag(self, name: str) -> bool:
-        with self._lock:
-            return self._tags.pop(name, None) is not None
-
-    def list_tags(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self._tags)
-
-    def __len__(self) -> int:
-        return len(self._objects)

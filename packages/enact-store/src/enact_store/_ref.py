@@ -7,8 +7,16 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-from enact_resource import ResourceBase, ResourceDict, digest, pack_resource, register
-from enact_resource._resource import _INFOS, FieldValue, set_type_name, type_info
+from enact_resource import (
+    FieldValue,
+    ResourceBase,
+    ResourceDict,
+    digest,
+    pack_resource,
+    register,
+    set_type_name,
+    type_info,
+)
 from enact_store._context import current_store
 from enact_store._errors import CorruptionError, RefError
 
@@ -19,6 +27,18 @@ R = TypeVar("R", bound="Ref[Any]")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _new = object.__new__
+
+# The digest stream's prefix (SPEC 3.2: "res[" and the type id) of each ref
+# class met so far. Refs are not dataclasses, so a class's type id is fixed
+# once its name is (set_type_name is called before a class's first use).
+_PREFIXES: dict[type, str] = {}
+
+
+def _prefix(cls: type[ResourceBase]) -> str:
+    prefix = _PREFIXES.get(cls)
+    if prefix is None:
+        prefix = _PREFIXES[cls] = type_info(cls).stream_prefix
+    return prefix
 
 
 def check_digest(value: object) -> str:
@@ -107,35 +127,29 @@ class Ref(ResourceBase, Generic[T]):
         ref._cached = None
         return ref
 
-    def _enact_stream_(self, _infos: Any = _INFOS) -> str:
-        # The generic stream of a one-field resource; a digest needs no
-        # escaping. (Refs are not dataclasses, so a cached TypeInfo never goes
-        # stale; the default argument saves a global lookup.)
-        cls = type(self)
-        info = _infos.get(cls) or type_info(cls)
-        return f"{info.stream_prefix}'digest's'{self._digest}']"
+    def _enact_stream_(self) -> str:
+        # The generic stream of a one-field resource; a digest needs no escaping.
+        return f"{_prefix(type(self))}'digest's'{self._digest}']"
 
-    def _enact_pack_(self, _new: Any = object.__new__, _infos: Any = _INFOS) -> tuple[str, Ref[T]]:
+    def _enact_pack_(self) -> tuple[str, Ref[T]]:
         # Stream (as _enact_stream_) and snapshot copy in one call: refs fill
         # invocation records, so this runs several times per tracked call.
         cls = type(self)
-        info = _infos.get(cls) or type_info(cls)
         copy = _new(cls)
         copy._digest = digest = self._digest
         copy._cached = self._cached
-        return f"{info.stream_prefix}'digest's'{digest}']", copy
+        return f"{_prefix(cls)}'digest's'{digest}']", copy
 
-    def deep_copy_resource(self: R, _new: Any = object.__new__) -> R:
+    def deep_copy_resource(self: R) -> R:
         # A new object, since modify() re-points a ref; the cache is shared as
-        # it is never mutated. (Called per ref when a resource is read: the
-        # default argument saves a global lookup.)
+        # it is never mutated.
         copy: R = _new(type(self))
         copy._digest = self._digest
         copy._cached = self._cached
         return copy
 
     @classmethod
-    def _enact_copy_list_(cls, refs: list[Any], _new: Any = object.__new__) -> list[Any] | None:
+    def _enact_copy_list_(cls, refs: list[Any]) -> list[Any] | None:
         # deep_copy_resource of each ref, inlined in one loop (lists of refs
         # are read back with every Response and RefList).
         copies: list[Any] = []
@@ -213,10 +227,15 @@ class Ref(ResourceBase, Generic[T]):
         return cls(value)
 
     @classmethod
-    def _from_computed_digest(cls: type[R], value: str) -> R:
-        """A ref to a digest this process just computed (so it needs no check)."""
-        ref = object.__new__(cls)
-        ref._digest = value
+    def of(cls: type[R], resource: ResourceBase) -> R:
+        """Returns a ref naming ``resource`` by its digest, without committing it.
+
+        The ref says which content it names, not that any store holds it:
+        dereferencing it needs a store that does. Replay uses it to compare
+        a new call with a recorded one without writing anything.
+        """
+        ref = _new(cls)
+        ref._digest = digest(resource)  # Just computed: needs no check.
         ref._cached = None
         return ref
 

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from enact_resource import ResourceBase, ResourceDict, pack_resource
-from enact_store._backend import InMemoryBackend, StorageBackend
+from enact_store._backend import StorageBackend, check_tag_name
 from enact_store._context import ACTIVE, current_store
 from enact_store._errors import CorruptionError, NotFound, StoreError
 from enact_store._ref import PackedResource, Ref, check_digest
+from enact_store.backends._memory import InMemoryBackend
 
 if TYPE_CHECKING:
     from enact_store._maintenance import GcReport, Progress, VerifyReport
 
-__all__ = ["Store", "Tags", "check_tag_name", "commit"]
+__all__ = ["Store", "Tags", "commit"]
 
 T = TypeVar("T", bound=ResourceBase)
+
+_new = object.__new__
 
 #: Objects a batch holds before it writes them anyway (bounds its memory).
 BATCH_LIMIT = 2000
@@ -30,32 +32,6 @@ _NO_BATCHES: Mapping[Store, dict[str, PackedResource[Any]]] = MappingProxyType({
 _BATCHES: ContextVar[Mapping[Store, dict[str, PackedResource[Any]]]] = ContextVar(
     "enact_store_batches", default=_NO_BATCHES
 )
-
-# Like git branch names: path segments of letters, digits, '.', '_' and '-',
-# separated by '/', none starting with '.' or '-' and no '..'.
-_TAG_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9._-]*"
-_TAG_NAME = re.compile(rf"{_TAG_SEGMENT}(?:/{_TAG_SEGMENT})*")
-_MAX_TAG_LENGTH = 200
-_new = object.__new__
-
-
-def check_tag_name(name: object) -> str:
-    """Returns ``name`` if it is a valid tag name, else raises ValueError."""
-    if not isinstance(name, str):
-        raise ValueError(f"Tag names must be str, got {type(name).__qualname__}")
-    if (
-        not name
-        or len(name) > _MAX_TAG_LENGTH
-        or not _TAG_NAME.fullmatch(name)
-        or ".." in name
-        or name.endswith((".", ".lock"))
-    ):
-        raise ValueError(
-            f"Invalid tag name {name!r}: use 1-{_MAX_TAG_LENGTH} characters of letters, "
-            "digits, '.', '_', '-' in '/'-separated parts, not starting with '.' or '-' "
-            "and without '..'"
-        )
-    return name
 
 
 class Store:

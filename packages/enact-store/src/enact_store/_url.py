@@ -5,12 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from enact_store._backend import InMemoryBackend
 from enact_store._errors import StoreConfigError
-from enact_store._file import FileBackend
-from enact_store._postgres import PostgresBackend
-from enact_store._sqlite import SqliteBackend
 from enact_store._store import Store
+from enact_store.backends import FileBackend, InMemoryBackend, PostgresBackend, SqliteBackend
 
 __all__ = ["open_store"]
 

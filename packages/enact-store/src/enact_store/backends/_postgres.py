@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from enact_store._backend import REFRESH_INTERVAL
 from enact_store._errors import StoreConfigError, StoreError
-from enact_store._sql import PAGE, SqlBackend
+from enact_store.backends._sql import PAGE, SqlBackend
 
 if TYPE_CHECKING:
     from psycopg import Connection

@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from enact_resource import ResourceDict
-from enact_store._backend import StorageBackend
+from enact_store._backend import StorageBackend, check_tag_name
 from enact_store._codec import decode_object, encode_object
 from enact_store._ref import PackedResource, Ref, check_digest
-from enact_store._store import check_tag_name
 
 __all__ = ["PAGE", "SqlBackend"]
 

@@ -11,10 +11,9 @@ from time import time as wall_time
 from typing import Any
 
 from enact_resource import ResourceDict
-from enact_store._backend import REFRESH_INTERVAL, StorageBackend
+from enact_store._backend import REFRESH_INTERVAL, StorageBackend, check_tag_name
 from enact_store._codec import decode_object, encode_object
 from enact_store._ref import PackedResource, Ref, check_digest
-from enact_store._store import check_tag_name
 
 __all__ = ["FileBackend"]
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from enact_store._backend import REFRESH_INTERVAL
 from enact_store._errors import StoreConfigError, StoreError
-from enact_store._sql import SqlBackend
+from enact_store.backends._sql import SqlBackend
 
 __all__ = ["SqliteBackend"]
 
