@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from _store_testlib import BackendFactory, Box, Node, fresh_ref, read_raw, write_raw
+from _store_testlib import (
+    BackendFactory,
+    Box,
+    Node,
+    commit_elsewhere,
+    fresh_ref,
+    read_raw,
+    write_raw,
+)
 
 import enact_resource as er
 import enact_store as es
@@ -63,7 +71,22 @@ def test_verify_finds_an_object_corrupted_in_the_file_or_database(
     assert store.has(sound)
 
 
-def test_verify_reports_an_object_naming_an_unregistered_type_as_unreadable(
+def test_verify_checks_objects_of_unregistered_types_from_their_stored_form(
+    persistent_factory: BackendFactory,
+) -> None:
+    store = es.Store(persistent_factory())
+    child = store.commit(Box(VALUE))
+    unknown = commit_elsewhere(persistent_factory.url, "made elsewhere", [child.digest])
+
+    report = store.verify()
+
+    assert report.ok, report
+    assert report.checked == 2
+    store.backend.delete([child.digest])
+    assert store.verify().dangling == [(unknown, child.digest)]
+
+
+def test_verify_reports_an_object_whose_type_id_does_not_fit_its_fields_as_corrupt(
     persistent_factory: BackendFactory,
 ) -> None:
     store = es.Store(persistent_factory())
@@ -73,9 +96,7 @@ def test_verify_reports_an_object_naming_an_unregistered_type_as_unreadable(
 
     report = store.verify()
 
-    assert report.corrupt == []
-    assert [digest for digest, _ in report.unreadable] == [ref.digest]
-    assert "TypeNotRegisteredError" in report.unreadable[0][1]
+    assert [digest for digest, _ in report.corrupt] == [ref.digest]
     assert not report.ok
 
 

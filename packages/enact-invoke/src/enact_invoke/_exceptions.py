@@ -27,6 +27,7 @@ positional arguments like any exception and records them as its one field,
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -35,7 +36,6 @@ from enact_resource import (
     FieldValue,
     Resource,
     ResourceBase,
-    fields_type_id,
     register,
     set_type_name,
     type_info,
@@ -75,8 +75,11 @@ class ExceptionResource(Resource, Exception):
     @classmethod
     def _describe_type(cls) -> tuple[str, tuple[str, ...]]:
         if not dataclasses.fields(cls):
-            # No dataclass fields: the exception's args are its one field.
-            return fields_type_id(cls.type_name(), _ARGS), _ARGS
+            # No dataclass fields: the exception's args are its one field, and
+            # the type id is the name alone (SPEC 3.1), as in the original
+            # format. (Releases before 0.2 added a fields digest; their
+            # records are read as stored types and upgraded to the class.)
+            return json.dumps({"name": cls.type_name()}, sort_keys=True), _ARGS
         return super()._describe_type()
 
     def field_values(self) -> tuple[FieldValue, ...]:

@@ -14,6 +14,7 @@ from enact_resource._errors import (
     DeserializationError,
     EnactError,
     FieldTypeError,
+    SchemaMismatchError,
     SerializationError,
     TypeNotRegisteredError,
 )
@@ -29,6 +30,7 @@ from enact_resource._resource import (
     type_info,
 )
 from enact_resource._serialization import JsonSerializer, Serializer
+from enact_resource._stored import StoredResource
 
 try:
     __version__ = version("enact-resource")
@@ -52,8 +54,10 @@ __all__ = [
     "Resource",
     "ResourceBase",
     "ResourceDict",
+    "SchemaMismatchError",
     "SerializationError",
     "Serializer",
+    "StoredResource",
     "Str",
     "TypeInfo",
     "TypeNotRegisteredError",

@@ -6,8 +6,10 @@ The tree, under one root shared by every enact package::
     ├── FieldTypeError (TypeError)        a field holds a value resources cannot hold
     ├── SerializationError (ValueError)   a legal value cannot be written in a format
     └── DeserializationError (ValueError) bytes that are not a valid encoded resource
-        └── TypeNotRegisteredError (LookupError)
-                                          a type id that no registered class has
+        ├── TypeNotRegisteredError (LookupError)
+        │                                 a type id that no registered class has
+        └── SchemaMismatchError           a stored record whose fields the current
+                                          class cannot take (no default, no migration)
 
 Each error also subclasses the built-in exception it resembles, so code that
 catches ``TypeError`` or ``ValueError`` keeps working.
@@ -41,3 +43,37 @@ class TypeNotRegisteredError(DeserializationError, LookupError):
             "before reading data of this type."
         )
         self.type_id = type_id
+
+
+class SchemaMismatchError(DeserializationError):
+    """A stored record's fields do not fit the current version of its class.
+
+    Raised when a record stored under an older version of a class (other
+    fields) is read as the class, and the class neither gives the missing
+    fields defaults nor defines a ``migrate_fields`` classmethod.
+    """
+
+    def __init__(
+        self,
+        type_name: str,
+        stored_fields: tuple[str, ...],
+        target: type,
+        target_fields: tuple[str, ...],
+        missing: list[str],
+        unexpected: list[str],
+    ) -> None:
+        parts = []
+        if missing:
+            parts.append(f"the class's fields {missing} are not stored and have no default")
+        if unexpected:
+            parts.append(f"the stored fields {unexpected} are not fields of the class")
+        super().__init__(
+            f"A stored {type_name} has fields {list(stored_fields)}, but "
+            f"{target.__module__}.{target.__qualname__} has fields {list(target_fields)}: "
+            + "; ".join(parts)
+            + ". Give the new fields defaults, or define a classmethod "
+            "migrate_fields(cls, fields, stored_name) that returns the new fields."
+        )
+        self.type_name = type_name
+        self.missing = missing
+        self.unexpected = unexpected

@@ -16,9 +16,12 @@ from enact_store._ref import PackedResource
 
 __all__ = ["decode_object", "encode_object"]
 
-# Compact JSON (no spaces, base64 for bytes). Types must be registered, so a
-# resource that could not be read back is refused when it is written.
-_SERIALIZER = JsonSerializer(compact=True, require_registered=True)
+# Compact JSON (no spaces, base64 for bytes, fields in declared order). Types
+# must be registered, so a resource that could not be read back is refused
+# when it is written; a record of a type this process lacks (or has in
+# another version) is read with a stored type, so that it can be verified,
+# copied and collected without its class.
+_SERIALIZER = JsonSerializer(compact=True, require_registered=True, stored_types=True)
 
 
 def encode_object(packed: PackedResource[Any]) -> bytes:

@@ -54,6 +54,11 @@ A ref target that is itself a :class:`Ref` prints as an ordinary one-line
 resource, ``Ref(digest='...')``, rather than being followed in turn. Values
 that resources cannot hold print as their ``repr``.
 
+Refs are followed with :meth:`Store.load`, so objects whose class this
+process does not have print too: as their stored fields, the name marked
+``[raw]`` (``Point[raw](x=1, y=2)``). A :class:`ResourceDict` prints as the
+resource it describes.
+
 The printer works from an explicit stack, so deep nesting does not hit the
 recursion limit, and visits every value once: whether a value fits on one
 line is decided from the types of its fields, without rendering them, which
@@ -66,7 +71,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TextIO
 
-from enact_resource import ResourceBase
+from enact_resource import ResourceBase, ResourceDict, StoredResource
+from enact_store._context import current_store
 from enact_store._ref import Ref
 
 __all__ = ["pformat", "pprint"]
@@ -153,10 +159,10 @@ class _Printer:
             return self._ref(value, depth)
         if _is_atom(value):
             return _atom(value)
-        if isinstance(value, ResourceBase):
+        if isinstance(value, ResourceBase | ResourceDict):
             return _resource(value, depth)
         if isinstance(value, type) and issubclass(value, ResourceBase):
-            return f"<type {value.__name__}>"
+            return f"<type {_type_name(value)}>"
         if isinstance(value, list | tuple):
             if not value:
                 return "[]"
@@ -176,25 +182,41 @@ class _Printer:
             shown = self._seen.get(ref.digest)
             if shown is not None:
                 return f"-> {shown}#{short} (repeated)"
-        target = ref.get()
+        target = current_store().load(ref)
         node = _resource(target, depth + 1)
         if isinstance(node, str):
             shown = node
             result: str | _Block = f"-> {node}#{short}"
         else:
-            shown = type(target).__name__
+            shown = _type_name(target.type)
             result = node._replace(header=f"-> {shown}#{short}:")
         if self._seen is not None:
             self._seen[ref.digest] = shown
         return result
 
 
-def _resource(resource: ResourceBase, depth: int) -> str | _Block:
-    """Returns the one-line text of a resource or its ``Name:`` block."""
+def _type_name(cls: type[ResourceBase]) -> str:
+    """The class name; a type known only from stored data is marked ``[raw]``."""
+    if issubclass(cls, StoredResource) and cls.target() is None:
+        return f"{cls.__name__}[raw]"
+    return cls.__name__
+
+
+def _resource(resource: ResourceBase | ResourceDict, depth: int) -> str | _Block:
+    """Returns the one-line text of a resource (or ResourceDict) or its ``Name:`` block."""
     if isinstance(resource, _ATOM_TYPES):
         return _atom(resource)
-    name = type(resource).__name__
-    items = list(resource.field_items())
+    if isinstance(resource, ResourceDict):
+        name = _type_name(resource.type)
+        if resource.type._enact_atomic_ and len(resource) == 1 and "value" in resource:
+            # A Str, Int, ... read as its ResourceDict prints like the value.
+            value = resource["value"]
+            if _is_atom(value):
+                return _atom(value)
+        items = list(resource.items())
+    else:
+        name = type(resource).__name__
+        items = list(resource.field_items())
     if all(_is_atom(value) for _, value in items):
         fields = ", ".join(f"{field}={_atom(value)}" for field, value in items)
         return f"{name}({fields})"

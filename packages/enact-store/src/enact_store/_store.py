@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from enact_resource import ResourceBase, ResourceDict, pack_resource
+from enact_resource import ResourceBase, ResourceDict, TypeNotRegisteredError, pack_resource
 from enact_store._backend import StorageBackend, check_tag_name
 from enact_store._context import ACTIVE, current_store
 from enact_store._errors import CorruptionError, NotFound, StoreError
@@ -196,8 +196,22 @@ class Store:
         return self._pending(digest) is not None or self._backend.has(ref)
 
     def get(self, ref: Ref[T]) -> T:
-        """Returns a copy of the referenced resource (see :meth:`Ref.get`)."""
-        resource: T = self.load(ref).to_resource()  # type: ignore[assignment]
+        """Returns a copy of the referenced resource (see :meth:`Ref.get`).
+
+        Raises:
+            NotFound: the store does not hold the resource.
+            CorruptionError: the stored data does not match the digest.
+            TypeNotRegisteredError: the object (or one inside it) is of a type
+                this process has not registered; :meth:`load` still reads it.
+            SchemaMismatchError: it was stored by another version of its class,
+                and the class cannot take the stored fields.
+        """
+        data = self.load(ref)
+        try:
+            resource: T = data.to_resource()  # type: ignore[assignment]
+        except TypeNotRegisteredError as e:
+            where = f"reading object {ref.digest} from {self._describe()}"
+            raise TypeNotRegisteredError(e.type_id, where) from e
         return resource
 
     def load(self, ref: Ref[Any]) -> ResourceDict:
@@ -205,6 +219,12 @@ class Store:
 
         The result is shared: treat it as read-only (:meth:`get` returns a
         resource built from it, which is safe to change).
+
+        This is also the raw view of stored data: it reads any object, also
+        one whose class this process lacks or has in another version. Its
+        ``.type`` is then a :class:`~enact_resource.StoredResource` subclass
+        made from the stored type id and fields (``.type.stored_name``,
+        ``.type.stored_type_id``), and its values are the stored fields.
 
         Raises:
             NotFound: the store does not hold the resource.

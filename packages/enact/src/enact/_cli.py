@@ -26,7 +26,7 @@ from typing import Any, NoReturn, TextIO
 from enact._demo import run_demo
 from enact._tree import short, tree_lines
 from enact_invoke import Invocation
-from enact_resource import EnactError, TypeNotRegisteredError
+from enact_resource import EnactError, StoredResource, TypeNotRegisteredError
 from enact_store import (
     CorruptionError,
     FileBackend,
@@ -222,7 +222,10 @@ def _ask_terminal(prompt: str) -> str | None:
 def _type_name(store: Store, ref: Ref[Any]) -> str:
     """The class name of a ref's target, without failing on unreadable objects."""
     try:
-        return store.load(ref).type.__name__
+        rtype = store.load(ref).type
+        if issubclass(rtype, StoredResource) and rtype.target() is None:
+            return f"{rtype.stored_name} (not registered)"
+        return rtype.__name__
     except TypeNotRegisteredError as e:
         return f"{_registered_name(e.type_id)} (not registered)"
     except NotFound:
@@ -262,8 +265,10 @@ def _plural(n: int, word: str) -> str:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     with _opened(_store_url(args)) as store:
-        # The object itself, as enact.pprint shows it; --depth counts hops from it.
-        print(pformat(_resolve(store, args.target)(), max_ref_depth=args.depth))
+        # The object itself, as enact.pprint shows it; --depth counts hops from
+        # it. Read with load(), so that objects of types this process lacks
+        # print too, as their stored fields (marked [raw]).
+        print(pformat(store.load(_resolve(store, args.target)), max_ref_depth=args.depth))
     return 0
 
 
