@@ -7,14 +7,18 @@ keep the objects in memory, in files, in SQLite or in PostgreSQL.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from enact_store._backend import StorageBackend
+from enact_store._backend import FORMAT_VERSION, StorageBackend
 from enact_store._errors import (
     CorruptionError,
     NoActiveStoreError,
+    NoStoreError,
+    NotAStoreError,
     NotFound,
+    ReadOnlyStoreError,
     RefError,
     StoreConfigError,
     StoreError,
+    StoreFormatError,
     UnsupportedOperation,
 )
 from enact_store._maintenance import CopyReport, GcReport, VerifyReport, copy
@@ -30,15 +34,19 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "FORMAT_VERSION",
     "CopyReport",
     "CorruptionError",
     "FileBackend",
     "GcReport",
     "InMemoryBackend",
     "NoActiveStoreError",
+    "NoStoreError",
+    "NotAStoreError",
     "NotFound",
     "PackedResource",
     "PostgresBackend",
+    "ReadOnlyStoreError",
     "Ref",
     "RefError",
     "SqliteBackend",
@@ -46,6 +54,7 @@ __all__ = [
     "Store",
     "StoreConfigError",
     "StoreError",
+    "StoreFormatError",
     "Tags",
     "UnsupportedOperation",
     "VerifyReport",

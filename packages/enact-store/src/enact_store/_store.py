@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from enact_resource import ResourceBase, ResourceDict, TypeNotRegisteredError, pack_resource
 from enact_store._backend import StorageBackend, check_tag_name
 from enact_store._context import ACTIVE, current_store
-from enact_store._errors import CorruptionError, NotFound, StoreError
+from enact_store._errors import CorruptionError, NotFound, ReadOnlyStoreError, StoreError
 from enact_store._ref import PackedResource, Ref, check_digest
 from enact_store.backends._memory import InMemoryBackend
 
@@ -269,6 +269,8 @@ class Store:
         """Deletes objects unreachable from tags and ``roots`` (see :func:`enact_store.gc`)."""
         from enact_store._maintenance import DEFAULT_GRACE_PERIOD, gc
 
+        if self._backend.read_only and not dry_run:
+            raise ReadOnlyStoreError(f"Cannot collect garbage: {self!r} is open read-only")
         period = DEFAULT_GRACE_PERIOD if grace_period is None else grace_period
         return gc(self, roots, grace_period=period, dry_run=dry_run, progress=progress)
 
