@@ -37,6 +37,7 @@ _TAG_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9._-]*"
 _TAG_NAME = re.compile(rf"{_TAG_SEGMENT}(?:/{_TAG_SEGMENT})*")
 _MAX_TAG_LENGTH = 200
 _new = object.__new__
+_tuple_new = tuple.__new__  # the fast constructor of the PackedResource record
 
 
 def check_tag_name(name: object) -> str:
@@ -152,21 +153,20 @@ class Store:
             ref = _new(self._ref_type)
             ref._digest = value
             ref._cached = data
-            packed: PackedResource[Any] = _new(PackedResource)
-            packed.data = data
-            packed.ref = ref
+            packed: PackedResource[Any] = _tuple_new(PackedResource, (data, ref))
         else:
             packed = self._pack(resource)
+            ref = packed.ref
         batches = _BATCHES.get()
         if batches is not _NO_BATCHES:
             pending = batches.get(self)
             if pending is not None:
-                pending.setdefault(packed.ref._digest, packed)
+                pending.setdefault(ref._digest, packed)
                 if len(pending) >= BATCH_LIMIT:
                     self._write(pending)
-                return packed.ref
+                return ref
         self._put(packed)
-        return packed.ref
+        return ref
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -341,3 +341,4 @@ def commit(resource: T) -> Ref[T]:
         NoActiveStoreError: no store is active.
     """
     return current_store().commit(resource)
+
