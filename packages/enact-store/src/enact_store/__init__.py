@@ -20,10 +20,10 @@ from enact_store._errors import (
 from enact_store._file import FileBackend
 from enact_store._maintenance import CopyReport, GcReport, VerifyReport, copy
 from enact_store._postgres import PostgresBackend
-from enact_store._pprint import pformat, pprint
+from enact_store._pprint import PPrinter, PPValue, pformat, pprint
 from enact_store._ref import PackedResource, Ref
 from enact_store._sqlite import SqliteBackend
-from enact_store._store import Store, Tags, commit
+from enact_store._store import Store, Tags, commit, get
 from enact_store._url import open_store
 
 try:
@@ -39,6 +39,8 @@ __all__ = [
     "InMemoryBackend",
     "NoActiveStoreError",
     "NotFound",
+    "PPValue",
+    "PPrinter",
     "PackedResource",
     "PostgresBackend",
     "Ref",
@@ -54,6 +56,7 @@ __all__ = [
     "__version__",
     "commit",
     "copy",
+    "get",
     "open_store",
     "pformat",
     "pprint",

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from enact_resource import ResourceBase, ResourceDict, pack_resource
 from enact_store._backend import InMemoryBackend, StorageBackend
@@ -18,7 +18,7 @@ from enact_store._ref import PackedResource, Ref, check_digest
 if TYPE_CHECKING:
     from enact_store._maintenance import GcReport, Progress, VerifyReport
 
-__all__ = ["Store", "Tags", "check_tag_name", "commit"]
+__all__ = ["Store", "Tags", "check_tag_name", "commit", "get"]
 
 T = TypeVar("T", bound=ResourceBase)
 
@@ -342,3 +342,28 @@ def commit(resource: T) -> Ref[T]:
     """
     return current_store().commit(resource)
 
+
+@overload
+def get(ref: None) -> None: ...
+
+
+@overload
+def get(ref: Ref[T]) -> T: ...
+
+
+def get(ref: Ref[T] | None) -> T | None:
+    """Returns a copy of the resource a ref names, from the active store; None for None.
+
+    The same as ``ref.get()``, for a ref that may be missing (an optional
+    field, say).
+
+    Raises:
+        TypeError: ``ref`` is neither a Ref nor None.
+        NoActiveStoreError: no store is active.
+        NotFound: the active store does not hold the resource.
+    """
+    if ref is None:
+        return None
+    if not isinstance(ref, Ref):
+        raise TypeError(f"get expects a Ref or None, got {type(ref).__qualname__}")
+    return current_store().get(ref)
