@@ -223,6 +223,24 @@ with tempfile.TemporaryDirectory() as tmp:
         assert deleted == [doc.digest], deleted
         assert "title: 'final report'" in es.pformat(fresh)
     store.close()
+
+    # Media resources are stored, read, verified and printed without their
+    # extras; only unpacking them asks for numpy or Pillow.
+    url = f"sqlite:///{Path(tmp) / 'media.db'}"
+    with es.open_store(url) as store:
+        array = es.commit(er.NPArray.from_fields({"dtype": "<f4", "shape": [2], "data": bytes(8)}))
+    store.close()
+    with es.open_store(url) as store:
+        assert es.pformat(es.Ref(array.digest)).startswith("-> <NPArray float32[2]>#")
+        assert store.verify().ok
+        try:
+            array().array
+        except ImportError as e:
+            assert "pip install 'enact-resource[numpy]'" in str(e), e
+        else:
+            sys.exit("NPArray.array worked without numpy")
+    store.close()
+assert not {"numpy", "PIL"} & {name.split(".")[0] for name in sys.modules}, "numpy/PIL imported"
 print("store ok", es.__version__)
 """
 

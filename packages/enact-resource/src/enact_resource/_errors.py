@@ -5,11 +5,16 @@ The tree, under one root shared by every enact package::
     EnactError
     ├── FieldTypeError (TypeError)        a field holds a value resources cannot hold
     ├── SerializationError (ValueError)   a legal value cannot be written in a format
-    └── DeserializationError (ValueError) bytes that are not a valid encoded resource
-        ├── TypeNotRegisteredError (LookupError)
-        │                                 a type id that no registered class has
-        └── SchemaMismatchError           a stored record whose fields the current
-                                          class cannot take (no default, no migration)
+    ├── DeserializationError (ValueError) bytes that are not a valid encoded resource
+    │   ├── TypeNotRegisteredError        a type id that no registered class has
+    │   │                                 (also a RegistryError; alias ResourceNotFound)
+    │   └── SchemaMismatchError           a stored record whose fields the current
+    │                                     class cannot take (no default, no migration)
+    └── RegistryError (LookupError)       a lookup in the type registry failed
+        └── TypeNotRegisteredError
+
+``RegistryError`` and ``ResourceNotFound`` are the names the original enact
+used; ``ResourceNotFound`` is the very class ``TypeNotRegisteredError``.
 
 Each error also subclasses the built-in exception it resembles, so code that
 catches ``TypeError`` or ``ValueError`` keeps working.
@@ -32,8 +37,15 @@ class DeserializationError(EnactError, ValueError):
     """The data is not a valid serialised resource."""
 
 
-class TypeNotRegisteredError(DeserializationError, LookupError):
-    """No registered resource class has the requested type id."""
+class RegistryError(EnactError, LookupError):
+    """A lookup in the resource type registry failed."""
+
+
+class TypeNotRegisteredError(DeserializationError, RegistryError):
+    """No registered resource class has the requested type id.
+
+    Also available as ``ResourceNotFound`` (the original enact's name).
+    """
 
     def __init__(self, type_id: str, context: str = "") -> None:
         where = f" ({context})" if context else ""
@@ -77,3 +89,7 @@ class SchemaMismatchError(DeserializationError):
         self.type_name = type_name
         self.missing = missing
         self.unexpected = unexpected
+
+
+#: The original enact's name for :class:`TypeNotRegisteredError` (the same class).
+ResourceNotFound = TypeNotRegisteredError

@@ -22,9 +22,9 @@ from enact_store._errors import (
     UnsupportedOperation,
 )
 from enact_store._maintenance import CopyReport, GcReport, VerifyReport, copy
-from enact_store._pprint import pformat, pprint
+from enact_store._pprint import PPrinter, PPValue, pformat, pprint
 from enact_store._ref import PackedResource, Ref
-from enact_store._store import Store, Tags, commit
+from enact_store._store import Store, Tags, commit, get
 from enact_store._url import open_store
 from enact_store.backends import FileBackend, InMemoryBackend, PostgresBackend, SqliteBackend
 
@@ -44,6 +44,8 @@ __all__ = [
     "NoStoreError",
     "NotAStoreError",
     "NotFound",
+    "PPValue",
+    "PPrinter",
     "PackedResource",
     "PostgresBackend",
     "ReadOnlyStoreError",
@@ -61,6 +63,7 @@ __all__ = [
     "__version__",
     "commit",
     "copy",
+    "get",
     "open_store",
     "pformat",
     "pprint",

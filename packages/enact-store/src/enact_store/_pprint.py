@@ -11,6 +11,9 @@ One-line values:
 - A resource whose field values are all of the types above prints as
   ``Name(field=value, ...)``; one without fields as ``Name()``. ``Name`` is
   the class ``__name__``.
+- A resource whose class sets ``_enact_pformat_`` (a function of the
+  instance returning one line) prints as that text: the media resources
+  print as ``<Image 64x64 RGB>`` and ``<NPArray float32[3, 4]>``.
 - A resource type prints as ``<type Name>``; an empty list as ``[]`` and an
   empty mapping as ``{}``.
 - A ref is followed in the active store and prints as ``-> X#abcdef`` when
@@ -71,11 +74,15 @@ import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TextIO
 
-from enact_resource import ResourceBase, ResourceDict, StoredResource
+from enact_resource import FieldValue, ResourceBase, ResourceDict, StoredResource
 from enact_store._context import current_store
 from enact_store._ref import Ref
 
-__all__ = ["pformat", "pprint"]
+__all__ = ["PPValue", "PPrinter", "pformat", "pprint"]
+
+#: What :func:`pprint`, :func:`pformat` and :class:`PPrinter` print: a
+#: resource, a ref, a resource type, or anything a resource field can hold.
+PPValue = FieldValue
 
 _ATOM_TYPES = (str, int, float, bytes)  # bool is an int; Str, Int, ... subclass these.
 
@@ -207,14 +214,21 @@ def _resource(resource: ResourceBase | ResourceDict, depth: int) -> str | _Block
     if isinstance(resource, _ATOM_TYPES):
         return _atom(resource)
     if isinstance(resource, ResourceDict):
-        name = _type_name(resource.type)
-        if resource.type._enact_atomic_ and len(resource) == 1 and "value" in resource:
+        rtype = resource.type
+        custom = rtype._enact_pformat_
+        if custom is not None:
+            return custom(resource.to_resource())
+        name = _type_name(rtype)
+        if rtype._enact_atomic_ and len(resource) == 1 and "value" in resource:
             # A Str, Int, ... read as its ResourceDict prints like the value.
             value = resource["value"]
             if _is_atom(value):
                 return _atom(value)
         items = list(resource.items())
     else:
+        custom = type(resource)._enact_pformat_
+        if custom is not None:
+            return custom(resource)
         name = type(resource).__name__
         items = list(resource.field_items())
     if all(_is_atom(value) for _, value in items):
@@ -225,6 +239,36 @@ def _resource(resource: ResourceBase | ResourceDict, depth: int) -> str | _Block
 
 def _key(key: object) -> str:
     return _atom(key) if _is_atom(key) else repr(key)
+
+
+class PPrinter:
+    """A pretty printer with fixed options; :func:`pformat` and :func:`pprint` as methods.
+
+    Each call formats its value afresh (``skip_repeated_refs`` looks back only
+    within one value).
+
+    Args:
+        max_ref_depth: how many ref hops to follow (see :func:`pformat`).
+        skip_repeated_refs: abbreviate refs already followed (see :func:`pformat`).
+    """
+
+    def __init__(self, max_ref_depth: int | None = None, skip_repeated_refs: bool = False) -> None:
+        self.max_ref_depth = max_ref_depth
+        self.skip_repeated_refs = skip_repeated_refs
+
+    def pformat(self, value: PPValue) -> str:
+        """Returns the pretty-printed text of ``value``, as :func:`pformat` does."""
+        return _Printer(self.max_ref_depth, self.skip_repeated_refs).format(value)
+
+    def pprint(self, value: PPValue, file: TextIO | None = None) -> None:
+        """Prints :meth:`pformat` of ``value`` and a newline to ``file`` (stdout by default)."""
+        print(self.pformat(value), file=sys.stdout if file is None else file)
+
+    def __repr__(self) -> str:
+        return (
+            f"PPrinter(max_ref_depth={self.max_ref_depth!r}, "
+            f"skip_repeated_refs={self.skip_repeated_refs!r})"
+        )
 
 
 def pformat(value: Any, max_ref_depth: int | None = None, skip_repeated_refs: bool = False) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from enact_resource import (
     FieldValue,
@@ -27,6 +27,7 @@ R = TypeVar("R", bound="Ref[Any]")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _new = object.__new__
+_tuple_new = tuple.__new__
 
 # The digest stream's prefix (SPEC 3.2: "res[" and the type id) of each ref
 # class met so far. Refs are not dataclasses, so a class's type id is fixed
@@ -53,23 +54,38 @@ def check_digest(value: object) -> str:
     raise RefError(f"Invalid digest {value!r:.100}: expected 64 lowercase hex digits")
 
 
-class PackedResource(Generic[T]):
+class PackedResource(NamedTuple, Generic[T]):
     """What a backend stores: ``data`` (a ResourceDict) under ``ref``'s digest.
 
     ``data`` is the packed form chosen by the store's ``ref_type``: the
     resource's own ResourceDict by default, or for instance a compressed or
     encrypted wrapper resource for a :class:`Ref` subclass that overrides
     :meth:`Ref.pack` and :meth:`Ref.unpack`.
+
+    An immutable record (a named tuple: its fields cannot be reassigned; use
+    ``_replace`` for a changed copy). Two packs are equal when their refs and
+    their data are equal, so packing equal resources gives equal packs. Packs
+    are not hashable: ``data`` is a dict, whose contents can change, so a
+    pack is no safe set member or dict key; key by ``packed.ref`` instead.
     """
 
-    __slots__ = ("data", "ref")
+    data: ResourceDict
+    ref: Ref[T]
 
-    def __init__(self, data: ResourceDict, ref: Ref[T]) -> None:
-        self.data = data
-        self.ref = ref
+    def __eq__(self, other: object) -> bool:
+        # Not equal to a plain tuple of the same items: a pack is a record.
+        return isinstance(other, PackedResource) and (
+            self.ref == other.ref and self.data == other.data
+        )
 
-    def __repr__(self) -> str:
-        return f"PackedResource({self.data!r}, {self.ref!r})"
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        raise TypeError(
+            "PackedResource is not hashable: its data is a dict whose contents can change; "
+            "use packed.ref (or its digest) as the key"
+        )
 
 
 class Ref(ResourceBase, Generic[T]):
@@ -255,9 +271,8 @@ class Ref(ResourceBase, Generic[T]):
         ref = _new(cls)
         ref._digest = value
         ref._cached = data
-        packed: PackedResource[Any] = _new(PackedResource)
-        packed.data = data
-        packed.ref = ref
+        # tuple.__new__: the fast constructor of the PackedResource record.
+        packed: PackedResource[Any] = _tuple_new(PackedResource, (data, ref))
         return packed
 
     @classmethod

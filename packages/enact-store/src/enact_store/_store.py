@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from enact_resource import ResourceBase, ResourceDict, TypeNotRegisteredError, pack_resource
 from enact_store._backend import StorageBackend, check_tag_name
@@ -18,7 +18,7 @@ from enact_store.backends._memory import InMemoryBackend
 if TYPE_CHECKING:
     from enact_store._maintenance import GcReport, Progress, VerifyReport
 
-__all__ = ["Store", "Tags", "commit"]
+__all__ = ["Store", "Tags", "commit", "get"]
 
 T = TypeVar("T", bound=ResourceBase)
 
@@ -32,6 +32,8 @@ _NO_BATCHES: Mapping[Store, dict[str, PackedResource[Any]]] = MappingProxyType({
 _BATCHES: ContextVar[Mapping[Store, dict[str, PackedResource[Any]]]] = ContextVar(
     "enact_store_batches", default=_NO_BATCHES
 )
+
+_tuple_new = tuple.__new__  # the fast constructor of the PackedResource record
 
 
 class Store:
@@ -128,21 +130,20 @@ class Store:
             ref = _new(self._ref_type)
             ref._digest = value
             ref._cached = data
-            packed: PackedResource[Any] = _new(PackedResource)
-            packed.data = data
-            packed.ref = ref
+            packed: PackedResource[Any] = _tuple_new(PackedResource, (data, ref))
         else:
             packed = self._pack(resource)
+            ref = packed.ref
         batches = _BATCHES.get()
         if batches is not _NO_BATCHES:
             pending = batches.get(self)
             if pending is not None:
-                pending.setdefault(packed.ref._digest, packed)
+                pending.setdefault(ref._digest, packed)
                 if len(pending) >= BATCH_LIMIT:
                     self._write(pending)
-                return packed.ref
+                return ref
         self._put(packed)
-        return packed.ref
+        return ref
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -339,3 +340,29 @@ def commit(resource: T) -> Ref[T]:
         NoActiveStoreError: no store is active.
     """
     return current_store().commit(resource)
+
+
+@overload
+def get(ref: None) -> None: ...
+
+
+@overload
+def get(ref: Ref[T]) -> T: ...
+
+
+def get(ref: Ref[T] | None) -> T | None:
+    """Returns a copy of the resource a ref names, from the active store; None for None.
+
+    The same as ``ref.get()``, for a ref that may be missing (an optional
+    field, say).
+
+    Raises:
+        TypeError: ``ref`` is neither a Ref nor None.
+        NoActiveStoreError: no store is active.
+        NotFound: the active store does not hold the resource.
+    """
+    if ref is None:
+        return None
+    if not isinstance(ref, Ref):
+        raise TypeError(f"get expects a Ref or None, got {type(ref).__qualname__}")
+    return current_store().get(ref)
