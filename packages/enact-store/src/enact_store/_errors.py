@@ -68,7 +68,23 @@ class ReadOnlyStoreError(StoreError, PermissionError):
 
 
 class NoStoreError(StoreConfigError, FileNotFoundError):
-    """The location holds no store, and the store was opened without ``create``."""
+    """The location holds no store, and the store was opened without ``create``.
+
+    Attributes:
+        where: the location (a path, or a PostgreSQL DSN without password).
+        detail: what is missing there.
+    """
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"No store at {where} ({detail})")
+        self.where = where
+        self.detail = detail
+
+    def __str__(self) -> str:  # FileNotFoundError would format its own.
+        return f"No store at {self.where} ({self.detail})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.where, self.detail))
 
 
 class NotAStoreError(StoreConfigError):

@@ -30,12 +30,19 @@ from typing import Any, NoReturn, TextIO, cast
 
 from enact._demo import run_demo
 from enact._json import object_json, tree_json, write_json
-from enact._tree import DEFAULT_WIDTH, escape, short, tree_lines
+from enact._tree import DEFAULT_WIDTH, RAW_SHOWN, escape, short, tree_lines
 from enact_invoke import Invocation
-from enact_resource import EnactError, StoredResource, TypeNotRegisteredError
+from enact_resource import (
+    EnactError,
+    Registry,
+    ResourceDict,
+    StoredResource,
+    TypeNotRegisteredError,
+)
 from enact_store import (
     CorruptionError,
     FileBackend,
+    NoStoreError,
     NotFound,
     Ref,
     SqliteBackend,
@@ -108,38 +115,24 @@ def _store_url(args: argparse.Namespace) -> str:
     return url or DEFAULT_STORE
 
 
-def _local_path(url: str) -> Path | None:
-    """The file or directory a sqlite: or file: URL names (as open_store reads it), else None."""
-    scheme, colon, rest = url.partition(":")
-    scheme = scheme.lower()
-    if not colon:
-        return None
-    if scheme == "sqlite" and rest.startswith("///"):
-        text = rest[3:]
-    elif scheme == "file":
-        text = rest[2:] if rest.startswith("//") else rest
-    else:
-        return None
-    return Path(text).absolute() if text.strip("/") else None
-
-
 @contextlib.contextmanager
-def _opened(url: str, *, create: bool = False, hint: bool = True) -> Iterator[Store]:
+def _opened(
+    url: str, *, read_only: bool = False, create: bool = False, hint: bool = True
+) -> Iterator[Store]:
     """Opens a store (as the active one) and closes it afterwards.
 
-    Unless ``create``, a sqlite: or file: store that does not exist is an
-    error rather than being created.
+    A store is created only with ``create`` (and never where something else
+    is); ``read_only`` opens it so that nothing can be written.
     """
-    path = _local_path(url)
-    if not create and path is not None and not path.exists():
+    try:
+        store = open_store(url, create=create and not read_only, read_only=read_only)
+    except NoStoreError as e:
         advice = (
             "; run `enact demo` to create one, or name another with --store URL or ENACT_STORE"
             if hint
             else ""
         )
-        raise CliError(f"no store at {url} ({path} does not exist){advice}")
-    try:
-        store = open_store(url)
+        raise CliError(f"no store at {url} ({e.detail}){advice}") from e
     except ImportError as e:  # An optional dependency (psycopg) is not installed.
         raise CliError(f"cannot open the store: {e}") from e
     try:
@@ -164,9 +157,9 @@ def _import_modules(names: Sequence[str]) -> None:
     for name in names:
         try:
             if _is_path(name):
-                _import_file(name)
+                module = _import_file(name)
             else:
-                importlib.import_module(name)
+                module = importlib.import_module(name).__name__
         except CliError:
             raise
         except ImportError as e:
@@ -175,6 +168,25 @@ def _import_modules(names: Sequence[str]) -> None:
             raise CliError(
                 f"cannot import {name!r} (from --import): {type(e).__name__}: {e} (at {_where(e)})"
             ) from e
+        _alias_main_names(module)
+
+
+def _alias_main_names(module: str) -> None:
+    """Lets the types a module registers read records stored as ``__main__.Name``.
+
+    A script run as ``python script.py`` stores its types under ``__main__``;
+    imported with --import it defines them under its own name. Each type the
+    module registered gets the alias ``__main__.QualName`` (see
+    ``register(aliases=...)``), so the stored records read as its classes.
+    """
+    registry = Registry.get()
+    for cls in registry.types().values():
+        if cls.__module__ != module or cls.type_name().startswith("__main__."):
+            continue
+        main_name = f"__main__.{cls.__qualname__}"
+        aliases = registry.aliases(cls)
+        if main_name not in aliases:
+            registry.register(cls, aliases=[*aliases, main_name])
 
 
 def _is_path(name: str) -> bool:
@@ -183,13 +195,13 @@ def _is_path(name: str) -> bool:
     return name.endswith(".py") or any(sep in name for sep in separators)
 
 
-def _import_file(text: str) -> None:
+def _import_file(text: str) -> str:
     """Imports a Python file as the module named after its stem, as ``python -m`` would.
 
     Its directory goes first on ``sys.path`` (so its own imports work), and
     ``__name__`` is the stem. A module of that name imported already is not
     run again: from the same file it is simply kept; from another file it is
-    an error.
+    an error. Returns the module's name.
     """
     path = Path(text)
     if not path.is_file():
@@ -201,7 +213,7 @@ def _import_file(text: str) -> None:
     if loaded is not None:
         origin = getattr(loaded, "__file__", None)
         if origin is not None and Path(origin).resolve() == path:
-            return
+            return name
         raise CliError(
             f"cannot import {text!r} (from --import): a module named {name!r} is already "
             f"imported from {origin or 'the interpreter'}; rename the file"
@@ -218,6 +230,7 @@ def _import_file(text: str) -> None:
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    return name
 
 
 def _where(error: BaseException) -> str:
@@ -329,6 +342,13 @@ def _ask_terminal(prompt: str) -> str | None:
         return None
 
 
+def _shown_name(rtype: type[Any]) -> str:
+    """A class name as listings show it: a type this process lacks is marked raw."""
+    if issubclass(rtype, StoredResource) and rtype.target() is None:
+        return f"{rtype.__name__}[raw]"
+    return str(rtype.__name__)
+
+
 def _type_name(store: Store, ref: Ref[Any]) -> str:
     """The class name of a ref's target, without failing on unreadable objects."""
     try:
@@ -352,6 +372,40 @@ def _registered_name(type_id: str) -> str:
     return str(name)
 
 
+def _raw_note(names: set[str]) -> None:
+    """Says on stderr which types were shown as stored, and how to show them as classes."""
+    if not names:
+        return
+    shown = ", ".join(sorted(escape(name) for name in names))
+    if all(name.startswith("__main__.") for name in names):
+        how = "they were defined in a script run as __main__: pass --import path/to/that_script.py"
+    else:
+        how = "pass --import MODULE (or --import path/to/file.py) to read them as their classes"
+    print(
+        f"enact: note: shown as stored ([raw]), without their classes: {shown}; {how}",
+        file=sys.stderr,
+    )
+
+
+def _raw_names(value: Any, found: set[str] | None = None) -> set[str]:
+    """The stored names of the types without a class in a loaded object (refs not followed)."""
+    found = set() if found is None else found
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ResourceDict):
+            if issubclass(item.type, StoredResource) and item.type.target() is None:
+                found.add(item.type.stored_name)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, type) and issubclass(item, StoredResource) and not item.target():
+            found.add(item.stored_name)
+    return found
+
+
 def _not_registered(type_id: str) -> str:
     """Why an object of an unregistered type cannot be read, and what to do about it."""
     name = _registered_name(type_id)
@@ -370,7 +424,7 @@ def _not_registered(type_id: str) -> str:
 
 def _cmd_ls(args: argparse.Namespace) -> int:
     url = _store_url(args)
-    with _opened(url) as store:
+    with _opened(url, read_only=True) as store:
         tags = store.backend.list_tags()
         rows = []
         for name in sorted(tags):
@@ -391,7 +445,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    with _opened(_store_url(args)) as store:
+    with _opened(_store_url(args), read_only=True) as store:
         ref = _resolve(store, args.target)
         if args.json:
             # Refs are not followed unless --depth says so.
@@ -400,25 +454,32 @@ def _cmd_show(args: argparse.Namespace) -> int:
             # The object itself, as enact.pprint shows it; --depth counts hops
             # from it. Read with load(), so that objects of types this process
             # lacks print too, as their stored fields (marked [raw]).
-            print(pformat(store.load(ref), max_ref_depth=args.depth))
+            data = store.load(ref)
+            # Values print as Python reprs, but names come from stored data too:
+            # nothing stored may move the cursor or fake lines.
+            text = pformat(data, max_ref_depth=args.depth)
+            print("\n".join(escape(line) for line in text.split("\n")))
+            _raw_note(_raw_names(data))
     return 0
 
 
 def _cmd_tree(args: argparse.Namespace) -> int:
-    with _opened(_store_url(args)) as store:
+    with _opened(_store_url(args), read_only=True) as store:
         ref = _resolve(store, args.target)
-        target = ref()
-        if not isinstance(target, Invocation):
+        target = store.load(ref)
+        if target.type is not Invocation:
             raise CliError(
-                f"{escape(args.target)} is a {type(target).__name__}, not an Invocation "
+                f"{escape(args.target)} is a {_shown_name(target.type)}, not an Invocation "
                 f"(try `enact show {escape(args.target)}`)"
             )
         if args.json:
             write_json(tree_json(store, ref), sys.stdout)
             return 0
         width = None if args.full else _terminal_width()
+        RAW_SHOWN.clear()
         for line in tree_lines(ref, width):
             print(line)
+        _raw_note(RAW_SHOWN)
     return 0
 
 
@@ -464,7 +525,7 @@ def _usage_error(args: argparse.Namespace, message: str) -> NoReturn:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     url = _store_url(args)
-    with _opened(url) as store:
+    with _opened(url, read_only=True) as store:
         progress = _Progress("verify")
         report = store.verify(progress=progress)
     progress.finish(f"{report.checked} of {progress.total or 0} objects read")
@@ -497,7 +558,7 @@ def _unreadable(detail: str) -> str:
 
 def _cmd_gc(args: argparse.Namespace) -> int:
     url = _store_url(args)
-    with _opened(url) as store:
+    with _opened(url, read_only=args.dry_run) as store:
         progress = _Progress("gc")
         report = store.gc(grace_period=args.grace, dry_run=args.dry_run, progress=progress)
     unreachable = len(report.deleted) + report.kept_recent
@@ -516,7 +577,7 @@ def _cmd_gc(args: argparse.Namespace) -> int:
 
 
 def _cmd_copy(args: argparse.Namespace) -> int:
-    with _opened(args.src, hint=False) as src:
+    with _opened(args.src, read_only=True, hint=False) as src:
         roots: list[Ref[Any]] = []
         tags: list[str] = []
         if not args.targets:
@@ -543,7 +604,7 @@ def _cmd_copy(args: argparse.Namespace) -> int:
 
 def _cmd_stats(args: argparse.Namespace) -> int:
     url = _store_url(args)
-    with _opened(url) as store:
+    with _opened(url, read_only=True) as store:
         backend = store.backend
         objects = sum(1 for _ in backend.iter_digests())
         tags = len(store.tags)

@@ -40,8 +40,16 @@ from enact_invoke import (
     RequestInput,
     WrappedException,
 )
-from enact_resource import EnactError, NoneResource, ResourceBase
-from enact_store import Ref
+from enact_resource import (
+    EnactError,
+    NoneResource,
+    ResourceBase,
+    ResourceDict,
+    SchemaMismatchError,
+    StoredResource,
+    TypeNotRegisteredError,
+)
+from enact_store import Ref, Store
 
 __all__ = ["DEFAULT_WIDTH", "MIN_CLIP", "NotAnInvocation", "escape", "short", "tree_lines"]
 
@@ -151,9 +159,39 @@ def _fit(pieces: list[str | _Clip], width: int | None) -> str:
     return escape(line)  # Names and counts are printable already; this is a safety net.
 
 
+def _read(ref: Ref[Any]) -> Any:
+    """The resource a ref names; its stored form (a ResourceDict) if its class is missing.
+
+    The stored form is also what is shown when the class cannot take the
+    stored fields (another version of it), so a tree always prints.
+    """
+    data = Store.current().load(ref)
+    rtype = data.type
+    if issubclass(rtype, StoredResource) and rtype.target() is None:
+        return data
+    try:
+        return data.to_resource()
+    except (TypeNotRegisteredError, SchemaMismatchError):
+        return data  # A type inside it is missing, or another version.
+
+
+#: Stored names of the types shown as stored (``[raw]``) since last cleared.
+RAW_SHOWN: set[str] = set()
+
+
+def _stored_name(data: ResourceDict) -> str:
+    rtype = data.type
+    if issubclass(rtype, StoredResource) and rtype.target() is None:
+        RAW_SHOWN.add(rtype.stored_name)
+        return f"{rtype.__name__}[raw]"
+    return rtype.__name__
+
+
 def _value(value: Any, out: list[str | _Clip], *, nested: bool, full: bool) -> None:
     """Appends the pieces that describe a field value or resource to ``out``."""
-    if isinstance(value, Ref):
+    if isinstance(value, ResourceDict):
+        _fields(_stored_name(value), list(value.items()), out, nested=nested, full=full)
+    elif isinstance(value, Ref):
         out.append(short(value))
     elif value is None or isinstance(value, bool):
         out.append(repr(value))
@@ -169,7 +207,11 @@ def _value(value: Any, out: list[str | _Clip], *, nested: bool, full: bool) -> N
     elif isinstance(value, float):
         out.append(float.__repr__(value))
     elif isinstance(value, type):
-        out.append(value.__name__)
+        if issubclass(value, StoredResource) and value.target() is None:
+            RAW_SHOWN.add(value.stored_name)
+            out.append(f"{value.__name__}[raw]")
+        else:
+            out.append(value.__name__)
     elif isinstance(value, NoneResource):
         out.append("None")
     elif isinstance(value, list | tuple):
@@ -199,19 +241,24 @@ def _value(value: Any, out: list[str | _Clip], *, nested: bool, full: bool) -> N
         # Its question shows in the InputRequest it raises.
         out.append(f"RequestInput({value.requested_type.__name__})")
     elif isinstance(value, ResourceBase):
-        name = type(value).__name__
-        items = list(value.field_items())
-        if not items:
-            out.append(f"{name}()")
-        elif nested and not full:
-            out.append(f"{name}(...)")
-        else:
-            for i, (field, item) in enumerate(items):
-                out.append(f"{', ' if i else name + '('}{field}=")
-                _value(item, out, nested=True, full=full)
-            out.append(")")
+        _fields(type(value).__name__, list(value.field_items()), out, nested=nested, full=full)
     else:
         out.append(_Clip(repr(value), quoted=False, full=full))
+
+
+def _fields(
+    name: str, items: list[tuple[str, Any]], out: list[str | _Clip], *, nested: bool, full: bool
+) -> None:
+    """Appends ``Name(field=value, ...)`` (``Name(...)`` when nested and not full)."""
+    if not items:
+        out.append(f"{name}()")
+    elif nested and not full:
+        out.append(f"{name}(...)")
+    else:
+        for i, (field, item) in enumerate(items):
+            out.append(f"{', ' if i else name + '('}{field}=")
+            _value(item, out, nested=True, full=full)
+        out.append(")")
 
 
 def _count(n: int, open_: str, close: str) -> str:
@@ -220,8 +267,14 @@ def _count(n: int, open_: str, close: str) -> str:
     return f"{open_}{n} item{'s' if n != 1 else ''}{close}"
 
 
-def _exception(error: ExceptionResource, out: list[str | _Clip], *, full: bool) -> None:
+def _exception(
+    error: ExceptionResource | ResourceDict, out: list[str | _Clip], *, full: bool
+) -> None:
     """Appends ``Name: message`` for a recorded exception."""
+    if isinstance(error, ResourceDict):  # An exception class this process lacks.
+        out.append(f"{_stored_name(error)}: ")
+        _value(dict(error), out, nested=True, full=full)
+        return
     name = type(error).__name__
     if isinstance(error, InputRequest):
         out.append(f"{name}: ")
@@ -245,29 +298,39 @@ def _exception(error: ExceptionResource, out: list[str | _Clip], *, full: bool) 
 
 def _line(ref: Ref[Any], depth: int, width: int | None) -> tuple[str, list[Ref[Any]]]:
     """Returns the line of one call and the refs of its children."""
-    invocation = ref()
+    invocation = _read(ref)
     if not isinstance(invocation, Invocation):
-        raise NotAnInvocation(f"{short(ref)} is a {type(invocation).__name__}, not an Invocation")
+        name = (
+            _stored_name(invocation)
+            if isinstance(invocation, ResourceDict)
+            else type(invocation).__name__
+        )
+        raise NotAnInvocation(f"{short(ref)} is a {name}, not an Invocation")
     full = width is None
     pieces: list[str | _Clip] = [f"{short(ref)} {'  ' * depth}"]
     request = invocation.request()
-    _value(request.invokable(), pieces, nested=False, full=full)
+    _value(_read(request.invokable), pieces, nested=False, full=full)
     pieces.append("(")
-    given = request.input()
+    given = _read(request.input)
     if not isinstance(given, NoneResource):
         _value(given, pieces, nested=False, full=full)
     pieces.append(")")
     response = invocation.response()
     if response.output is not None:
         pieces.append(" -> ")
-        _value(response.output(), pieces, nested=False, full=full)
+        _value(_read(response.output), pieces, nested=False, full=full)
     elif response.raised is None:
         pieces.append(" (no output recorded)")
-    elif not response.raised_here:
-        pieces.append(f" raised {type(response.raised()).__name__} (from a child)")
     else:
-        pieces.append(" raised ")
-        _exception(response.raised(), pieces, full=full)
+        raised = _read(response.raised)
+        if not response.raised_here:
+            name = (
+                _stored_name(raised) if isinstance(raised, ResourceDict) else type(raised).__name__
+            )
+            pieces.append(f" raised {name} (from a child)")
+        else:
+            pieces.append(" raised ")
+            _exception(raised, pieces, full=full)
     return _fit(pieces, width), response.children
 
 

@@ -86,7 +86,7 @@ class FileBackend(StorageBackend):
         try:
             if not root.exists():
                 if not create:
-                    raise NoStoreError(f"No store at {root} (no such directory)")
+                    raise NoStoreError(str(root), f"{root} does not exist")
                 root.mkdir(parents=True, exist_ok=True)
                 for directory in (self._objects, self._tags, self._tmp):
                     directory.mkdir()

@@ -360,9 +360,7 @@ def _open_tables(conn: Connection[Any], create: bool, display: str) -> int:
     row = conn.execute(exists).fetchone()
     if not (row is not None and row[0]):
         if not create:
-            raise NoStoreError(
-                f"No store at {display}: the schema has no enact tables (objects, tags)"
-            )
+            raise NoStoreError(display, "the schema has no enact tables: objects, tags")
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             fresh = conn.execute("SELECT to_regclass('objects') IS NULL").fetchone()

@@ -155,7 +155,7 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
                 raise NotAStoreError(f"Not an enact store: {path} is a directory")
             if not path.exists():
                 if not create:
-                    raise NoStoreError(f"No store at {path} (no such file)")
+                    raise NoStoreError(str(path), f"{path} does not exist")
                 return True
             with open(path, "rb") as f:
                 header = f.read(100)
