@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import inspect
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -142,6 +143,8 @@ class _Frame:
     def __init__(self, store: Store, replay: ReplayContext | None) -> None:
         self.store = store
         self.replay = replay
+        # Children run in threads that copied the context (asyncio.to_thread)
+        # append here concurrently: only ever by list.append, which is atomic.
         self.children: list[Ref[Invocation[Any, Any]]] = []
         # Exceptions raised by children (by identity), with their recorded refs,
         # so that a frame they propagate through records raised_here=False.
@@ -455,9 +458,16 @@ def _takes_input(cls: type[InvokableBase[Any, Any]]) -> bool:
 
 def _note_propagated(frame: _Frame, error: Exception, raised_ref: Ref[ExceptionResource]) -> None:
     """Notes that ``error``, recorded as ``raised_ref``, leaves a child of ``frame``."""
-    if frame.propagated is None:
-        frame.propagated = []
-    frame.propagated.append((error, raised_ref))
+    # Children run in threads (asyncio.to_thread) share their parent's frame:
+    # two of them failing at once must not each make a list and lose one.
+    # Only failing calls come here, so the lock costs the others nothing.
+    with _PROPAGATED_LOCK:
+        if frame.propagated is None:
+            frame.propagated = []
+        frame.propagated.append((error, raised_ref))
+
+
+_PROPAGATED_LOCK = threading.Lock()
 
 
 def _match_recorded(
