@@ -1,40 +1,52 @@
 """enact: a framework for generative software.
 
 The flat public API of enact-resource, enact-store and enact-invoke; each
-name here is the very object defined in its home package.
+name here is the very object defined in its home package. Every exception,
+in one tree: see the module docstring of ``enact._errors`` (and the README).
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from enact_invoke import (
-    ExceptionOverride,
+from enact._errors import (
+    CorruptionError,
+    DeserializationError,
+    EnactError,
     ExceptionResource,
+    FieldTypeError,
     InputChanged,
     InputRequest,
     InputRequestOutsideInvocation,
     InputRequired,
-    Invocation,
     InvocationError,
-    Invokable,
-    InvokableBase,
     InvokableTypeError,
     InvokeError,
+    NoActiveStoreError,
     NoOutputError,
-    ReplayContext,
+    NotFound,
+    RefError,
     ReplayError,
-    Request,
     RequestedTypeUndetermined,
+    SerializationError,
+    StoreConfigError,
+    StoreError,
+    TypeNotRegisteredError,
+    UnsupportedOperation,
+    WrappedException,
+)
+from enact_invoke import (
+    ExceptionOverride,
+    Invocation,
+    Invokable,
+    InvokableBase,
+    ReplayContext,
+    Request,
     RequestInput,
     Response,
-    WrappedException,
     request_input,
     typed_invokable,
 )
 from enact_resource import (
     Bytes,
-    DeserializationError,
-    EnactError,
-    FieldTypeError,
     Float,
     Int,
     JsonSerializer,
@@ -43,32 +55,23 @@ from enact_resource import (
     Resource,
     ResourceBase,
     ResourceDict,
-    SerializationError,
     Serializer,
     Str,
-    TypeNotRegisteredError,
     digest,
     register,
 )
 from enact_store import (
     CopyReport,
-    CorruptionError,
     FileBackend,
     GcReport,
     InMemoryBackend,
-    NoActiveStoreError,
-    NotFound,
     PackedResource,
     PostgresBackend,
     Ref,
-    RefError,
     SqliteBackend,
     StorageBackend,
     Store,
-    StoreConfigError,
-    StoreError,
     Tags,
-    UnsupportedOperation,
     VerifyReport,
     commit,
     copy,
