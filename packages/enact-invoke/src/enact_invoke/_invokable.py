@@ -26,9 +26,9 @@ from enact_invoke._exceptions import (
     InputChanged,
     InvocationError,
     InvokableTypeError,
-    ReplayError,
     WrappedException,
 )
+from enact_invoke._mismatch import replay_mismatch
 from enact_invoke._records import ExceptionOverride, Invocation, Request, Response
 from enact_resource import (
     Bytes,
@@ -654,7 +654,7 @@ def _match_recorded(
     recorded_request: Ref[Request[Any, Any]] = recorded["request"]
     if recorded_request.digest != request_ref.digest:
         if replay.strict:
-            raise ReplayError(_mismatch_message(store, invokable, resource, recorded_request))
+            raise replay_mismatch(store, invokable, resource, recorded_request, replay._position)
         replay.advance()
         return False, None, None
     replay.advance()
@@ -700,21 +700,6 @@ def _apply_state(
     """Applies the recorded post-call state of the invokable, if it differs."""
     if recorded_state.digest != invokable_ref.digest:
         invokable.set_from(store.get(recorded_state))
-
-
-def _mismatch_message(
-    store: Store,
-    invokable: InvokableBase[Any, Any],
-    resource: ResourceBase,
-    recorded: Ref[Request[Any, Any]],
-) -> str:
-    request = store.get(recorded)
-    got = f"{store.get(request.invokable)!r}({store.get(request.input)})"
-    return (
-        f"Expected invocation {invokable!r}({resource}) but got {got}.\n"
-        "Ensure that all non-deterministic functions are wrapped in invokables "
-        "or use strict=False."
-    )
 
 
 def _state_after(
