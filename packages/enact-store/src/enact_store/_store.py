@@ -239,8 +239,9 @@ class Store:
                 # A snapshot: other threads may add objects while it is written.
                 written = pending.copy()
                 self._backend.commit_many(list(written.values()))
+                # Only writers remove, under the lock: each is still there.
                 for digest in written:
-                    pending.pop(digest, None)
+                    del pending[digest]
 
     def _pending(self, digest: str) -> PackedResource[Any] | None:
         batches = _BATCHES.get()
