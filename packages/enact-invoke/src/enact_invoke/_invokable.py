@@ -325,7 +325,6 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             recorded_ref = replay.peek()
             if recorded_ref is not None:
                 # Replaying: match by digests first; a reused call stores nothing.
-                # (As _match does, inlined: this runs for every replayed child.)
                 as_ref = store.ref_type._from_computed_digest
                 request = Request(as_ref(digest(self)), as_ref(digest(resource)))
                 reused, output, child_replay = _match_recorded(
@@ -368,33 +367,24 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         output = self._call_with(resource)
         return self._check_output(output, resource, None)
 
-    def _match(
-        self,
-        resource: ResourceBase,
-        frame: _Frame,
-        replay: ReplayContext,
-        recorded_ref: Ref[Invocation[Any, Any]],
-    ) -> tuple[bool, ResourceBase | None, ReplayContext | None]:
-        """Matches this call on ``resource`` against ``recorded_ref`` (see _match_recorded)."""
-        as_ref = frame.store.ref_type._from_computed_digest
-        request = Request(as_ref(digest(self)), as_ref(digest(resource)))
-        return _match_recorded(
-            self,
-            resource,
-            frame.store,
-            replay,
-            recorded_ref,
-            request.invokable,
-            as_ref(digest(request)),
-            frame,
-        )
-
     def _replay_untracked(self, resource: ResourceBase, frame: _Frame, replay: ReplayContext) -> O:
         """A call in a ReplayContext outside any tracked call: reused, or run untracked."""
         recorded_ref = replay.peek()
         child_replay = None
         if recorded_ref is not None:
-            reused, output, child_replay = self._match(resource, frame, replay, recorded_ref)
+            store = frame.store
+            as_ref = store.ref_type._from_computed_digest
+            request = Request(as_ref(digest(self)), as_ref(digest(resource)))
+            reused, output, child_replay = _match_recorded(
+                self,
+                resource,
+                store,
+                replay,
+                recorded_ref,
+                request.invokable,
+                as_ref(digest(request)),
+                frame,
+            )
             if reused:
                 return cast(O, output)
         # Runs as an untracked call does; its own calls are matched against
@@ -648,7 +638,8 @@ def _match_recorded(
 
     Returns:
         (reused, output, replay context for re-running the call). A reused
-        call's invocation is appended to ``frame.children``.
+        call's invocation is appended to ``frame.children`` if the frame is
+        tracked (outside any tracked call nothing is recorded or written).
     """
     recorded = store.load(recorded_ref)
     recorded_request: Ref[Request[Any, Any]] = recorded["request"]
