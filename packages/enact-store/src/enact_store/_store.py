@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
@@ -27,9 +28,30 @@ _new = object.__new__
 #: Objects a batch holds before it writes them anyway (bounds its memory).
 BATCH_LIMIT = 2000
 
+
+class _Pending(dict[str, PackedResource[Any]]):
+    """The objects of an open batch, by digest, not yet written.
+
+    Shared by every thread that runs in a copy of the batch's context (as
+    ``asyncio.to_thread`` does): any of them may add objects while another
+    writes. Writing takes ``lock`` and removes only the objects it wrote, once
+    written, so nothing added meanwhile is dropped and every object stays
+    readable (here or in the backend) at every instant. ``limit`` is how many
+    objects make a commit write the batch: 0 once the batch has ended, so that
+    a thread still using its context writes what it commits at once.
+    """
+
+    __slots__ = ("limit", "lock")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limit = BATCH_LIMIT
+        self.lock = threading.Lock()
+
+
 # Per thread or task: the pending objects of each store with an open batch.
-_NO_BATCHES: Mapping[Store, dict[str, PackedResource[Any]]] = MappingProxyType({})
-_BATCHES: ContextVar[Mapping[Store, dict[str, PackedResource[Any]]]] = ContextVar(
+_NO_BATCHES: Mapping[Store, _Pending] = MappingProxyType({})
+_BATCHES: ContextVar[Mapping[Store, _Pending]] = ContextVar(
     "enact_store_batches", default=_NO_BATCHES
 )
 
@@ -139,7 +161,11 @@ class Store:
             pending = batches.get(self)
             if pending is not None:
                 pending.setdefault(ref._digest, packed)
-                if len(pending) >= BATCH_LIMIT:
+                # While another thread writes the batch, the others go on
+                # adding to it: it is written again at the next commit over
+                # the limit or when it ends. A commit to an ended batch (limit
+                # 0) waits for the lock, since nothing else will write it.
+                if len(pending) >= pending.limit and not (pending.limit and pending.lock.locked()):
                     self._write(pending)
                 return ref
         self._put(packed)
@@ -153,23 +179,29 @@ class Store:
         this writes all objects committed in the block, in this thread or
         task, in one transaction when the outermost ``batch`` block exits,
         normally or by an exception (and every :data:`BATCH_LIMIT` objects
-        before). Reads in the block see the pending objects. Until the block
-        exits, a crash loses the pending objects: never anything written
-        before. Tracked invocations run in a batch, so an invocation's
-        objects become durable together when its record is written. Setting
-        a tag writes the pending objects first. On other backends this does
-        nothing.
+        before). Threads started with a copy of the block's context (as
+        ``asyncio.to_thread`` does) share the batch: no object any of them
+        commits is lost, whichever thread writes, and one that commits after
+        the block has exited writes at once. Reads in the block see the
+        pending objects. Until the block exits, a crash loses the pending
+        objects: never anything written before. Tracked invocations run in a
+        batch, so an invocation's objects become durable together when its
+        record is written. Setting a tag writes the pending objects first. On
+        other backends this does nothing.
         """
         batches = _BATCHES.get()
         if not self._backend.batches_commits or self in batches:
             yield
             return
-        pending: dict[str, PackedResource[Any]] = {}
+        pending = _Pending()
         token = _BATCHES.set({**batches, self: pending})
         try:
             yield
         finally:
             _BATCHES.reset(token)
+            # Before the last write: a thread that still holds the batch's
+            # context and commits after it writes its objects itself.
+            pending.limit = 0
             self._write(pending)
 
     def flush(self) -> None:
@@ -178,10 +210,15 @@ class Store:
         if pending:
             self._write(pending)
 
-    def _write(self, pending: dict[str, PackedResource[Any]]) -> None:
-        if pending:
-            self._backend.commit_many(list(pending.values()))
-            pending.clear()
+    def _write(self, pending: _Pending) -> None:
+        with pending.lock:
+            if pending:
+                # A snapshot: other threads may add objects while it is written.
+                written = pending.copy()
+                self._backend.commit_many(list(written.values()))
+                # Only writers remove, under the lock: each is still there.
+                for digest in written:
+                    del pending[digest]
 
     def _pending(self, digest: str) -> PackedResource[Any] | None:
         batches = _BATCHES.get()
