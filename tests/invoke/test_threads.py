@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import dataclasses
+import os
 import subprocess
 import sys
 import threading
@@ -247,3 +248,62 @@ def test_four_threads_running_invocations_on_one_store_record_them_all(
             inputs = [child.request().input() for child in invocation.get_children()]
             assert inputs == [n * 100 + i for i in range(25)]
             assert invocation.get_output() == sum(n * 100 + i + 1 for i in range(25))
+
+
+FORKED = """
+import asyncio, dataclasses, os, signal, sys, enact
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class Inc(enact.Invokable):
+    def call(self, x):
+        return enact.Int(x + 1)
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class Submits(enact.Invokable):
+    def call(self, n):
+        return enact.Int(sum(f.result() for f in [Inc().submit(i) for i in range(n)]))
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class Many(enact.AsyncInvokable):
+    async def call(self, n):
+        return enact.Int(sum(await asyncio.gather(*(Lift()(enact.Int(i)) for i in range(n)))))
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class Lift(enact.AsyncInvokable):
+    async def call(self, x):
+        return enact.Int(x + 1)
+
+def run(tag):
+    with enact.open_store(sys.argv[1]) as store:
+        assert Submits().invoke(enact.Int(4)).get_output() == 10
+        invocation = asyncio.run(Many().invoke_async(enact.Int(800)))  # > 2 full batches
+        store.tags[tag] = enact.commit(invocation)
+
+run("parent")  # starts the shared executor and the store's writer thread
+pid = os.fork()
+if pid == 0:
+    signal.alarm(20)  # a hang (work given to a thread that was not forked) kills the child
+    run("child")  # neither thread exists here: each is made again
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+assert status == 0, status
+print("done")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_process_gets_its_own_executor_and_store_writer(tmp_path: Path) -> None:
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED)
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    result = subprocess.run(
+        [sys.executable, str(script), url], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "done\n"
+    with enact.open_store(url) as store:
+        assert store.tags["child"]().get_output() == store.tags["parent"]().get_output()

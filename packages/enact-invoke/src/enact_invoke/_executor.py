@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -70,15 +71,19 @@ def _cancelled(future: concurrent.futures.Future[Any], fn: Any, child: Frame) ->
         cancel_unstarted(fn, child)
 
 
-_shared: ThreadPoolExecutor | None = None
+# The executor of Invokable.submit, and the process it belongs to.
+_shared: tuple[ThreadPoolExecutor, int] | None = None
 _shared_lock = threading.Lock()
 
 
 def shared_executor() -> ThreadPoolExecutor:
-    """The executor of ``invokable.submit``: made on first use, with the default size."""
+    """The executor of ``invokable.submit``: made on first use, with the default size
+    (and again in a forked process, which does not inherit its threads)."""
     global _shared
-    if _shared is None:
+    shared = _shared
+    if shared is None or shared[1] != os.getpid():
         with _shared_lock:
-            if _shared is None:
-                _shared = ThreadPoolExecutor(thread_name_prefix="enact")
-    return _shared
+            shared = _shared
+            if shared is None or shared[1] != os.getpid():
+                shared = _shared = (ThreadPoolExecutor(thread_name_prefix="enact"), os.getpid())
+    return shared[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
@@ -53,7 +54,8 @@ class _Pending(dict[str, PackedResource[Any]]):
         self.background = background
 
 
-_writer: concurrent.futures.ThreadPoolExecutor | None = None
+# The background writer, and the process it belongs to.
+_writer: tuple[concurrent.futures.ThreadPoolExecutor, int] | None = None
 _writer_lock = threading.Lock()
 
 
@@ -61,16 +63,20 @@ def _background_writer() -> concurrent.futures.ThreadPoolExecutor:
     """The one thread that writes background batches (made on first use).
 
     One long-lived thread, so that backends that keep a connection per thread
-    (SQLite) open it once.
+    (SQLite) open it once. A process forked from one that had it makes its
+    own (the thread is not forked with it: work given to it would never run).
     """
     global _writer
-    if _writer is None:
+    writer = _writer
+    if writer is None or writer[1] != os.getpid():
         with _writer_lock:
-            if _writer is None:
-                _writer = concurrent.futures.ThreadPoolExecutor(
+            writer = _writer
+            if writer is None or writer[1] != os.getpid():
+                executor = concurrent.futures.ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix="enact-store-writer"
                 )
-    return _writer
+                writer = _writer = (executor, os.getpid())
+    return writer[0]
 
 
 # Per thread or task: the pending objects of each store with an open batch.
