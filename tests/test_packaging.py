@@ -117,20 +117,23 @@ def _venv(uv: str, where: Path, wheels: list[Path]) -> Path:
 
 
 def _readme_example(path: Path, where: Path) -> Path:
-    """Writes a README's python example into ``where``; returns the file to run.
+    """Writes a README's python examples into ``where``; returns the file to run.
 
-    A README holds one python example: one block, or several where each block
-    but the last starts with ``# NAME.py`` and is written as that module (the
-    last block, the program, imports them).
+    A block before the last that starts with ``# NAME.py`` is written as that
+    module (the program imports it); the other blocks are the program, run
+    in order as one file (each is a self-contained example).
     """
     blocks = re.findall(r"^```python\n(.*?)^```", path.read_text(), re.DOTALL | re.MULTILINE)
     assert blocks, f"{path} should hold a python example"
+    program = []
     for block in blocks[:-1]:
         named = re.match(r"# (\w+\.py)\b", block)
-        assert named, f"{path}: a python block before the last must start with # NAME.py"
-        (where / named[1]).write_text(block)
+        if named:
+            (where / named[1]).write_text(block)
+        else:
+            program.append(block)
     example = where / "example.py"
-    example.write_text(blocks[-1])
+    example.write_text("\n\n".join([*program, blocks[-1]]))
     return example
 
 
