@@ -112,6 +112,9 @@ class AsyncInvokableBase(InvokableBase[I, O]):
             fail(self, child, e)  # A cancelled call is recorded as InvocationCancelled.
             raise
         finally:
+            # Needed only while the call runs; kept, a failed task would hold
+            # its exception, whose traceback holds this frame: a cycle.
+            child.task = None
             _reset(token)
         return succeed(self, child, output, resource)  # type: ignore[no-any-return]
 
