@@ -173,6 +173,35 @@ def test_untracked_calls_in_threads_warn_only_while_an_invocation_runs() -> None
                 assert list(executor.map(Inc(), range(3))) == [1, 2, 3]
 
 
+def test_enact_pool_used_outside_any_tracked_call_does_not_warn() -> None:
+    # Its calls are untracked on purpose, even while an invocation runs elsewhere.
+    started, release = threading.Event(), threading.Event()
+
+    @enact.typed_invokable(enact.NoneResource, enact.Int)
+    @dataclasses.dataclass
+    class Waits(enact.Invokable):
+        def call(self) -> enact.Int:
+            started.set()
+            release.wait(10)
+            return enact.Int(0)
+
+    with enact.Store():
+        running = threading.Thread(target=contextvars.copy_context().run, args=(Waits().invoke,))
+        running.start()
+        started.wait(10)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                with enact.ThreadPoolExecutor(2) as executor:
+                    assert list(executor.map(Inc(), range(3))) == [1, 2, 3]
+            plain = concurrent.futures.ThreadPoolExecutor(2)
+            with pytest.warns(enact.UntrackedCallWarning), plain:  # a plain pool still warns
+                assert list(plain.map(Inc(), range(3))) == [1, 2, 3]
+        finally:
+            release.set()
+            running.join()
+
+
 LOST_CALLS = """
 import concurrent.futures, dataclasses, enact
 

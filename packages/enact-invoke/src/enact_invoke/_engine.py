@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     from enact_invoke._invokable import InvokableBase
 
 __all__ = [
+    "CARRIED",
     "Frame",
     "Guide",
     "ReplayFrame",
@@ -856,6 +857,10 @@ def close_invocation(
 
 # --- Calls that lost their context: threads that run while an invocation does. ---
 
+#: Set in a context carried to a thread on purpose (enact.ThreadPoolExecutor):
+#: an untracked call there did not lose a tracked call.
+CARRIED: ContextVar[bool] = ContextVar("enact_context_carried", default=False)
+
 # Thread id -> how many top-level invocations run in it.
 _RUNNING: dict[int, int] = {}
 _RUNNING_LOCK = threading.Lock()
@@ -884,7 +889,7 @@ def check_untracked(invokable: InvokableBase[Any, Any]) -> None:
     That is a call made outside any tracked call in a thread while an
     invocation runs in another: threads do not inherit context variables.
     """
-    if _RUNNING and _get_ident() not in _RUNNING:
+    if _RUNNING and _get_ident() not in _RUNNING and not CARRIED.get():
         warnings.warn(
             f"{type(invokable).__qualname__} was called outside any tracked call, in a thread "
             "other than the one running a tracked invocation, so it is not recorded: threads "

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from enact_invoke._async import AsyncInvokableBase
-from enact_invoke._engine import _FRAME, Frame, cancel_unstarted, run_started, start
+from enact_invoke._engine import _FRAME, CARRIED, Frame, cancel_unstarted, run_started, start
 from enact_invoke._invokable import InvokableBase
 
 __all__ = ["ThreadPoolExecutor", "shared_executor"]
@@ -63,6 +63,9 @@ class ThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):
             future = super().submit(context.run, run_started, fn, child, resource)
             future.add_done_callback(lambda f: _cancelled(f, fn, child))
             return future
+        # No tracked call to record it in: the context is carried all the same
+        # (a store, a ReplayContext), and the call is untracked on purpose.
+        context.run(CARRIED.set, True)
         return super().submit(context.run, fn, *args, **kwargs)
 
 
