@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 from enact_invoke._engine import (
     _FRAME,
     _RUNNING,
+    AsyncFrame,
     Frame,
     check_untracked,
     close_invocation,
@@ -100,8 +101,8 @@ class AsyncInvokableBase(InvokableBase[I, O]):
             return self._check_output(output, resource, None)
         if frame.created is None:
             raise _called_from_sync(self, frame)
-        child = start(frame, self, resource)
-        if type(child) is not Frame:
+        child = start(frame, self, resource, AsyncFrame)
+        if type(child) is not AsyncFrame:
             return child  # type: ignore[no-any-return]
         child.created = {}
         child.task = asyncio.current_task()

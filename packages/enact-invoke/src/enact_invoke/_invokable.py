@@ -109,7 +109,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             if _RUNNING:
                 check_untracked(self)
             return self._run_untracked(resource)
-        if not frame.tracked:
+        if frame.replay is not None and not frame.tracked:  # (Slot first: cheaper.)
             return self._replay_untracked(resource, frame)
 
         # Tracked: the engine starts the call in the current frame (a reused
