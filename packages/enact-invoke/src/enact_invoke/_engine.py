@@ -54,7 +54,7 @@ import traceback
 import warnings
 from collections.abc import Coroutine, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from enact_invoke._exceptions import (
     ExceptionResource,
@@ -95,6 +95,7 @@ __all__ = [
     "in_tracked_call",
     "leave_invocation",
     "match_untracked",
+    "new_frame",
     "next_coroutine_key",
     "open_invocation",
     "run_started",
@@ -103,6 +104,7 @@ __all__ = [
 ]
 
 _new = object.__new__
+F = TypeVar("F", bound="Frame")
 # Longest text of a call named in an IncompleteSubinvocationError.
 _CALL_CHARS = 160
 # How many unfinished calls an IncompleteSubinvocationError names.
@@ -204,7 +206,7 @@ _GUIDE_LOCK = threading.Lock()
 class Frame:
     """A tracked call in progress: its request, its children, and its slot in its parent.
 
-    Made without ``__init__`` on the hot path (see :func:`start`); the fields
+    Made by :func:`start` for a call (or :func:`new_frame`); the fields
     marked below are set only when needed.
     """
 
@@ -249,14 +251,8 @@ class Frame:
     request_ref: Ref[Request[Any, Any]]
     store: Store
 
-    def __init__(self, store: Store, replay: Guide | None) -> None:
-        self.store = store
-        self.replay = replay
-        self.children = []
-        self.closed = False
-        self.created = None
-        self.parent = None
-        self.propagated = None
+    # No __init__: `Frame()` with no Python __init__ is the cheapest way to
+    # make one (start sets the fields; new_frame elsewhere).
 
 
 class AsyncFrame(Frame):
@@ -267,10 +263,18 @@ class AsyncFrame(Frame):
     #: The task running the call while it runs (None once it ended).
     task: asyncio.Task[Any] | None
 
-    def __init__(self, store: Store, replay: Guide | None) -> None:
-        super().__init__(store, replay)
-        self.created = {}
-        self.task = None
+
+def new_frame(frame_type: type[F], store: Store, replay: Guide | None) -> F:
+    """A frame with nothing recorded yet and no parent (see start for a call's frame)."""
+    frame = frame_type()
+    frame.store = store
+    frame.replay = replay
+    frame.children = []
+    frame.closed = False
+    frame.created = {} if issubclass(frame_type, AsyncFrame) else None
+    frame.parent = None
+    frame.propagated = None
+    return frame
 
 
 #: The types of a running child's placeholder in its parent's children.
@@ -337,8 +341,8 @@ def start(
     input_ref = store.commit(resource)
     request_ref = store.commit(Request(invokable_ref, input_ref))
 
-    # Frame(store, guide), without the call to __init__ (each call makes one).
-    child = _new(frame_type)
+    # new_frame(frame_type, store, guide), inlined: each call makes one.
+    child = frame_type()
     child.store = store
     child.replay = guide
     child.children = []
@@ -502,7 +506,7 @@ def match_untracked(
     if type(matched) is not tuple:
         return True, matched
     guide = matched[0]
-    return False, None if guide is None else ReplayFrame(store, guide)
+    return False, None if guide is None else new_frame(ReplayFrame, store, guide)
 
 
 def _apply_state(
@@ -796,8 +800,8 @@ def open_invocation(
     invokable_ref = store.commit(invokable)
     request_ref = store.commit(Request(invokable_ref, input_ref))
     # The record is written into the one slot of a holder frame (never closed).
-    holder = Frame(store, None)
-    frame = (AsyncFrame if is_async else Frame)(store, None)
+    holder = new_frame(Frame, store, None)
+    frame = new_frame(AsyncFrame if is_async else Frame, store, None)
     frame.invokable_ref = invokable_ref
     frame.input_ref = input_ref
     frame.request_ref = request_ref

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from contextvars import Token
 from typing import Any, cast
 
-from enact_invoke._engine import _FRAME, Frame, Guide, ReplayFrame
+from enact_invoke._engine import _FRAME, Frame, Guide, ReplayFrame, new_frame
 from enact_invoke._records import ExceptionOverride, Invocation
 from enact_resource import ResourceBase
 from enact_store import Ref, Store
@@ -135,7 +135,7 @@ class ReplayContext(Guide):
         if frame is None:
             # Outside any tracked call: a frame that matches calls against this
             # context and records nothing.
-            frame = ReplayFrame(Store.current(), self)
+            frame = new_frame(ReplayFrame, Store.current(), self)
             self._saved.append((frame, None, _FRAME.set(frame)))
             return self
         if self._given is not None and frame.tracked:
