@@ -17,7 +17,6 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar, cast
 
 from enact_invoke._engine import (
-    _FRAME,
     _RUNNING,
     AsyncFrame,
     Frame,
@@ -25,10 +24,13 @@ from enact_invoke._engine import (
     close_invocation,
     enter_invocation,
     fail,
+    get_frame,
     leave_invocation,
     match_untracked,
     next_coroutine_key,
     open_invocation,
+    reset_frame,
+    set_frame,
     start,
     succeed,
 )
@@ -67,7 +69,7 @@ class AsyncInvokableBase(InvokableBase[I, O]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, O]:  # type: ignore[override]
         resource = self._make_input(args, kwargs)
-        frame = _FRAME.get()
+        frame = get_frame()
         if frame is None or not frame.tracked:
             return self._run(resource, None, 0)
         created = frame.created
@@ -83,7 +85,7 @@ class AsyncInvokableBase(InvokableBase[I, O]):
     async def _run(self, resource: ResourceBase, created: dict[int, Any] | None, key: int) -> O:
         if created is not None:
             del created[key]
-        frame = _FRAME.get()
+        frame = get_frame()
         if frame is None:
             if _RUNNING:
                 check_untracked(self)
@@ -93,7 +95,7 @@ class AsyncInvokableBase(InvokableBase[I, O]):
             reused, value = match_untracked(frame, self, resource)
             if reused:
                 return value  # type: ignore[no-any-return]
-            token = _FRAME.set(value)
+            token = set_frame(value)
             try:
                 output = await self._coroutine(resource)
             finally:
@@ -106,7 +108,7 @@ class AsyncInvokableBase(InvokableBase[I, O]):
             return child  # type: ignore[no-any-return]
         child.created = {}
         child.task = asyncio.current_task()
-        token = _FRAME.set(child)
+        token = set_frame(child)
         try:
             output = await self._coroutine(resource)
         except (Exception, asyncio.CancelledError) as e:
@@ -221,7 +223,7 @@ class AsyncInvokableBase(InvokableBase[I, O]):
         enter_invocation()
         try:
             if error is None:
-                token = _FRAME.set(frame)
+                token = set_frame(frame)
                 try:
                     output = await self._coroutine(resource)
                 except (Exception, asyncio.CancelledError) as e:
@@ -241,7 +243,7 @@ class AsyncInvokable(Resource, AsyncInvokableBase[I, O]):
 
 def _reset(token: Any) -> None:
     try:
-        _FRAME.reset(token)
+        reset_frame(token)
     except ValueError:
         # A suspended coroutine closed from another context (garbage
         # collection): that context never saw the frame.

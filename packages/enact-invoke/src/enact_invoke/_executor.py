@@ -16,7 +16,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from enact_invoke._async import AsyncInvokableBase
-from enact_invoke._engine import _FRAME, CARRIED, Frame, cancel_unstarted, run_started, start
+from enact_invoke._engine import (
+    CARRIED,
+    Frame,
+    cancel_unstarted,
+    get_frame,
+    run_started,
+    start,
+)
 from enact_invoke._invokable import InvokableBase
 
 __all__ = ["ThreadPoolExecutor", "shared_executor"]
@@ -50,7 +57,7 @@ class ThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):
     ) -> concurrent.futures.Future[T]:
         """Schedules ``fn(*args, **kwargs)`` in a copy of the current context."""
         context = contextvars.copy_context()
-        frame = _FRAME.get()
+        frame = get_frame()
         if frame is not None and frame.tracked and isinstance(fn, InvokableBase):
             if isinstance(fn, AsyncInvokableBase):
                 fn.submit()  # Raises the InvokableTypeError that says what to do.

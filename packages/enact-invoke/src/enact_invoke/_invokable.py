@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from enact_invoke._engine import (
-    _FRAME,
     _RUNNING,
     Frame,
     check_untracked,
@@ -30,10 +29,13 @@ from enact_invoke._engine import (
     current_frame,
     enter_invocation,
     fail,
+    get_frame,
     in_tracked_call,
     leave_invocation,
     match_untracked,
     open_invocation,
+    reset_frame,
+    set_frame,
     start,
     succeed,
 )
@@ -104,7 +106,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
 
     def __call__(self, *args: Any, **kwargs: Any) -> O:
         resource = self._make_input(args, kwargs)
-        frame = _FRAME.get()
+        frame = get_frame()
         if frame is None:
             if _RUNNING:
                 check_untracked(self)
@@ -122,7 +124,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         # _takes_input's cached answer, read inline (a call less per call).
         cls = type(self)
         takes = _TAKES_INPUT.get(cls)
-        token = _FRAME.set(child)
+        token = set_frame(child)
         try:
             # _call_with inlined for the common case: one stack frame less per level.
             if takes is not None and takes[1] and takes[0] is cls.call:
@@ -133,7 +135,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             fail(self, child, e)
             raise
         finally:
-            _FRAME.reset(token)
+            reset_frame(token)
         return succeed(self, child, output, resource)  # type: ignore[no-any-return]
 
     def _run_untracked(self, resource: ResourceBase) -> O:
@@ -147,11 +149,11 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             return value  # type: ignore[no-any-return]
         # Runs as an untracked call does; its own calls are matched against
         # its record's children if it has a record.
-        token = _FRAME.set(value)
+        token = set_frame(value)
         try:
             return self._run_untracked(resource)
         finally:
-            _FRAME.reset(token)
+            reset_frame(token)
 
     def submit(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[O]:
         """Runs the call in a thread of the shared :class:`enact.ThreadPoolExecutor`.
@@ -286,13 +288,13 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             enter_invocation()
             try:
                 if error is None:
-                    token = _FRAME.set(frame)
+                    token = set_frame(frame)
                     try:
                         output = self._call_with(resource)
                     except Exception as e:
                         error = e
                     finally:
-                        _FRAME.reset(token)
+                        reset_frame(token)
                 return close_invocation(
                     self, frame, resource, output, error, raise_on_invocation_error
                 )

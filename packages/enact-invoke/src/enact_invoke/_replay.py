@@ -6,7 +6,15 @@ from collections.abc import Iterable
 from contextvars import Token
 from typing import Any, cast
 
-from enact_invoke._engine import _FRAME, Frame, Guide, ReplayFrame, new_frame
+from enact_invoke._engine import (
+    Frame,
+    Guide,
+    ReplayFrame,
+    get_frame,
+    new_frame,
+    reset_frame,
+    set_frame,
+)
 from enact_invoke._records import ExceptionOverride, Invocation
 from enact_resource import ResourceBase
 from enact_store import Ref, Store
@@ -131,12 +139,12 @@ class ReplayContext(Guide):
         return context
 
     def __enter__(self) -> ReplayContext:
-        frame = _FRAME.get()
+        frame = get_frame()
         if frame is None:
             # Outside any tracked call: a frame that matches calls against this
             # context and records nothing.
             frame = new_frame(ReplayFrame, Store.current(), self)
-            self._saved.append((frame, None, _FRAME.set(frame)))
+            self._saved.append((frame, None, set_frame(frame)))
             return self
         if self._given is not None and frame.tracked:
             # A reused invocation becomes a child in the record: store it.
@@ -151,7 +159,7 @@ class ReplayContext(Guide):
     def __exit__(self, *exc_info: object) -> None:
         frame, previous, token = self._saved.pop()
         if token is not None:
-            _FRAME.reset(token)
+            reset_frame(token)
         else:
             frame.replay = previous
 
