@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -201,3 +203,11 @@ def test_continue_invocation_async_answers_a_request_for_input() -> None:
         continued = asyncio.run(request.continue_invocation_async(paused, enact.Str("ada")))
 
         assert continued.get_output() == "ADA!"
+
+
+def test_import_enact_does_not_import_asyncio() -> None:
+    # asyncio costs ~15 ms and thousands of objects at import: only code that
+    # runs an event loop pays for it (the enact command starts without it).
+    code = "import sys, enact; assert 'asyncio' not in sys.modules, 'asyncio imported'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -10,9 +10,9 @@ its position among its parent's children in the first step of its coroutine
 from __future__ import annotations
 
 import abc
-import asyncio
 import dataclasses
 import inspect
+import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar, cast
 
@@ -25,6 +25,7 @@ from enact_invoke._engine import (
     enter_invocation,
     fail,
     get_frame,
+    is_cancellation,
     leave_invocation,
     match_untracked,
     next_coroutine_key,
@@ -39,6 +40,9 @@ from enact_invoke._invokable import InvokableBase, _takes_input
 from enact_invoke._records import ExceptionOverride, Invocation
 from enact_resource import Resource, ResourceBase
 from enact_store import Ref, Store
+
+# asyncio is imported when an event loop first needs it (as `import enact`
+# would otherwise pay ~15 ms for it): the coroutines below run under one.
 
 __all__ = ["AsyncInvokable", "AsyncInvokableBase"]
 
@@ -107,12 +111,14 @@ class AsyncInvokableBase(InvokableBase[I, O]):
         if type(child) is not AsyncFrame:
             return child  # type: ignore[no-any-return]
         child.created = {}
-        child.task = asyncio.current_task()
+        asyncio = sys.modules.get("asyncio")
+        child.task = None if asyncio is None else asyncio.current_task()
         token = set_frame(child)
         try:
             output = await self._coroutine(resource)
-        except (Exception, asyncio.CancelledError) as e:
-            fail(self, child, e)  # A cancelled call is recorded as InvocationCancelled.
+        except BaseException as e:
+            if isinstance(e, Exception) or is_cancellation(e):
+                fail(self, child, e)  # A cancelled call is recorded as InvocationCancelled.
             raise
         finally:
             # Needed only while the call runs; kept, a failed task would hold
@@ -153,6 +159,8 @@ class AsyncInvokableBase(InvokableBase[I, O]):
             InvokableTypeError: an event loop runs in this thread (await
                 :meth:`invoke_async` there instead).
         """
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -192,6 +200,8 @@ class AsyncInvokableBase(InvokableBase[I, O]):
         (and its calls in progress) as cancelled, and raises
         :class:`asyncio.CancelledError` as usual.
         """
+        import asyncio  # (Imported already: an event loop runs this.)
+
         store = Store.current()
         with store.batch(background=True):
             try:
@@ -226,7 +236,9 @@ class AsyncInvokableBase(InvokableBase[I, O]):
                 token = set_frame(frame)
                 try:
                     output = await self._coroutine(resource)
-                except (Exception, asyncio.CancelledError) as e:
+                except BaseException as e:
+                    if not (isinstance(e, Exception) or is_cancellation(e)):
+                        raise
                     error = e
                 finally:
                     _reset(token)

@@ -45,9 +45,9 @@ normally with such children records and raises
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import itertools
+import sys
 import threading
 import time
 import traceback
@@ -78,6 +78,8 @@ from enact_resource import (
 from enact_store import Ref, Store
 
 if TYPE_CHECKING:
+    import asyncio
+
     from enact_invoke._invokable import InvokableBase
 
 __all__ = [
@@ -94,6 +96,7 @@ __all__ = [
     "fail",
     "get_frame",
     "in_tracked_call",
+    "is_cancellation",
     "leave_invocation",
     "match_untracked",
     "new_frame",
@@ -751,13 +754,21 @@ def _commit_exception(store: Store, error: BaseException) -> Ref[ExceptionResour
             return store.commit(error)
         except (FieldTypeError, SerializationError):
             pass  # Fields that cannot be stored: record the traceback instead.
-    if isinstance(error, asyncio.CancelledError):
+    if is_cancellation(error):
         return store.commit(_CANCELLED)
     text = "".join(traceback.format_exception(error))
     return cast(Ref[ExceptionResource], store.commit(WrappedException(text)))
 
 
 _CANCELLED = InvocationCancelled("cancelled before it finished")
+
+
+def is_cancellation(error: BaseException) -> bool:
+    """Whether ``error`` is asyncio's CancelledError (asyncio is imported only by code
+    that runs an event loop: ~15 ms and thousands of objects that ``import enact``
+    need not pay for)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(error, asyncio.CancelledError)
 
 
 # --- Running a started call (the executor driver; __call__ inlines the same). ---
@@ -778,7 +789,7 @@ def run_started(invokable: InvokableBase[Any, Any], frame: Frame, resource: Reso
 
 def cancel_unstarted(invokable: InvokableBase[Any, Any], frame: Frame) -> None:
     """Records a started call whose future was cancelled before it ran."""
-    fail(invokable, frame, asyncio.CancelledError())
+    fail(invokable, frame, _CANCELLED)
 
 
 # --- Top-level invocations. ---
@@ -873,8 +884,9 @@ def close_invocation(
     # Whether raised or only recorded, this frame lets go of the exception:
     # its traceback holds this frame, whose `error` would hold it (a cycle).
     try:
-        if isinstance(error, asyncio.CancelledError) or (
-            raise_on_invocation_error and isinstance(error, InvocationError)
+        if error is not None and (
+            is_cancellation(error)
+            or (raise_on_invocation_error and isinstance(error, InvocationError))
         ):
             raise error
     finally:

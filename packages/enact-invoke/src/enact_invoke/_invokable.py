@@ -14,12 +14,10 @@ original enact failed beyond about 150 levels).
 from __future__ import annotations
 
 import abc
-import asyncio
-import concurrent.futures
 import dataclasses
 import inspect
 from collections.abc import Callable
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from enact_invoke._engine import (
     _RUNNING,
@@ -54,6 +52,9 @@ from enact_resource import (
     register,
 )
 from enact_store import Ref, Store
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 __all__ = [
     "Invokable",
@@ -319,6 +320,8 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         carries the context: the active store, an enclosing batch); an
         :class:`~enact_invoke.AsyncInvokable` runs in the event loop.
         """
+        import asyncio  # (Imported already: an event loop runs this.)
+
         return await asyncio.to_thread(
             self.invoke, arg, replay_from, exception_override, raise_on_invocation_error, strict
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import os
 import threading
@@ -19,6 +18,8 @@ from enact_store._ref import PackedResource, Ref, check_digest
 from enact_store.backends._memory import InMemoryBackend
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from enact_store._maintenance import GcReport, Progress, VerifyReport
 
 __all__ = ["Store", "Tags", "commit", "get"]
@@ -72,6 +73,8 @@ def _background_writer() -> concurrent.futures.ThreadPoolExecutor:
         with _writer_lock:
             writer = _writer
             if writer is None or writer[1] != os.getpid():
+                import concurrent.futures  # (Only async runs need it.)
+
                 executor = concurrent.futures.ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix="enact-store-writer"
                 )
