@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 from enact_invoke._engine import (
     _RUNNING,
+    NO_COROUTINES,
     AsyncFrame,
     Frame,
     check_untracked,
@@ -79,6 +80,8 @@ class AsyncInvokableBase(InvokableBase[I, O]):
         created = frame.created
         if created is None:
             raise _called_from_sync(self, frame)
+        if created is NO_COROUTINES:
+            created = frame.created = {}
         # Noted until its first step, so that a call that never ran is named
         # if its parent returns first.
         key = next_coroutine_key()
@@ -110,7 +113,7 @@ class AsyncInvokableBase(InvokableBase[I, O]):
         child = start(frame, self, resource, AsyncFrame)
         if type(child) is not AsyncFrame:
             return child  # type: ignore[no-any-return]
-        child.created = {}
+        child.created = NO_COROUTINES
         asyncio = sys.modules.get("asyncio")
         child.task = None if asyncio is None else asyncio.current_task()
         token = set_frame(child)
@@ -124,7 +127,10 @@ class AsyncInvokableBase(InvokableBase[I, O]):
             # Needed only while the call runs; kept, a failed task would hold
             # its exception, whose traceback holds this frame: a cycle.
             child.task = None
-            _reset(token)
+            try:
+                reset_frame(token)
+            except ValueError:
+                pass  # See _reset.
         return succeed(self, child, output, resource)  # type: ignore[no-any-return]
 
     def _coroutine(self, resource: ResourceBase) -> Coroutine[Any, Any, Any]:

@@ -54,6 +54,7 @@ import traceback
 import warnings
 from collections.abc import Coroutine, Sequence
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from enact_invoke._exceptions import (
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CARRIED",
+    "NO_COROUTINES",
     "AsyncFrame",
     "Frame",
     "Guide",
@@ -241,8 +243,9 @@ class Frame:
     children: list[Any]
     #: False while the call runs, True once closed.
     closed: bool
-    #: The coroutines of async calls made here and not started yet, by key
-    #: (an AsyncFrame's); None in a sync frame (no async call can be made there).
+    #: The coroutines of async calls made here and not started yet, by key:
+    #: in an AsyncFrame, NO_COROUTINES until its first async call; None in a
+    #: sync frame (no async call can be made there).
     created: dict[int, Coroutine[Any, Any, Any]] | None
     index: int
     input_ref: Ref[Any]
@@ -277,11 +280,15 @@ def new_frame(frame_type: type[F], store: Store, replay: Guide | None) -> F:
     frame.replay = replay
     frame.children = []
     frame.closed = False
-    frame.created = {} if issubclass(frame_type, AsyncFrame) else None
+    frame.created = NO_COROUTINES if issubclass(frame_type, AsyncFrame) else None
     frame.parent = None
     frame.propagated = None
     return frame
 
+
+#: The ``created`` of an AsyncFrame that has made no async call: made a dict at
+#: the first (most async calls make none: one object less alive per call in flight).
+NO_COROUTINES: dict[int, Coroutine[Any, Any, Any]] = MappingProxyType({})  # type: ignore[assignment]
 
 #: The types of a running child's placeholder in its parent's children.
 _FRAME_TYPES = frozenset((Frame, AsyncFrame))
