@@ -140,9 +140,12 @@ class ResourceBase:
     #: generic walk (Str, Int, Ref, ...). It must equal the generic stream.
     _enact_stream_: ClassVar[Callable[[Any], str] | None] = None
 
-    #: Optionally, for atomic types: a function returning (the instance's
-    #: digest stream, the copy to keep in a ResourceDict) in one call.
-    _enact_pack_: ClassVar[Callable[[Any], tuple[str, Any]] | None] = None
+    #: Optionally, for atomic types: a function of (instance, context)
+    #: returning (the instance's digest stream, the copy to keep in a
+    #: ResourceDict) in one call. ``context`` is what the caller of
+    #: :func:`pack_resource` passed (None when only digesting); it may raise
+    #: to stop the packing (a store uses it to check refs).
+    _enact_pack_: ClassVar[Callable[[Any, Any], tuple[str, Any]] | None] = None
 
     #: Optionally, for atomic types: a function returning copies (as
     #: :meth:`deep_copy_resource` makes them) of a list of instances, or None

@@ -34,6 +34,14 @@ _new = object.__new__
 _DECODING: ContextVar[object] = ContextVar("enact_decoding_backend", default=None)
 
 
+class ForeignRef(Exception):
+    """Raised while packing for a commit: a ref whose target the store is not known to hold."""
+
+    def __init__(self, ref: Ref[Any]) -> None:
+        super().__init__(ref)
+        self.ref = ref
+
+
 def home_token(backend: object) -> object:
     """The token that refs hold to say that ``backend`` holds their targets.
 
@@ -177,14 +185,19 @@ class Ref(ResourceBase, Generic[T]):
         # The generic stream of a one-field resource; a digest needs no escaping.
         return f"{_prefix(type(self))}'digest's'{self._digest}']"
 
-    def _enact_pack_(self) -> tuple[str, Ref[T]]:
+    def _enact_pack_(self, context: object = None) -> tuple[str, Ref[T]]:
         # Stream (as _enact_stream_) and snapshot copy in one call: refs fill
         # invocation records, so this runs several times per tracked call.
+        # A store committing passes its home token as the context: a ref not
+        # known to be held there stops the packing, so that the store checks it.
+        home = self._home
+        if home is not context and context is not None:
+            raise ForeignRef(self)
         cls = type(self)
         copy = _new(cls)
         copy._digest = digest = self._digest
         copy._cached = self._cached
-        copy._home = self._home
+        copy._home = home
         return f"{_prefix(cls)}'digest's'{digest}']", copy
 
     def deep_copy_resource(self: R) -> R:

@@ -13,7 +13,13 @@ from enact_resource import ResourceBase, ResourceDict, TypeNotRegisteredError, p
 from enact_store._backend import StorageBackend, check_tag_name
 from enact_store._context import ACTIVE, current_store
 from enact_store._errors import CorruptionError, NotFound, ReadOnlyStoreError, StoreError
-from enact_store._ref import PackedResource, Ref, check_digest, home_token
+from enact_store._ref import (
+    ForeignRef,
+    PackedResource,
+    Ref,
+    check_digest,
+    home_token,
+)
 from enact_store.backends._memory import InMemoryBackend
 
 if TYPE_CHECKING:
@@ -161,7 +167,13 @@ class Store:
             # Ref.pack, inlined for the default packing (keep the two alike):
             # every tracked call commits six objects, and the call it saves is
             # ~0.5 µs per tracked call (A/B over five alternating runs).
-            data, value = pack_resource(resource)
+            # Packing stops at a ref this store is not known to hold
+            # (ForeignRef, see Ref._enact_pack_): all are checked, then again.
+            try:
+                data, value = pack_resource(resource, self._home)
+            except ForeignRef:
+                self._check_refs(resource.field_values(), resource)
+                data, value = pack_resource(resource, self._home)
             ref = _new(self._ref_type)
             ref._digest = value
             ref._cached = data
@@ -169,11 +181,9 @@ class Store:
         else:
             packed = self._pack(resource)
             ref = packed.ref
-            data = resource.to_resource_dict()
-        if not resource._enact_atomic_:
-            self._check_refs(data, resource)
-        elif isinstance(resource, Ref):
-            self._check_refs([resource], resource)
+            self._check_refs(resource.field_values(), resource)
+        if resource._enact_atomic_ and isinstance(resource, Ref):
+            self._check_refs([resource], resource)  # Packed without _enact_pack_.
         ref._home = self._home
         batches = _BATCHES.get()
         if batches is not _NO_BATCHES:
@@ -190,28 +200,35 @@ class Store:
         self._put(packed)
         return ref
 
-    def _check_refs(self, data: ResourceDict | list[Any], resource: ResourceBase) -> None:
-        """Checks that every ref in ``data`` names an object this store holds (see commit)."""
+    def _check_refs(self, value: Any, resource: ResourceBase) -> None:
+        """Checks that every ref in ``value`` names an object this store holds (see commit).
+
+        Walks the values themselves (not copies), so that each ref found
+        present is marked as held here and packs without stopping again.
+        """
         home = self._home
-        stack: list[Any] = [data]
+        stack: list[Any] = [value]
         while stack:
-            value = stack.pop()
-            for item in value.values() if isinstance(value, dict) else value:
-                kind = type(item)
-                if kind in _SCALARS:
-                    continue
-                if isinstance(item, Ref):
-                    if item._home is not home:
-                        if not self.has(item):
-                            raise NotFound(
-                                f"Cannot commit {type(resource).__qualname__}: it refers to "
-                                f"object {item._digest}, which this store ({self._describe()}) "
-                                "does not hold (a ref from another store?); copy that object "
-                                "here first (enact.copy), or commit it to this store"
-                            )
-                        item._home = home
-                elif kind is ResourceDict or kind is list or kind is dict:
-                    stack.append(item)
+            item = stack.pop()
+            kind = type(item)
+            if kind in _SCALARS:
+                continue
+            if isinstance(item, Ref):
+                if item._home is not home:
+                    if not self.has(item):
+                        raise NotFound(
+                            f"Cannot commit {type(resource).__qualname__}: it refers to "
+                            f"object {item._digest}, which this store ({self._describe()}) "
+                            "does not hold (a ref from another store?); copy that object "
+                            "here first (enact.copy), or commit it to this store"
+                        )
+                    item._home = home
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list | tuple):
+                stack.extend(item)
+            elif isinstance(item, ResourceBase) and not item._enact_atomic_:
+                stack.extend(item.field_values())
 
     def refresh(self, refs: Iterable[Ref[Any]]) -> None:
         """Stamps objects as just written, so that a concurrent gc keeps them.
