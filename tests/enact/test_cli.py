@@ -8,6 +8,7 @@ every error).
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -370,7 +371,31 @@ def test_stats_reports_counts_backend_and_size_on_disk(
     assert lines["backend"].strip() == f"SqliteBackend({str(demo_store)!r})"
     assert int(lines["objects"]) == objects
     assert int(lines["tags"]) == 2
+    assert int(lines["format"]) == enact.FORMAT_VERSION
     assert lines["size"].strip().endswith("KiB on disk")
+
+
+def test_migrate_upgrades_an_old_store_only_when_asked(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixture = Path(__file__).parents[1] / "fixtures" / "stores" / "0.1" / "store.db"
+    shutil.copy(fixture, in_tmp / "old.db")
+    before = (in_tmp / "old.db").read_bytes()
+
+    for command in (["ls"], ["verify"], ["stats"]):
+        assert main(["--store", "sqlite:///old.db", *command]) == 0
+    assert "format:   0 (run `enact migrate`)" in capsys.readouterr().out
+    assert (in_tmp / "old.db").read_bytes() == before  # Reading changed nothing.
+
+    assert main(["--store", "sqlite:///old.db", "migrate"]) == 0
+    assert capsys.readouterr().out == (
+        f"migrated sqlite:///old.db from storage format 0 to {enact.FORMAT_VERSION}\n"
+    )
+    assert main(["--store", "sqlite:///old.db", "migrate"]) == 0
+    assert capsys.readouterr().out == (
+        f"sqlite:///old.db is at storage format {enact.FORMAT_VERSION}: nothing to do\n"
+    )
+    assert main(["--store", "sqlite:///old.db", "verify"]) == 0
 
 
 def test_stats_of_a_memory_store_has_no_size(

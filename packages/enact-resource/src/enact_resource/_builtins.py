@@ -147,7 +147,7 @@ class NoneResource(ResourceBase):
         return f"{type(self).__qualname__}()"
 
 
-# Names fixed by the format (SPEC 3.1), shared with data written by the original enact.
+# Names fixed by the format (docs/format.md §1), shared with data written by the original enact.
 for _cls, _name in (
     (Str, "enact.resource_types.Str"),
     (Int, "enact.resource_types.Int"),

@@ -1,4 +1,4 @@
-"""Content digests: the sha256 of the byte stream defined in SPEC 3.2.
+"""Content digests: the sha256 of the byte stream defined in docs/format.md §2.
 
 The stream is built in one pass over the value. Its pieces are collected in a
 list and hashed at the end: text pieces joined and encoded at once, raw

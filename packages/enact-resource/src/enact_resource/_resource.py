@@ -62,7 +62,7 @@ class TypeInfo:
         self.key = key
         self.type_id = type_id
         self.field_names = field_names
-        # Pieces of the digest stream (SPEC 3.2) that depend only on the type.
+        # Pieces of the digest stream (docs/format.md §2) that depend only on the type.
         self.stream_prefix = "res[" + type_id
         self.name_reprs = tuple(repr(name) for name in field_names)
         # Reads the field values off a dataclass instance in one C call.
@@ -136,7 +136,7 @@ class ResourceBase:
     _enact_atomic_: ClassVar[bool] = False
 
     #: Optionally, a function returning an instance's whole digest stream
-    #: (SPEC 3.2) as text, for types that can produce it faster than the
+    #: (docs/format.md §2) as text, for types that can produce it faster than the
     #: generic walk (Str, Int, Ref, ...). It must equal the generic stream.
     _enact_stream_: ClassVar[Callable[[Any], str] | None] = None
 
@@ -174,7 +174,7 @@ class ResourceBase:
 
     @classmethod
     def type_id(cls) -> str:
-        """Returns the type id: the JSON text identifying this type (SPEC 3.1)."""
+        """Returns the type id: the JSON text identifying this type (docs/format.md §1)."""
         return type_info(cls).type_id
 
     @classmethod

@@ -60,7 +60,7 @@ def home_token(backend: object) -> object:
 
 _tuple_new = tuple.__new__
 
-# The digest stream's prefix (SPEC 3.2: "res[" and the type id) of each ref
+# The digest stream's prefix (docs/format.md §2: "res[" and the type id) of each ref
 # class met so far. Refs are not dataclasses, so a class's type id is fixed
 # once its name is (set_type_name is called before a class's first use).
 _PREFIXES: dict[type, str] = {}

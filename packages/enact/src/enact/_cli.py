@@ -40,6 +40,7 @@ from enact_resource import (
     TypeNotRegisteredError,
 )
 from enact_store import (
+    FORMAT_VERSION,
     CorruptionError,
     FileBackend,
     NoStoreError,
@@ -602,6 +603,17 @@ def _cmd_copy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    url = _store_url(args)
+    with _opened(url) as store:
+        old, new = store.backend.migrate()
+    if old == new:
+        print(f"{url} is at storage format {new}: nothing to do")
+    else:
+        print(f"migrated {url} from storage format {old} to {new}")
+    return 0
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
     url = _store_url(args)
     with _opened(url, read_only=True) as store:
@@ -611,6 +623,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         size = _size(backend)
     print(f"store:    {url}")
     print(f"backend:  {backend!r}")
+    if backend.format_version is not None:
+        current = "" if backend.format_version == FORMAT_VERSION else " (run `enact migrate`)"
+        print(f"format:   {backend.format_version}{current}")
     print(f"objects:  {objects}")
     print(f"tags:     {tags}")
     if size is not None:
@@ -774,6 +789,12 @@ def _build_parser() -> _Parser:
     )
 
     command("stats", _cmd_stats, "count objects and tags, name the backend and its size")
+    command(
+        "migrate",
+        _cmd_migrate,
+        "upgrade the store to this release's storage format (older stores are read as they "
+        "are until then)",
+    )
     return parser
 
 
