@@ -183,7 +183,9 @@ class Ref(ResourceBase, Generic[T]):
 
     def _enact_stream_(self) -> str:
         # The generic stream of a one-field resource; a digest needs no escaping.
-        return f"{_prefix(type(self))}'digest's'{self._digest}']"
+        cls = type(self)
+        prefix = _PREFIXES.get(cls) or _prefix(cls)  # _prefix's cache, read inline
+        return f"{prefix}'digest's'{self._digest}']"
 
     def _enact_pack_(self, context: object = None) -> tuple[str, Ref[T]]:
         # Stream (as _enact_stream_) and snapshot copy in one call: refs fill
@@ -198,7 +200,8 @@ class Ref(ResourceBase, Generic[T]):
         copy._digest = digest = self._digest
         copy._cached = self._cached
         copy._home = home
-        return f"{_prefix(cls)}'digest's'{digest}']", copy
+        prefix = _PREFIXES.get(cls) or _prefix(cls)  # _prefix's cache, read inline
+        return f"{prefix}'digest's'{digest}']", copy
 
     def deep_copy_resource(self: R) -> R:
         # A new object, since modify() re-points a ref; the cache is shared as
