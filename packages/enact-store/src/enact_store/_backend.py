@@ -145,6 +145,16 @@ class StorageBackend(abc.ABC):
         """Deletes a tag; returns whether it existed."""
         raise UnsupportedOperation(f"{type(self).__name__} does not support tags")
 
+    def compare_and_set_tag(self, name: str, expected: str | None, new: str | None) -> bool:
+        """Atomically points a tag at ``new`` if it names ``expected`` now; returns whether it did.
+
+        ``expected`` None means the tag must not exist; ``new`` None deletes
+        it. Atomic against every other tag write, in this process and in any
+        other sharing the store (the one primitive that lets several writers
+        move a name without losing an update).
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot compare-and-set tags")
+
     def list_tags(self) -> dict[str, str]:
         """Returns every tag name and the digest it names."""
         raise UnsupportedOperation(f"{type(self).__name__} does not support tags")

@@ -433,6 +433,33 @@ class Tags(MutableMapping[str, Ref[Any]]):
         self._store.flush()  # A tag never points at an object not yet written.
         self._store.backend.set_tag(name, ref.digest)
 
+    def compare_and_set(self, name: str, expected: Ref[Any] | None, new: Ref[Any] | None) -> bool:
+        """Atomically points ``name`` at ``new`` if it points at ``expected`` now.
+
+        ``expected`` None means the tag must not exist yet; ``new`` None
+        deletes it. Returns whether the tag was changed. Atomic on every
+        backend, across threads and processes sharing the store: of several
+        writers that read the same value and try to move the tag, exactly one
+        succeeds, so no update is lost.
+
+        Raises:
+            NotFound: the store does not hold ``new``.
+            UnsupportedOperation: the backend cannot compare-and-set.
+        """
+        check_tag_name(name)
+        for given in (expected, new):
+            if given is not None and not isinstance(given, Ref):
+                raise TypeError(f"Tags point at refs, got {type(given).__qualname__}")
+        if new is not None:
+            if not self._store.has(new):
+                raise NotFound(f"Cannot tag {name!r}: object {new.digest} is not in the store")
+            self._store.flush()  # A tag never points at an object not yet written.
+        return self._store.backend.compare_and_set_tag(
+            name,
+            None if expected is None else expected.digest,
+            None if new is None else new.digest,
+        )
+
     def __delitem__(self, name: str) -> None:
         if not self._store.backend.delete_tag(check_tag_name(name)):
             raise KeyError(name)

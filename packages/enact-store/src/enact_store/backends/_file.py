@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -267,17 +268,54 @@ class FileBackend(StorageBackend):
             return None
         return check_digest(text)
 
+    @contextlib.contextmanager
+    def _tags_locked(self) -> Iterator[None]:
+        """Holds the store's tag lock: tag writes of every thread and process take turns.
+
+        A file lock (flock) on ``tags.lock``, opened anew each time, so that it
+        excludes other threads as well as other processes.
+        """
+        try:
+            fd = os.open(self._root / _TAGS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StoreError(f"Cannot lock the tags of file store {self._root}: {e}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # Releases the lock.
+
     def set_tag(self, name: str, digest: str) -> None:
         self._check_writable()
-        self._write_atomically(self._tag_path(name), (check_digest(digest) + "\n").encode())
+        path = self._tag_path(name)
+        with self._tags_locked():
+            self._write_atomically(path, (check_digest(digest) + "\n").encode())
 
     def delete_tag(self, name: str) -> bool:
         self._check_writable()
-        try:
-            self._tag_path(name).unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        path = self._tag_path(name)
+        with self._tags_locked():
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            return True
+
+    def compare_and_set_tag(self, name: str, expected: str | None, new: str | None) -> bool:
+        self._check_writable()
+        path = self._tag_path(name)
+        for digest in (expected, new):
+            if digest is not None:
+                check_digest(digest)
+        with self._tags_locked():
+            if self.get_tag(name) != expected:
+                return False
+            if new is None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            else:
+                self._write_atomically(path, (new + "\n").encode())
+            return True
 
     def list_tags(self) -> dict[str, str]:
         tags = {}
@@ -294,6 +332,7 @@ class FileBackend(StorageBackend):
 
 
 _FORMAT_FILE = "format"
+_TAGS_LOCK = "tags.lock"
 _FORMAT_PREFIX = "enact-store format "
 
 

@@ -84,6 +84,16 @@ class InMemoryBackend(StorageBackend):
         with self._lock:
             return self._tags.pop(name, None) is not None
 
+    def compare_and_set_tag(self, name: str, expected: str | None, new: str | None) -> bool:
+        with self._lock:
+            if self._tags.get(name) != expected:
+                return False
+            if new is None:
+                self._tags.pop(name, None)
+            else:
+                self._tags[name] = new
+            return True
+
     def list_tags(self) -> dict[str, str]:
         with self._lock:
             return dict(self._tags)

@@ -206,6 +206,25 @@ class SqlBackend(StorageBackend, Generic[_C]):
         count = self._run(lambda conn: conn.execute(sql, (name,)).rowcount)
         return count > 0
 
+    def compare_and_set_tag(self, name: str, expected: str | None, new: str | None) -> bool:
+        # One statement each, so each is atomic on its own (a row lock).
+        self._check_writable()
+        check_tag_name(name)
+        p = self._PARAM
+        if expected is None:
+            if new is None:
+                return self.get_tag(name) is None
+            sql = f"INSERT INTO tags (name, digest) VALUES ({p}, {p}) ON CONFLICT (name) DO NOTHING"
+            params: tuple[str, ...] = (name, check_digest(new))
+        elif new is None:
+            sql = f"DELETE FROM tags WHERE name = {p} AND digest = {p}"
+            params = (name, check_digest(expected))
+        else:
+            sql = f"UPDATE tags SET digest = {p} WHERE name = {p} AND digest = {p}"
+            params = (check_digest(new), name, check_digest(expected))
+        count = self._run(lambda conn: conn.execute(sql, params).rowcount)
+        return count == 1
+
     def list_tags(self) -> dict[str, str]:
         sql = "SELECT name, digest FROM tags ORDER BY name"
         rows = self._run(lambda conn: conn.execute(sql).fetchall())
