@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -653,10 +654,30 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 )
             sys.stdout.flush()
             try:
-                server.serve_forever()
+                with _stop_signals():
+                    server.serve_forever()
             except KeyboardInterrupt:
                 print("enact serve: stopped", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """Makes SIGINT and SIGTERM stop the server cleanly (a KeyboardInterrupt).
+
+    Set explicitly: a process started in the background by a shell inherits
+    SIGINT ignored, and SIGTERM would otherwise end it without closing the store.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

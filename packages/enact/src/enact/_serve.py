@@ -140,8 +140,8 @@ class ViewerServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: ViewerServer
     protocol_version = "HTTP/1.1"
-    server_version = "enact-serve"
-    sys_version = ""
+    def version_string(self) -> str:
+        return "enact-serve"
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # Quiet: the page is the interface; errors go to stderr below.

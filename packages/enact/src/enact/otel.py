@@ -32,7 +32,8 @@ What a span says:
   ``frequency_penalty``, ``presence_penalty``, ``stop_sequences``). Other
   calls are ``INTERNAL`` spans named after their invokable's class; a
   request for human input is named ``request_input``.
-- A call that raised sets ``error.type`` (the exception's type name) and the
+- A call that raised sets ``error.type`` (the exception's type name; for an
+  exception recorded as its traceback, the original exception's) and the
   status ERROR, except a run paused on an input request, which is not a
   failure (status UNSET, ``enact.state`` ``paused``).
 - Content (prompts, outputs, questions, exception messages) goes into spans
@@ -54,6 +55,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -301,6 +303,19 @@ class _Call:
             return "incomplete"
         return "paused" if self.paused else "failed"
 
+    def error_type(self) -> str:
+        """The exception's type: for one recorded as its traceback (a WrappedException),
+        the original's, from the traceback's last line (``ValueError: ...``)."""
+        assert self.raised is not None
+        name = self.raised.type.type_name()
+        args = self.raised.get("args")
+        if name == "enact.invocations.WrappedException" and isinstance(args, list) and args:
+            lines = [line for line in str(args[0]).splitlines() if line.strip()]
+            found = re.match(r"([A-Za-z_][\w.]*)(?::|$)", lines[-1].strip()) if lines else None
+            if found:
+                return found[1]
+        return name
+
     def raised_message(self) -> str | None:
         raised = self.raised
         if raised is None:
@@ -337,7 +352,7 @@ class _Call:
         if self.raised is not None:
             attributes["enact.raised_here"] = bool(self.response["raised_here"])
             if not self.paused:
-                attributes["error.type"] = self.raised.type.type_name()
+                attributes["error.type"] = self.error_type()
         if content:
             attributes["enact.invokable.fields"] = json.dumps(
                 value_json(self.store, dict(self.invokable), 0), separators=(",", ":")

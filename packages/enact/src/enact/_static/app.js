@@ -1,7 +1,7 @@
 // enact serve: the page. Plain JavaScript, no build step, nothing loaded from elsewhere.
 //
 // Everything shown comes from stored data, which is user content: the DOM is
-// built with createElement and textContent only (never innerHTML), and links
+// built with createElement and textContent only (no HTML is ever parsed), and links
 // point only at this page's own routes, built from digests.
 "use strict";
 
