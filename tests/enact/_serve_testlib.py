@@ -73,6 +73,16 @@ class FanOut(enact.Invokable[enact.NoneResource, enact.Int]):
         return enact.Int(sum(len(Complete()(enact.Str(str(i)))) for i in range(self.n)))
 
 
+@enact.typed_invokable(enact.Int, enact.Str)
+@dataclasses.dataclass
+class Nest(enact.Invokable[enact.Int, enact.Str]):
+    """Calls itself ``depth`` levels down, and a model at each level."""
+
+    def call(self, depth: enact.Int) -> enact.Str:
+        below = Nest()(enact.Int(depth - 1)) if depth > 0 else enact.Str("")
+        return enact.Str(Complete()(enact.Str(f"level {depth}")) + " " + below)
+
+
 #: What Watched.__post_init__ saw: a class built from stored data runs it.
 CONSTRUCTED: list[str] = []
 
@@ -98,7 +108,7 @@ class Echo(enact.Invokable[Watched, Watched]):
 
 
 #: A module of types that the test process never imports (so they are unknown to it).
-FARAWAY = '''\
+FARAWAY = """\
 import dataclasses
 import enact
 
@@ -118,7 +128,7 @@ class Guard(enact.Invokable):
     def call(self, secret):
         word = enact.request_input(enact.Str, context=f"Password for {secret.code}?")
         return enact.Str(word)
-'''
+"""
 
 FARAWAY_RUN = """\
 import enact, faraway_types

@@ -108,8 +108,8 @@ def test_first_run_shows_the_trace_the_answered_request_and_a_partial_replay(
     # The run as answered, before the partial replay, is kept for `enact serve`'s diff.
     answered, _, before = stored(tmp_path, "demo/run-1/answered")
     assert answered != digest
-    assert f"tag demo/run-1/answered -> #{answered[:8]}, the run before the replay" in (
-        parts["Saved"]
+    assert (
+        f"tag demo/run-1/answered -> #{answered[:8]}, the run before the replay" in (parts["Saved"])
     )
     assert before.lines == [first, middle, last]
     assert before.title == "Rain on the roof"

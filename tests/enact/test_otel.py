@@ -77,9 +77,7 @@ def test_the_spans_of_a_run_form_its_call_tree(store: enact.Store) -> None:
     top = spans[0]
     assert top.parent is None
     assert top.context is not None
-    assert {span.context.trace_id for span in spans if span.context} == {
-        int(root.digest[:32], 16)
-    }
+    assert {span.context.trace_id for span in spans if span.context} == {int(root.digest[:32], 16)}
     for child in spans[1:]:
         assert child.parent is not None
         assert child.parent.span_id == top.context.span_id
@@ -225,9 +223,7 @@ def test_exporting_something_else_than_an_invocation_is_an_error(store: enact.St
         enact.otel.spans(output)
 
 
-def test_without_opentelemetry_the_error_says_what_to_install(
-    demo: Path, tmp_path: Path
-) -> None:
+def test_without_opentelemetry_the_error_says_what_to_install(demo: Path, tmp_path: Path) -> None:
     script = (
         "import enact, enact.otel\n"
         "with enact.open_store('sqlite:///.enact/store.db') as s:\n"

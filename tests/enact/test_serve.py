@@ -446,9 +446,7 @@ def test_an_answer_continues_the_paused_run_and_moves_its_tag(cwd: Path) -> None
 def test_an_answer_must_fit_the_requested_type(cwd: Path) -> None:
     record(cwd, "ask/number", AskNumber())
     with serving(cwd, writable=True) as (client, _):
-        request = next(
-            r for r in client.api("/api/inbox")["requests"] if r["run"] == "ask/number"
-        )
+        request = next(r for r in client.api("/api/inbox")["requests"] if r["run"] == "ask/number")
         assert request["answer_kind"] == "int"
         wrong = client.post("/api/answer", _answer(request, "many"))
         right = client.post("/api/answer", _answer(request, " 21 "))

@@ -139,7 +139,10 @@ class ViewerServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: ViewerServer
-    protocol_version = "HTTP/1.1"
+    # One request per connection: a kept-alive connection would hold one of the
+    # pool's few threads while the browser leaves it idle, and starve the others.
+    protocol_version = "HTTP/1.0"
+
     def version_string(self) -> str:
         return "enact-serve"
 

@@ -26,7 +26,7 @@ import threading
 from collections import OrderedDict, deque
 from typing import Any, TypeGuard
 
-from enact._json import Style, ref_json, type_json, value_json
+from enact._json import Style, type_json, value_json
 from enact_invoke import (
     InputRequest,
     Invocation,
@@ -62,6 +62,8 @@ WHOLE = Style(raw=True)
 #: Children of a call listed per request, by default and at most.
 PAGE = 100
 MAX_PAGE = 1000
+#: Records read that the views keep (they never change), the latest first.
+RECORDS_KEPT = 4096
 #: Fewest hex digits accepted as a digest prefix (as the command).
 MIN_PREFIX = 6
 #: Reused calls in one parent's diff that get a label (type and input); more get none.
@@ -123,18 +125,33 @@ class Views:
         self._counts: OrderedDict[str, int] = OrderedDict()
         self._counts_lock = threading.Lock()
         self._answer_lock = threading.Lock()
+        self._records: OrderedDict[str, ResourceDict] = OrderedDict()
+        self._records_lock = threading.Lock()
 
     # --- Reading. ---
 
     def _load(self, ref: Ref[Any]) -> ResourceDict:
+        # Records never change, so what was read is kept (a few thousand of the
+        # latest): paging through a run's 10,000 children reads its Response once.
+        digest = ref.digest
+        with self._records_lock:
+            found = self._records.get(digest)
+            if found is not None:
+                self._records.move_to_end(digest)
+                return found
         try:
-            return self.store.load(ref)
+            data = self.store.load(ref)
         except NotFound as e:
             raise ApiError(f"no object {ref.digest} in the store", 404) from e
         except CorruptionError as e:
             raise ApiError(f"object {ref.digest} is corrupt: {e}", 500) from e
         except DeserializationError as e:
             raise ApiError(f"object {ref.digest} cannot be read: {e}", 500) from e
+        with self._records_lock:
+            self._records[digest] = data
+            if len(self._records) > RECORDS_KEPT:
+                self._records.popitem(last=False)
+        return data
 
     def _ref(self, digest: str) -> Ref[Any]:
         return self.store.ref_type.from_digest(digest)
@@ -230,9 +247,8 @@ class Views:
         return text if len(text) <= limit else text[:limit] + "..."
 
     def _form(self, ref: Ref[Any], style: Style) -> dict[str, Any]:
-        self._load(ref)  # Turns a missing or corrupt object into an ApiError.
-        form: dict[str, Any] = ref_json(self.store, ref, 1, style)
-        return form
+        data = self._load(ref)  # Turns a missing or corrupt object into an ApiError.
+        return {"ref": ref.digest, **value_json(self.store, data, 0, style)}
 
     # --- The views. ---
 

@@ -346,7 +346,8 @@
     }
 
     async function expand(open) {
-      if (open && loaded === 0 && total) await loadMore();
+      if (!total) return;
+      if (open && loaded === 0) await loadMore();
       children.hidden = !open;
       toggle.textContent = open ? "▾" : "▸";
       toggle.setAttribute("aria-expanded", String(open));
@@ -399,9 +400,10 @@
     const names = runs.runs.filter((r) => r.digest === digest).flatMap((r) => r.tags);
     const others = runs.runs.filter((r) => r.digest !== digest && r.state !== "unreadable");
     const picker = el("select", { id: "compare-with", "aria-label": "compare with" },
-      others.map((r) => el("option", { value: r.digest }, r.tags.join(", "))));
+      others.map((r) => el("option", { value: r.name }, r.tags.join(", "))));
+    const here = encodeURIComponent(names.length ? names[0] : digest);
     const compare = others.length
-      ? el("form", { class: "compare", onsubmit: (e) => { e.preventDefault(); location.hash = `#/diff/${picker.value}/${digest}`; } },
+      ? el("form", { class: "compare", onsubmit: (e) => { e.preventDefault(); location.hash = `#/diff/${encodeURIComponent(picker.value)}/${here}`; } },
         "Compare with ", picker, " ", el("button", { type: "submit", id: "compare" }, "Diff"))
       : null;
     const tree = el("ul", { class: "tree", id: "tree" });
