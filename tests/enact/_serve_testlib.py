@@ -273,7 +273,8 @@ class ServeProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        assert self.process.stdout is not None and self.process.stderr is not None
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
         self.stdout = self.first_line + self.process.stdout.read()
         self.stderr = self.process.stderr.read()
         return self.process.returncode

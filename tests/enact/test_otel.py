@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from _cli_testlib import no_otel_env, run_enact
-from _serve_testlib import STORE, Complete, Summarize, make_faraway_run, paused_demo_run, record
+from _serve_testlib import STORE, Summarize, make_faraway_run, paused_demo_run, record
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -244,12 +244,14 @@ def test_without_opentelemetry_the_error_says_what_to_install(demo: Path, tmp_pa
     )
 
 
-class _Collector(BaseHTTPRequestHandler):
-    received: list[tuple[str, str, bytes]] = []
+#: What the collector below received: (path, content type, body) per POST.
+RECEIVED: list[tuple[str, str, bytes]] = []
 
+
+class _Collector(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((self.path, self.headers["Content-Type"], body))
+        RECEIVED.append((self.path, self.headers["Content-Type"], body))
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -273,7 +275,7 @@ def test_the_command_sends_the_spans_to_an_otlp_collector(demo: Path) -> None:
     digest = store.tags["demo/latest"].digest
     store.close()
     assert result.stdout == f"sent 5 spans (trace {digest[:32]}) to {url}\n"
-    ((path, content_type, body),) = _Collector.received
+    ((path, content_type, body),) = RECEIVED
     assert (path, content_type) == ("/v1/traces", "application/json")
     spans = json.loads(body)["resourceSpans"][0]["scopeSpans"][0]["spans"]
     assert [span["name"] for span in spans][:2] == ["WriteHaiku", "PickLine"]

@@ -276,7 +276,7 @@ def test_objects_of_types_the_server_lacks_show_their_stored_fields(cwd: Path) -
         call = client.api(f"/api/calls/{tags['far/guard']}")
         secret = client.api(f"/api/objects/{tags['far/secret']}")
         assert client.get(f"/api/count/{tags['far/guard']}").status == 200
-        assert client.get(f"/api/diff?a=far/guard&b=far/guard").status == 200
+        assert client.get("/api/diff?a=far/guard&b=far/guard").status == 200
 
     assert runs["far/guard"]["state"] == "paused"
     invokable = call["invokable"]
@@ -301,7 +301,7 @@ def test_reading_never_builds_objects_of_user_classes(cwd: Path) -> None:
         call = client.api(f"/api/calls/{digest}")
         client.api(f"/api/objects/{call['input']['ref']}")
         client.api(f"/api/objects/{call['output']['ref']}?whole=1")
-        client.api(f"/api/diff?a=echo&b=echo")
+        client.api("/api/diff?a=echo&b=echo")
     assert CONSTRUCTED == []  # Watched.__post_init__ never ran.
     assert call["input"]["fields"] == {"value": "hello"}
     assert call["output"]["fields"] == {"value": "hello!"}
