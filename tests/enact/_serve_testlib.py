@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import http.client
+import itertools
 import json
 import os
 import re
@@ -81,6 +82,29 @@ class Nest(enact.Invokable[enact.Int, enact.Str]):
     def call(self, depth: enact.Int) -> enact.Str:
         below = Nest()(enact.Int(depth - 1)) if depth > 0 else enact.Str("")
         return enact.Str(Complete()(enact.Str(f"level {depth}")) + " " + below)
+
+
+_DRAWS = itertools.count()
+
+
+@enact.typed_invokable(enact.Str, enact.Str)
+@dataclasses.dataclass
+class Draw(enact.Invokable[enact.Str, enact.Str]):
+    """A sampler: a new output on every run for the same request."""
+
+    def call(self, item: enact.Str) -> enact.Str:
+        return enact.Str(f"{item}#{next(_DRAWS)}")
+
+
+@enact.typed_invokable(enact.NoneResource, enact.Str)
+@dataclasses.dataclass
+class DrawAll(enact.Invokable[enact.NoneResource, enact.Str]):
+    """Samples for each item, in order."""
+
+    items: list[str] = dataclasses.field(default_factory=list)
+
+    def call(self) -> enact.Str:
+        return enact.Str(",".join(Draw()(enact.Str(item)) for item in self.items))
 
 
 #: What Watched.__post_init__ saw: a class built from stored data runs it.

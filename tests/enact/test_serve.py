@@ -19,6 +19,7 @@ from _serve_testlib import (
     CONSTRUCTED,
     STORE,
     AskNumber,
+    DrawAll,
     Echo,
     FanOut,
     ServeProcess,
@@ -364,6 +365,42 @@ def test_the_diff_names_changed_request_fields_added_and_removed_calls(cwd: Path
     assert _value(children[0]["call"]["input"]) == "x"
 
 
+def test_the_diff_matches_calls_made_in_another_order_by_their_request(cwd: Path) -> None:
+    # Samplers: the same request gives another record on every run, so only the
+    # request digest can match them, and here not in order.
+    record(cwd, "a", DrawAll(items=["x", "y"]))
+    record(cwd, "b", DrawAll(items=["y", "x"]))
+    with serving(cwd) as (client, _):
+        diff = client.api("/api/diff?a=a&b=b")
+    children = diff["root"]["children"]
+    assert [(c["status"], c["a_position"], c["b_position"]) for c in children] == [
+        ("rerun", 1, 0),
+        ("rerun", 0, 1),
+    ]
+    assert [c["changes"] for c in children] == [[], []]
+    assert [_value(c["call"]["input"]) for c in children] == ["y", "x"]
+    assert [change["path"] for change in diff["root"]["changes"]] == [
+        "invokable.items[0]",
+        "invokable.items[1]",
+    ]
+
+
+def test_a_call_inserted_before_others_of_its_type_is_added_not_a_changed_rerun(
+    cwd: Path,
+) -> None:
+    record(cwd, "a", DrawAll(items=["1", "2"]))
+    record(cwd, "b", DrawAll(items=["0", "1", "2"]))
+    with serving(cwd) as (client, _):
+        diff = client.api("/api/diff?a=a&b=b")
+    children = diff["root"]["children"]
+    assert [(c["status"], c["a_position"], c["b_position"]) for c in children] == [
+        ("added", None, 0),
+        ("rerun", 0, 1),
+        ("rerun", 1, 2),
+    ]
+    assert [c.get("changes") for c in children[1:]] == [[], []]
+
+
 def test_the_diff_of_a_run_with_itself_is_one_reused_call(cwd: Path) -> None:
     with serving(cwd) as (client, _):
         diff = client.api("/api/diff?a=demo/latest&b=demo/run-1")
@@ -472,6 +509,25 @@ def test_the_inbox_says_what_to_import_when_the_program_is_unknown(cwd: Path) ->
     assert response.status == 409
     assert "faraway_types.Guard" in response.json()["error"]
     assert (_tags(cwd), _objects(cwd)) == before
+
+
+def test_with_import_the_server_can_continue_a_run_of_the_users_types(cwd: Path) -> None:
+    make_faraway_run(cwd)
+    server = ServeProcess(cwd, "--writable", "--import", "faraway_types.py")
+    try:
+        request = next(
+            r for r in server.client.api("/api/inbox")["requests"] if r["run"] == "far/guard"
+        )
+        answered = server.client.post("/api/answer", _answer(request, "open sesame"))
+        call = server.client.api(f"/api/calls/{answered.json()['invocation']}")
+    finally:
+        assert server.stop() == 0
+    assert request["missing_types"] == []
+    assert request["can_answer"] is True
+    assert answered.status == 200, answered.body
+    assert call["state"] == "done"
+    assert _value(call["output"]) == "open sesame"
+    assert "raw" not in call["invokable"]["type"]
 
 
 @pytest.mark.parametrize(

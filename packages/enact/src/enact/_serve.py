@@ -142,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
     # One request per connection: a kept-alive connection would hold one of the
     # pool's few threads while the browser leaves it idle, and starve the others.
     protocol_version = "HTTP/1.0"
+    # A client that sends nothing gives its thread back after this many seconds.
+    timeout = 60
 
     def version_string(self) -> str:
         return "enact-serve"
