@@ -109,7 +109,15 @@ class ReplayContext:
             store (the records are read from it).
     """
 
-    __slots__ = ("_children", "_given", "_position", "_saved", "exception_override", "strict")
+    __slots__ = (
+        "_children",
+        "_given",
+        "_position",
+        "_saved",
+        "_user",
+        "exception_override",
+        "strict",
+    )
 
     _children: list[Ref[Invocation[Any, Any]]] | Sequence[Ref[Invocation[Any, Any]]]
     # The invocations given as resources, by position: committed when the
@@ -157,6 +165,7 @@ class ReplayContext:
             )
         self._children = refs
         self._given = given or None
+        self._user = True  # Made by the user (not by replay): its refs are refreshed.
         self._position = 0
         self._saved = []
         self.exception_override = exception_override
@@ -173,6 +182,7 @@ class ReplayContext:
         context = _new(cls)
         context._children = children
         context._given = None
+        context._user = False
         context._position = 0
         context._saved = []
         context.exception_override = exception_override
@@ -193,6 +203,9 @@ class ReplayContext:
             for position, invocation in self._given.items():
                 children[position] = frame.store.commit(invocation)
             self._given = None
+        if frame.tracked and self._user:
+            # Recorded calls this replay may reuse: kept by a concurrent gc.
+            frame.store.refresh(self._children)
         self._saved.append((frame, frame.replay, None))
         frame.replay = self
         return self
@@ -495,6 +508,14 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 raised one.
         """
         store = Store.current()
+        # What the call will refer to without writing it (a given input, the
+        # recorded invocation to replay) is stamped as just written first, so
+        # that a concurrent gc keeps it, and all it reaches, while this runs.
+        protect: list[Ref[Any]] = [arg_ref] if isinstance(arg_ref, Ref) else []
+        if replay_from is not None:
+            protect += [replay_from.request, replay_from.response]
+        if protect:
+            store.refresh(protect)
         # An invocation's objects are written together when its record is
         # (see Store.batch): one transaction instead of one per object.
         with store.batch():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from enact_resource import (
@@ -27,6 +28,28 @@ R = TypeVar("R", bound="Ref[Any]")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _new = object.__new__
+
+#: While a backend decodes stored data (see enact_store._codec): that
+#: backend's home token, which refs read from the data take as their home.
+_DECODING: ContextVar[object] = ContextVar("enact_decoding_backend", default=None)
+
+
+def home_token(backend: object) -> object:
+    """The token that refs hold to say that ``backend`` holds their targets.
+
+    A plain object of the backend's own rather than the backend itself: the
+    in-memory backend holds refs, and refs holding it would make a cycle.
+    """
+    token = getattr(backend, "_enact_home_", None)
+    if token is None:
+        token = object()
+        try:
+            backend._enact_home_ = token  # type: ignore[attr-defined]
+        except AttributeError:
+            return token  # A backend with __slots__: its refs are simply checked.
+    return token
+
+
 _tuple_new = tuple.__new__
 
 # The digest stream's prefix (SPEC 3.2: "res[" and the type id) of each ref
@@ -96,7 +119,7 @@ class Ref(ResourceBase, Generic[T]):
     mutating it never changes what any ref returns later.
     """
 
-    __slots__ = ("_cached", "_digest")
+    __slots__ = ("_cached", "_digest", "_home")
     # Kept whole (as a private copy) inside ResourceDicts.
     _enact_atomic_ = True
 
@@ -105,6 +128,11 @@ class Ref(ResourceBase, Generic[T]):
     # mutated: every get() builds a new resource from it, so dereferencing a
     # loaded ref costs one conversion and no hashing.
     _cached: ResourceDict | None
+    # The home token (see home_token) of the backend known to hold the
+    # target: the one that committed it, or whose data this ref was read from
+    # (None: not known). A store checks the other refs inside a resource it
+    # commits (see Store.commit).
+    _home: object
 
     def __init__(self, digest: str) -> None:
         # check_digest, inlined: refs are made by the thousand.
@@ -112,6 +140,7 @@ class Ref(ResourceBase, Generic[T]):
             check_digest(digest)
         self._digest = digest
         self._cached = None
+        self._home = None
 
     @property
     def digest(self) -> str:
@@ -141,6 +170,7 @@ class Ref(ResourceBase, Generic[T]):
             check_digest(digest)
         ref._digest = digest
         ref._cached = None
+        ref._home = _DECODING.get()  # The backend whose data is being read, if any.
         return ref
 
     def _enact_stream_(self) -> str:
@@ -154,6 +184,7 @@ class Ref(ResourceBase, Generic[T]):
         copy = _new(cls)
         copy._digest = digest = self._digest
         copy._cached = self._cached
+        copy._home = self._home
         return f"{_prefix(cls)}'digest's'{digest}']", copy
 
     def deep_copy_resource(self: R) -> R:
@@ -162,6 +193,7 @@ class Ref(ResourceBase, Generic[T]):
         copy: R = _new(type(self))
         copy._digest = self._digest
         copy._cached = self._cached
+        copy._home = self._home
         return copy
 
     @classmethod
@@ -176,6 +208,7 @@ class Ref(ResourceBase, Generic[T]):
             copy = _new(cls)
             copy._digest = ref._digest
             copy._cached = ref._cached
+            copy._home = ref._home
             append(copy)
         return copies
 
@@ -184,6 +217,7 @@ class Ref(ResourceBase, Generic[T]):
             raise TypeError(f"set_from expects a Ref, got {type(other).__qualname__}")
         self._digest = other._digest
         self._cached = other._cached
+        self._home = other._home
 
     # --- Value semantics. ---
 
@@ -229,11 +263,15 @@ class Ref(ResourceBase, Generic[T]):
         If the block raises, the ref is left unchanged.
         """
         store = current_store()
+        # Stamped as just written first, so that a concurrent gc keeps it and
+        # what it refers to (which the new version may refer to as well).
+        store.refresh([self])
         resource = self.get()
         yield resource
         new = store.commit(resource)
         self._digest = new._digest
         self._cached = new._cached
+        self._home = new._home
 
     # --- Packing: override in subclasses to compress or encrypt. ---
 
@@ -253,6 +291,7 @@ class Ref(ResourceBase, Generic[T]):
         ref = _new(cls)
         ref._digest = digest(resource)  # Just computed: needs no check.
         ref._cached = None
+        ref._home = None
         return ref
 
     @classmethod
@@ -271,6 +310,7 @@ class Ref(ResourceBase, Generic[T]):
         ref = _new(cls)
         ref._digest = value
         ref._cached = data
+        ref._home = None  # Store.commit sets it once a backend holds the object.
         # tuple.__new__: the fast constructor of the PackedResource record.
         packed: PackedResource[Any] = _tuple_new(PackedResource, (data, ref))
         return packed

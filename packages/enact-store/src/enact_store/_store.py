@@ -13,7 +13,7 @@ from enact_resource import ResourceBase, ResourceDict, TypeNotRegisteredError, p
 from enact_store._backend import StorageBackend, check_tag_name
 from enact_store._context import ACTIVE, current_store
 from enact_store._errors import CorruptionError, NotFound, ReadOnlyStoreError, StoreError
-from enact_store._ref import PackedResource, Ref, check_digest
+from enact_store._ref import PackedResource, Ref, check_digest, home_token
 from enact_store.backends._memory import InMemoryBackend
 
 if TYPE_CHECKING:
@@ -24,6 +24,9 @@ __all__ = ["Store", "Tags", "commit", "get"]
 T = TypeVar("T", bound=ResourceBase)
 
 _new = object.__new__
+
+# Values that hold no refs, skipped at once when commit looks for refs.
+_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
 
 #: Objects a batch holds before it writes them anyway (bounds its memory).
 BATCH_LIMIT = 2000
@@ -89,6 +92,8 @@ class Store:
         default = Ref.pack.__func__  # type: ignore[attr-defined]
         self._default_pack = getattr(ref_type.pack, "__func__", None) is default
         self._put = backend.commit
+        # What refs hold to say that this store's backend holds their target.
+        self._home = home_token(backend)
 
     @property
     def backend(self) -> StorageBackend:
@@ -138,9 +143,17 @@ class Store:
         Inside :meth:`batch` the object is written when the batch ends;
         otherwise it is durable (as far as the backend is) when this returns.
 
+        Never leaves a dangling ref: every ref inside the resource must name
+        an object this store holds (or has pending in the batch). Refs that
+        this store made or read are known to; any other (from another store,
+        or made from a digest) is checked, and one that names an object the
+        store lacks raises :class:`NotFound`. Copy such objects first with
+        :func:`enact_store.copy`.
+
         Raises:
             FieldTypeError: the resource holds a value resources cannot hold.
             SerializationError: the backend cannot represent a value.
+            NotFound: a ref inside names an object this store does not hold.
         """
         if not isinstance(resource, ResourceBase):
             raise TypeError(f"Only resources can be committed, got {type(resource).__qualname__}")
@@ -156,6 +169,12 @@ class Store:
         else:
             packed = self._pack(resource)
             ref = packed.ref
+            data = resource.to_resource_dict()
+        if not resource._enact_atomic_:
+            self._check_refs(data, resource)
+        elif isinstance(resource, Ref):
+            self._check_refs([resource], resource)
+        ref._home = self._home
         batches = _BATCHES.get()
         if batches is not _NO_BATCHES:
             pending = batches.get(self)
@@ -170,6 +189,52 @@ class Store:
                 return ref
         self._put(packed)
         return ref
+
+    def _check_refs(self, data: ResourceDict | list[Any], resource: ResourceBase) -> None:
+        """Checks that every ref in ``data`` names an object this store holds (see commit)."""
+        home = self._home
+        stack: list[Any] = [data]
+        while stack:
+            value = stack.pop()
+            for item in value.values() if isinstance(value, dict) else value:
+                kind = type(item)
+                if kind in _SCALARS:
+                    continue
+                if isinstance(item, Ref):
+                    if item._home is not home:
+                        if not self.has(item):
+                            raise NotFound(
+                                f"Cannot commit {type(resource).__qualname__}: it refers to "
+                                f"object {item._digest}, which this store ({self._describe()}) "
+                                "does not hold (a ref from another store?); copy that object "
+                                "here first (enact.copy), or commit it to this store"
+                            )
+                        item._home = home
+                elif kind is ResourceDict or kind is list or kind is dict:
+                    stack.append(item)
+
+    def refresh(self, refs: Iterable[Ref[Any]]) -> None:
+        """Stamps objects as just written, so that a concurrent gc keeps them.
+
+        gc keeps what was written within its grace period, and everything
+        that reaches or is reached from it; a writer that is about to refer
+        to objects it did not write itself (a replay reusing recorded calls,
+        a new version of an old object) refreshes them first, so that gc
+        cannot delete them meanwhile. The replay, ``invoke`` with a ref and
+        ``Ref.modify`` do this themselves.
+
+        Raises:
+            NotFound: the store does not hold one of the objects.
+            ReadOnlyStoreError: the store was opened read-only.
+        """
+        refs = list(refs)
+        digests = [check_digest(ref.digest) for ref in refs]
+        if not digests or self._backend.read_only:
+            return  # A read-only store is not written, so gc needs no warning.
+        self._backend.refresh(digests)
+        for ref in refs:
+            if not self.has(ref):
+                raise NotFound(f"Object {ref.digest} is not in the store ({self._describe()})")
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -287,6 +352,7 @@ class Store:
         else:
             data = self._ref_type.unpack(packed)
         ref._cached = data
+        ref._home = self._home
         return data
 
     def verify(self, progress: Progress | None = None) -> VerifyReport:
@@ -337,7 +403,9 @@ class Tags(MutableMapping[str, Ref[Any]]):
         value = self._store.backend.get_tag(check_tag_name(name))
         if value is None:
             raise KeyError(name)
-        return self._store.ref_type.from_digest(value)
+        ref = self._store.ref_type.from_digest(value)
+        ref._home = self._store._home  # Tags name objects the store holds.
+        return ref
 
     def __setitem__(self, name: str, ref: Ref[Any]) -> None:
         check_tag_name(name)

@@ -201,7 +201,7 @@ class FileBackend(StorageBackend):
                 data = f.read()
         except FileNotFoundError:
             return None
-        return decode_object(ref.digest, data, f"file {path}")
+        return decode_object(ref.digest, data, f"file {path}", self)
 
     def read_raw(self, digest: str) -> bytes | None:
         """Returns the stored bytes of an object, or None."""

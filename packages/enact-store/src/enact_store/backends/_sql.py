@@ -132,7 +132,7 @@ class SqlBackend(StorageBackend, Generic[_C]):
         data = self._read(digest)
         if data is None:
             return None
-        return decode_object(digest, data, functools.partial(self.location, digest))
+        return decode_object(digest, data, functools.partial(self.location, digest), self)
 
     def read_raw(self, digest: str) -> bytes | None:
         """Returns the stored bytes of an object, or None."""
