@@ -122,6 +122,16 @@ class Watched(enact.Resource):
         CONSTRUCTED.append(self.value)
 
 
+@enact.typed_invokable(enact.NoneResource, Watched)
+@dataclasses.dataclass
+class AskWatched(enact.Invokable[enact.NoneResource, Watched]):
+    """Asks a person for a resource of a dataclass type."""
+
+    def call(self) -> Watched:
+        given = enact.request_input(Watched, context="What to watch?")
+        return Watched(given.value.upper())
+
+
 @enact.typed_invokable(Watched, Watched)
 @dataclasses.dataclass
 class Echo(enact.Invokable[Watched, Watched]):

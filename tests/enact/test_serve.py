@@ -19,6 +19,7 @@ from _serve_testlib import (
     CONSTRUCTED,
     STORE,
     AskNumber,
+    AskWatched,
     DrawAll,
     Echo,
     FanOut,
@@ -493,6 +494,25 @@ def test_an_answer_must_fit_the_requested_type(cwd: Path) -> None:
     store = enact.open_store(f"sqlite:///{cwd / STORE}", read_only=True)
     with store:
         assert store.tags["ask/number"]().get_output() == enact.Int(42)
+    store.close()
+
+
+def test_an_answer_of_a_resource_type_is_a_json_object_of_its_fields(cwd: Path) -> None:
+    record(cwd, "ask/watched", AskWatched())
+    with serving(cwd, writable=True) as (client, _):
+        request = next(r for r in client.api("/api/inbox")["requests"] if r["run"] == "ask/watched")
+        assert request["answer_kind"] == "json"
+        assert request["requested_type"]["name"].endswith("Watched")
+        not_json = client.post("/api/answer", _answer(request, "the birds"))
+        wrong_fields = client.post("/api/answer", _answer(request, '{"colour": "red"}'))
+        right = client.post("/api/answer", _answer(request, '{"value": "the birds"}'))
+    assert not_json.status == wrong_fields.status == 400
+    assert not_json.json()["error"].startswith("cannot make a Watched of the answer: Expecting")
+    assert wrong_fields.json()["error"].startswith("cannot make a Watched of the answer:")
+    assert right.status == 200, right.body
+    store = enact.open_store(f"sqlite:///{cwd / STORE}", read_only=True)
+    with store:
+        assert store.tags["ask/watched"]().get_output() == Watched("THE BIRDS")
     store.close()
 
 
