@@ -56,8 +56,10 @@ def test_ls_lists_tags_with_target_type_and_short_digest_and_counts_objects(
     assert lines[1].split() == ["demo/run-1", "Invocation", f"#{digest[:8]}"]
     store = open_default()
     objects = sum(1 for _ in store.backend.iter_digests())
+    answered = store.tags["demo/run-1/answered"].digest
     store.close()
-    assert lines[2] == f"2 tags, {objects} objects in sqlite:///.enact/store.db"
+    assert lines[2].split() == ["demo/run-1/answered", "Invocation", f"#{answered[:8]}"]
+    assert lines[3] == f"3 tags, {objects} objects in sqlite:///.enact/store.db"
 
 
 def test_ls_on_an_empty_store_says_so(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -206,7 +208,7 @@ def test_tag_creates_moves_and_deletes_a_tag(
 
     store = open_default()
     assert "keep/this" not in store.tags
-    assert set(store.tags) == {"demo/latest", "demo/run-1"}
+    assert set(store.tags) == {"demo/latest", "demo/run-1", "demo/run-1/answered"}
     store.close()
 
 
@@ -332,7 +334,7 @@ def test_copy_copies_every_tag_and_its_closure_by_default(
     store.close()
     assert out == (
         f"copied {objects} objects to sqlite:///copy/store.db (0 already there); "
-        "tags: demo/latest, demo/run-1\n"
+        "tags: demo/latest, demo/run-1, demo/run-1/answered\n"
     )
     assert main(["--store", "sqlite:///copy/store.db", "verify"]) == 0
     assert main(["--store", "sqlite:///copy/store.db", "tree", "demo/latest"]) == 0
@@ -370,7 +372,7 @@ def test_stats_reports_counts_backend_and_size_on_disk(
     assert lines["store"].strip() == "sqlite:///.enact/store.db"
     assert lines["backend"].strip() == f"SqliteBackend({str(demo_store)!r})"
     assert int(lines["objects"]) == objects
-    assert int(lines["tags"]) == 2
+    assert int(lines["tags"]) == 3
     assert int(lines["format"]) == enact.FORMAT_VERSION
     assert lines["size"].strip().endswith("KiB on disk")
 

@@ -3,6 +3,8 @@
 The flat public API of enact-resource, enact-store and enact-invoke; each
 name here is the very object defined in its home package. Every exception,
 in one tree: see the module docstring of ``enact._errors`` (and the README).
+``enact.otel`` (extra ``enact[otel]``, imported on its own) exports recorded
+runs as OpenTelemetry spans.
 """
 
 from importlib.metadata import PackageNotFoundError, version

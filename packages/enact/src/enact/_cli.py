@@ -21,15 +21,20 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 import traceback
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, cast
 
+from enact import otel
 from enact._demo import run_demo
 from enact._json import object_json, tree_json, write_json
+from enact._serve import is_loopback, make_server
 from enact._tree import DEFAULT_WIDTH, RAW_SHOWN, escape, short, tree_lines
 from enact_invoke import Invocation
 from enact_resource import (
@@ -57,9 +62,12 @@ from enact_store import (
 __all__ = ["DEFAULT_STORE", "main"]
 
 DEFAULT_STORE = "sqlite:///.enact/store.db"
+#: The port `enact serve` listens on unless told otherwise.
+DEFAULT_PORT = 8765
 #: Fewest hex digits accepted as a digest prefix.
 MIN_PREFIX = 6
 _HEX = re.compile(r"[0-9a-f]+")
+_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
 
 
 class CliError(Exception):
@@ -614,6 +622,123 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _redacted(url: str) -> str:
+    """A store URL without its password, to show."""
+    return _PASSWORD.sub(r"\1:***@", url)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    token: str | None = args.token
+    if token is None:
+        token = os.environ.get("ENACT_SERVE_TOKEN") or None
+    elif not token.strip():
+        _usage_error(args, "--token must not be empty")
+    host: str = args.host
+    loopback = is_loopback(host)
+    if args.writable and not loopback and token is None:
+        raise CliError(
+            f"--writable on {host}, which is not a loopback address, needs a token: pass "
+            "--token TOKEN or set ENACT_SERVE_TOKEN (or serve read-only)"
+        )
+    url = _store_url(args)
+    with _opened(url, read_only=not args.writable) as store:
+        try:
+            server = make_server(
+                store,
+                host=host,
+                port=args.port,
+                writable=args.writable,
+                token=token,
+                label=_redacted(url),
+            )
+        except OSError as e:
+            advice = " (pick another with --port N, or --port 0 for any free port)"
+            raise CliError(f"cannot listen on {host}:{args.port}: {e.strerror or e}{advice}") from e
+        with server:
+            mode = "writable: the inbox answers input requests" if args.writable else "read-only"
+            print(f"enact serve: {server.url}")
+            print(f"  store {_redacted(url)} ({mode}); Ctrl-C stops the server")
+            if not loopback:
+                reach = "with a token" if token else "read-only, without a token"
+                print(
+                    f"  note: {host} is reachable from other machines; served {reach}",
+                    file=sys.stderr,
+                )
+            sys.stdout.flush()
+            try:
+                with _stop_signals():
+                    server.serve_forever()
+            except KeyboardInterrupt:
+                print("enact serve: stopped", file=sys.stderr)
+    return 0
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """Makes SIGINT and SIGTERM stop the server cleanly (a KeyboardInterrupt).
+
+    Set explicitly: a process started in the background by a shell inherits
+    SIGINT ignored, and SIGTERM would otherwise end it without closing the store.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    if not args.otel:
+        _usage_error(args, "export needs a format: --otel (OpenTelemetry spans)")
+    endpoint: str | None = args.endpoint
+    if endpoint is not None and not re.match(r"https?://[^/]", endpoint):
+        _usage_error(args, f"--endpoint must be an http:// or https:// URL, got {endpoint!r}")
+    with _opened(_store_url(args), read_only=True) as store:
+        ref = _resolve(store, args.target)
+        target = store.load(ref)
+        if target.type is not Invocation:
+            raise CliError(
+                f"{escape(args.target)} is a {_shown_name(target.type)}, not an Invocation "
+                f"(try `enact show {escape(args.target)}`)"
+            )
+        try:
+            found = otel.spans(ref, store=store, content=args.content)
+        except ImportError as e:
+            raise CliError(f"export --otel needs OpenTelemetry: {otel.INSTALL}") from e
+        document = otel.otlp_json(found)
+    if endpoint is None:
+        write_json(document, sys.stdout)
+        return 0
+    _post_spans(endpoint, document)
+    print(f"sent {len(found)} spans (trace {otel.trace_id(ref):032x}) to {endpoint}")
+    return 0
+
+
+def _post_spans(endpoint: str, document: dict[str, Any]) -> None:
+    """Sends an OTLP/JSON trace request to a collector (its /v1/traces URL)."""
+    request = urllib.request.Request(
+        endpoint,
+        data=json.dumps(document).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+    except urllib.error.HTTPError as e:
+        raise CliError(
+            f"the collector at {_redacted(endpoint)} refused the spans: HTTP {e.code} {e.reason}"
+        ) from e
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise CliError(f"cannot send the spans to {_redacted(endpoint)}: {reason}") from e
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
     url = _store_url(args)
     with _opened(url, read_only=True) as store:
@@ -662,6 +787,16 @@ def _depth(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
     return value
 
 
@@ -794,6 +929,63 @@ def _build_parser() -> _Parser:
         _cmd_migrate,
         "upgrade the store to this release's storage format (older stores are read as they "
         "are until then)",
+    )
+
+    serve = command(
+        "serve",
+        _cmd_serve,
+        "browse the store's runs in a web browser: call trees, objects, diffs of two runs, "
+        "and an inbox of runs waiting for input",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"the port to listen on (default: {DEFAULT_PORT}; 0: any free port)",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address to listen on (default: 127.0.0.1, this machine only); another "
+        "address serves read-only unless a token is set",
+    )
+    serve.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="require TOKEN on every request (the page takes it from ?token=TOKEN); "
+        "default: $ENACT_SERVE_TOKEN, else none",
+    )
+    serve.add_argument(
+        "--writable",
+        action="store_true",
+        help="open the store writable, so that the inbox can answer input requests and "
+        "continue runs (default: read-only; answering then runs your program: pass "
+        "--import for its types)",
+    )
+
+    export = command(
+        "export", _cmd_export, "write a recorded run as OpenTelemetry spans (OTLP/JSON)"
+    )
+    export.add_argument("target", metavar="REF|TAG", help="a tag, a digest or a digest prefix")
+    export.add_argument(
+        "--otel",
+        action="store_true",
+        help="as OpenTelemetry spans, one per call, with ids derived from the records "
+        "(needs pip install 'enact[otel]')",
+    )
+    export.add_argument(
+        "--content",
+        action="store_true",
+        help="put inputs, outputs, questions and exception messages in the spans "
+        "(default: only types, digests and states)",
+    )
+    export.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="send the spans to an OTLP/HTTP collector at URL "
+        "(e.g. http://localhost:4318/v1/traces) instead of writing them to stdout",
     )
     return parser
 
