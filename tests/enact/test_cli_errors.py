@@ -147,6 +147,7 @@ ERRORS: list[tuple[str, str, int, str]] = [
     ("verify", "empty", 1, NO_DEFAULT_STORE),
     ("gc", "empty", 1, NO_DEFAULT_STORE),
     ("stats", "empty", 1, NO_DEFAULT_STORE),
+    ("migrate", "empty", 1, NO_DEFAULT_STORE),
     (
         "--store file:nothere ls",
         "empty",
