@@ -651,3 +651,36 @@ def test_stored_names_are_escaped_in_errors_and_listings(tmp_path: Path) -> None
     assert shown.stdout == "Po\\x1b[2Jint[raw](x=1)\n"
     assert "evil\\x1b]0;pwned\\x07.Po\\x1b[2Jint" in shown.stderr
     assert listed.stdout.startswith("evil  Po\\x1b[2Jint (not registered)")
+
+
+# --- Files that are not stores (issue 11 item 3): refused, and left as they were ---
+
+
+def _another_programs_database(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE users (name TEXT)")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _another_programs_database,
+        lambda path: path.write_bytes(b"x"),
+        lambda path: path.write_text("notes\n"),
+    ],
+    ids=["another-programs-database", "one-byte-file", "text-file"],
+)
+@pytest.mark.parametrize("command", ["ls", "show x", "tree x", "stats", "verify", "gc", "demo"])
+def test_a_file_that_is_not_a_store_is_refused_by_every_command_and_left_untouched(
+    tmp_path: Path, make: Callable[[Path], None], command: str
+) -> None:
+    make(tmp_path / "other.db")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    result = run_enact(tmp_path, "--store", "sqlite:///other.db", *shlex.split(command))
+
+    assert_one_line_error(result, 1, "Not an enact store: ")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
