@@ -116,6 +116,10 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
 
     batches_commits = True
     _PARAM = "%s"
+    # The columns are typed: only a digest's text or a NaN time can be wrong.
+    _MALFORMED_OBJECTS = (
+        "SELECT digest, written FROM objects WHERE digest !~ '^[0-9a-f]{64}$' OR written = 'NaN'"
+    )
 
     def __init__(
         self, dsn: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 30.0
@@ -282,6 +286,10 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
         conn.execute(
             f"UPDATE objects SET written = {_SERVER_NOW} WHERE digest = ANY(%s::text[])", (batch,)
         )
+
+    def _fetch_many(self, batch: list[str], conn: Connection[Any]) -> list[tuple[str, Any]]:
+        sql = "SELECT digest, data FROM objects WHERE digest = ANY(%s::text[])"
+        return conn.execute(sql, (batch,), binary=True).fetchall()
 
     def _delete_batch(self, batch: list[str], limit: float, conn: Connection[Any]) -> list[str]:
         rows = conn.execute(

@@ -11,11 +11,11 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 from time import time as wall_time
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from enact_store._backend import REFRESH_INTERVAL
 from enact_store._errors import StoreConfigError, StoreError
-from enact_store.backends._sql import SqlBackend
+from enact_store.backends._sql import READ_PAGE, SqlBackend
 
 __all__ = ["SqliteBackend"]
 
@@ -82,6 +82,12 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
 
     batches_commits = True
     _PARAM = "?"
+    # SQLite keeps whatever a column is given (a text time, a blob digest).
+    _MALFORMED_OBJECTS = (
+        "SELECT digest, written FROM objects WHERE typeof(digest) != 'text'"
+        " OR length(digest) != 64 OR digest GLOB '*[^0-9a-f]*'"
+        " OR typeof(written) NOT IN ('integer', 'real')"
+    )
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         self._path = Path(path).absolute()
@@ -207,15 +213,25 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         )
         conn.execute("COMMIT")
 
+    def _fetch_many(self, batch: list[str], conn: sqlite3.Connection) -> list[tuple[str, Any]]:
+        marks = ",".join("?" * len(batch))
+        sql = f"SELECT digest, data FROM objects WHERE digest IN ({marks})"
+        return conn.execute(sql, batch).fetchall()
+
     def _delete_batch(self, batch: list[str], limit: float, conn: sqlite3.Connection) -> list[str]:
+        # Two statements per READ_PAGE digests (not one per digest), in one
+        # write transaction, so the rows selected are the rows deleted.
         conn.execute("BEGIN IMMEDIATE")
-        deleted = [
-            digest
-            for digest in batch
-            if conn.execute(
-                "DELETE FROM objects WHERE digest = ? AND written < ?", (digest, limit)
-            ).rowcount
-        ]
+        deleted: list[str] = []
+        for start in range(0, len(batch), READ_PAGE):
+            part = batch[start : start + READ_PAGE]
+            where = f"digest IN ({','.join('?' * len(part))}) AND written < ?"
+            params = [*part, limit]
+            found = {
+                row[0] for row in conn.execute(f"SELECT digest FROM objects WHERE {where}", params)
+            }
+            conn.execute(f"DELETE FROM objects WHERE {where}", params)
+            deleted.extend(digest for digest in part if digest in found)
         conn.execute("COMMIT")
         return deleted
 
