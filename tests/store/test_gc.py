@@ -295,10 +295,13 @@ def test_gc_deletes_nothing_if_it_cannot_read_an_unregistered_live_object(
     _, unreadable, _ = _store_with_an_unregistered_live_object(store)
     before = set(store.backend.iter_digests())
 
-    with pytest.raises(er.TypeNotRegisteredError, match=unreadable.digest):
+    with pytest.raises(es.GcRefused, match=unreadable.digest) as refused:
         store.gc(grace_period=GRACE)
 
     assert set(store.backend.iter_digests()) == before
+    [problem] = refused.value.problems
+    assert (problem.kind, problem.digest) == ("unregistered", unreadable.digest)
+    assert problem.type_name == "_store_testlib.Bux"
 
 
 def test_refresh_stamps_stored_objects_as_just_written_and_ignores_others(
@@ -315,3 +318,81 @@ def test_refresh_stamps_stored_objects_as_just_written_and_ignores_others(
     assert now - written[kept.digest] < 600
     assert now - written[other.digest] > 3600
     assert er.digest(Box("never stored")) not in written
+
+
+# --- Deleting parents first: the store stays closed under refs at every instant ---
+
+
+def _garbage_dag(store: es.Store) -> tuple[set[str], list[es.Ref[Node]]]:
+    """Chains and trees of unreachable Nodes sharing children; returns (digests, roots)."""
+    shared = [store.commit(Node(f"shared leaf {i}", [])) for i in range(5)]
+    roots = []
+    for c in range(6):  # chains, each ending in a shared leaf
+        ref = shared[c % 5]
+        for i in range(12):
+            ref = store.commit(Node(f"chain {c}.{i}", [ref]))
+        roots.append(ref)
+    for t in range(4):  # trees whose leaves are shared leaves
+        level = shared[t:] + shared[:t]
+        for depth in range(3):
+            level = [
+                store.commit(Node(f"tree {t}.{depth}.{i}", level[i : i + 2]))
+                for i in range(0, len(level), 2)
+            ]
+        roots.extend(level)
+    digests = set().union(*(_closure(store, root) for root in roots))
+    return digests, roots
+
+
+def _dangling(store: es.Store) -> list[tuple[str, str]]:
+    """(parent, missing child) for every ref from a stored object to one the store lacks."""
+    report = store.verify()
+    assert report.corrupt == []
+    assert report.unreadable == []
+    return [(p.referrer or "", p.digest or "") for p in report.dangling]
+
+
+def test_gc_deletes_parents_before_children_so_no_ref_ever_dangles(store: es.Store) -> None:
+    kept = _tree(store, "kept")
+    store.tags["main"] = kept
+    garbage, _ = _garbage_dag(store)
+    with store:
+        children = {d: [c.digest for c in es.Ref(d).get().children] for d in garbage}
+    _age_everything(store)
+    steps: list[int] = []
+
+    def check(done: int, total: int | None) -> None:
+        if total is not None:  # After each deletion batch.
+            steps.append(done)
+            assert _dangling(store) == []
+
+    report = store.gc(grace_period=GRACE, progress=check)
+
+    assert set(report.deleted) == garbage
+    assert set(store.backend.iter_digests()) == _closure(store, kept)
+    position = {digest: i for i, digest in enumerate(report.deleted)}
+    assert all(position[p] < position[c] for p in garbage for c in children[p])
+    assert len(steps) >= 13  # the 13 levels of a chain, one per batch
+    assert steps[-1] == len(garbage)
+
+
+def test_gc_keeps_an_unreachable_object_refreshed_during_the_run_with_all_it_reaches(
+    store: es.Store,
+) -> None:
+    store.tags["main"] = store.commit(Node("kept", []))
+    child = store.commit(Node("child", []))
+    middle = store.commit(Node("middle", [child]))
+    top = store.commit(Node("top", [middle]))
+    _age_everything(store)
+
+    def refresh_middle(done: int, total: int | None) -> None:
+        if total is not None and done == 1:  # `top` is gone: a writer re-commits `middle`
+            store.commit(Node("middle", [child]))
+
+    report = store.gc(grace_period=GRACE, progress=refresh_middle)
+
+    assert report.deleted == [top.digest]
+    assert report.kept_recent == 2
+    assert store.has(fresh_ref(middle))
+    assert store.has(fresh_ref(child))
+    assert _dangling(store) == []

@@ -53,10 +53,10 @@ def test_verify_finds_an_object_corrupted_in_the_file_or_database(
     report = es.Store(persistent_factory()).verify()
 
     assert not report.ok
-    assert [digest for digest, _ in report.corrupt] == [corrupt.digest]
-    detail = report.corrupt[0][1]
-    assert corrupt.digest in detail
-    assert store.backend.location(corrupt.digest) in detail
+    [problem] = report.corrupt
+    assert (problem.kind, problem.digest) == ("corrupt", corrupt.digest)
+    assert "hashes to" in problem.detail
+    assert problem.location == store.backend.location(corrupt.digest)
     assert report.checked == 2
     assert report.unreadable == []
     assert report.dangling == []
@@ -74,8 +74,11 @@ def test_verify_reports_an_object_naming_an_unregistered_type_as_unreadable(
     report = store.verify()
 
     assert report.corrupt == []
-    assert [digest for digest, _ in report.unreadable] == [ref.digest]
-    assert "TypeNotRegisteredError" in report.unreadable[0][1]
+    [problem] = report.unreadable
+    assert (problem.kind, problem.digest) == ("unregistered", ref.digest)
+    assert problem.type_name == "_store_testlib.Bux"
+    assert "_store_testlib.Bux" in (problem.type_id or "")
+    assert "type _store_testlib.Bux is not registered" in problem.detail
     assert not report.ok
 
 
@@ -95,13 +98,14 @@ def test_verify_reports_refs_to_a_deleted_child_and_a_tag_to_a_deleted_object(
     report = store.verify()
 
     assert not report.ok
-    assert sorted(report.dangling) == sorted(
+    assert sorted((p.referrer, p.digest) for p in report.dangling) == sorted(
         [
             (parent.digest, child.digest),
             (grandparent.digest, child.digest),
             ("tag:gone", lonely.digest),
         ]
     )
+    assert {p.kind for p in report.dangling} == {"dangling"}
     assert report.corrupt == []
     assert report.checked == 2
 
@@ -116,7 +120,7 @@ def test_verify_reports_undecodable_bytes_as_corrupt(
 
     report = store.verify()
 
-    assert [digest for digest, _ in report.corrupt] == [ref.digest]
+    assert [(p.kind, p.digest) for p in report.corrupt] == [("corrupt", ref.digest)]
 
 
 def test_objects_written_with_full_type_ids_read_and_verify(

@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from enact_store._backend import StorageBackend
 from enact_store._errors import (
     CorruptionError,
+    GcRefused,
     NoActiveStoreError,
     NotFound,
     RefError,
@@ -17,7 +18,14 @@ from enact_store._errors import (
     StoreError,
     UnsupportedOperation,
 )
-from enact_store._maintenance import CopyReport, GcReport, VerifyReport, copy
+from enact_store._maintenance import (
+    DEFAULT_GRACE_PERIOD,
+    CopyReport,
+    GcReport,
+    Problem,
+    VerifyReport,
+    copy,
+)
 from enact_store._pprint import pformat, pprint
 from enact_store._ref import PackedResource, Ref
 from enact_store._store import Store, Tags, commit
@@ -30,15 +38,18 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "DEFAULT_GRACE_PERIOD",
     "CopyReport",
     "CorruptionError",
     "FileBackend",
+    "GcRefused",
     "GcReport",
     "InMemoryBackend",
     "NoActiveStoreError",
     "NotFound",
     "PackedResource",
     "PostgresBackend",
+    "Problem",
     "Ref",
     "RefError",
     "SqliteBackend",

@@ -51,15 +51,18 @@ from enact_resource import (
     register,
 )
 from enact_store import (
+    DEFAULT_GRACE_PERIOD,
     CopyReport,
     CorruptionError,
     FileBackend,
+    GcRefused,
     GcReport,
     InMemoryBackend,
     NoActiveStoreError,
     NotFound,
     PackedResource,
     PostgresBackend,
+    Problem,
     Ref,
     RefError,
     SqliteBackend,
@@ -83,6 +86,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "DEFAULT_GRACE_PERIOD",
     "Bytes",
     "CopyReport",
     "CorruptionError",
@@ -93,6 +97,7 @@ __all__ = [
     "FieldTypeError",
     "FileBackend",
     "Float",
+    "GcRefused",
     "GcReport",
     "InMemoryBackend",
     "InputChanged",
@@ -113,6 +118,7 @@ __all__ = [
     "NotFound",
     "PackedResource",
     "PostgresBackend",
+    "Problem",
     "Ref",
     "RefError",
     "Registry",
