@@ -4,7 +4,9 @@ A child process runs gc over a store holding a few thousand unreachable
 objects in chains and trees (sharing children with each other and with what
 is tagged); the test kills it with SIGKILL (and a few times with SIGINT, a
 Ctrl-C) at random points of its run, most of them between or during its
-deletion batches. After each kill: verify finds no dangling ref, nothing
+deletion steps: atomic batches on SQL stores, and every other run (and
+always on a file store) layer after layer, as on a backend without atomic
+batches. After each kill: verify finds no dangling ref, nothing
 tagged was deleted, the tagged trees copy into a new store and read back
 whole, and unreachable trees copied back into the killed store (copy skips
 what a store has, with everything it reaches) read back whole. Then the
@@ -76,13 +78,15 @@ def _closure(store: es.Store, roots: list[es.Ref[Node]]) -> dict[str, Node]:
     return found
 
 
-def _run_gc_and_kill(url: str, after: int, sig: int, delay: float) -> tuple[int, bool, str]:
-    """Runs gc in a child; sends ``sig`` once it reports ``after`` deletion batches.
+def _run_gc_and_kill(
+    url: str, layered: bool, after: int | None, sig: int, delay: float
+) -> tuple[int, bool, str]:
+    """Runs gc in a child; sends ``sig`` once it reports ``after`` deletion steps (None: never).
 
-    Returns (deletion batches it reported, whether it finished first, its stderr).
+    Returns (deletion steps it reported, whether it finished first, its stderr).
     """
     child = subprocess.Popen(
-        [sys.executable, str(WORKER), "gc", url, str(GRACE)],
+        [sys.executable, str(WORKER), "gc", url, str(GRACE), *(["layered"] if layered else [])],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -101,7 +105,7 @@ def _run_gc_and_kill(url: str, after: int, sig: int, delay: float) -> tuple[int,
                 break
             if line.startswith("deleted"):
                 batches += 1
-            if line.startswith(("start", "deleted")) and batches >= after:
+            if after is not None and line.startswith(("start", "deleted")) and batches >= after:
                 threading.Event().wait(delay)  # into the next batch, maybe mid-transaction
                 child.send_signal(sig)
                 break
@@ -166,19 +170,34 @@ def test_gc_killed_at_random_points_never_leaves_a_dangling_ref(
         store.tags[name] = ref
     signals = [signal.SIGKILL] * SIGKILLS + [signal.SIGINT] * SIGINTS
     rng.shuffle(signals)
-    outcomes: list[tuple[str, int, int]] = []  # (signal, batches reported, objects deleted)
+    # How many deletion steps a whole run reports: in batches of up to 500
+    # objects deleted atomically, or (as on a backend that cannot, and on a
+    # file store) in layers, parents first.
+    steps = {}
+    for layered in (False, True):
+        age_objects(store.backend, set(originals), OLD)
+        steps[layered], finished, stderr = _run_gc_and_kill(
+            persistent_factory.url, layered, None, signal.SIGKILL, 0
+        )
+        assert finished, stderr
+        assert set(store.backend.iter_digests()) == kept
+        restorer.restore()
+    assert steps[False] >= 2
+    assert steps[True] >= CHAIN
+    outcomes: list[tuple[str, bool, int, int]] = []  # (signal, layered, steps, deleted)
 
-    for sig in signals:
+    for i, sig in enumerate(signals):
         # Whatever is there was written long ago: gc may delete the garbage.
         before = set(store.backend.iter_digests())
         age_objects(store.backend, before, OLD)
-
+        layered = i % 2 == 1  # Every other run as on a backend without atomic deletes.
         if rng.random() < 0.2:  # While it reads the store, before deleting anything.
-            after_batches, delay = 0, rng.uniform(0, 0.3)
-        else:  # After some deletion batches, maybe in the middle of the next.
-            after_batches, delay = rng.randint(1, CHAIN), rng.uniform(0, 0.003)
-        batches, finished, stderr = _run_gc_and_kill(
-            persistent_factory.url, after_batches, sig, delay
+            after_steps, delay = 0, rng.uniform(0, 0.3)
+        else:  # After some deletion steps, maybe in the middle of the next.
+            after_steps, delay = rng.randint(1, steps[layered] - 1), rng.uniform(0, 0.01)
+
+        reported, finished, stderr = _run_gc_and_kill(
+            persistent_factory.url, layered, after_steps, sig, delay
         )
 
         assert "Traceback" not in stderr or sig == signal.SIGINT, stderr
@@ -199,10 +218,11 @@ def test_gc_killed_at_random_points_never_leaves_a_dangling_ref(
         sample = rng.sample(garbage_roots, 2)
         es.copy(pristine, es.Store(restorer.backend), sample)
         assert _closure(after, sample) == _closure(pristine, sample)
-        outcomes.append((signal.Signals(sig).name, batches, len(deleted)))
+        outcomes.append((signal.Signals(sig).name, layered, reported, len(deleted)))
         restorer.restore()  # for the next kill
 
     # Most SIGKILLs land in the sweep: after some objects are deleted, before
     # the last is.
-    mid_sweep = [o for o in outcomes if o[0] == "SIGKILL" and 0 < o[2] < len(garbage)]
+    mid_sweep = [o for o in outcomes if o[0] == "SIGKILL" and 0 < o[3] < len(garbage)]
     assert len(mid_sweep) >= SIGKILLS // 2, outcomes
+    assert {layered for _, layered, _, _ in mid_sweep} == {False, True}, outcomes

@@ -118,6 +118,18 @@ class StorageBackend(abc.ABC):
         """
         raise UnsupportedOperation(f"{type(self).__name__} cannot delete objects")
 
+    def delete_all_or_none(self, digests: Iterable[str], older_than: float) -> bool:
+        """Deletes all of the objects or none of them, atomically; returns whether it did.
+
+        They are deleted, in one transaction, if every one is stored and was
+        last written before ``older_than`` (on the backend's clock);
+        otherwise none is. gc uses it to delete objects that refer to each
+        other in one step, so that no other process ever sees a parent
+        without its child. Optional: the default deletes nothing and returns
+        False, and gc deletes in smaller steps with :meth:`delete`.
+        """
+        return False
+
     def now(self) -> float:
         """The backend's clock in seconds, as used by :meth:`iter_objects` (for gc)."""
         return wall_time()

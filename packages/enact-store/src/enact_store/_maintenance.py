@@ -6,7 +6,6 @@ capabilities of :class:`StorageBackend` (every built-in backend does).
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import json
 import re
@@ -44,7 +43,7 @@ DEFAULT_GRACE_PERIOD = 3600.0
 #: What a :class:`Problem` is about (see there).
 ProblemKind = Literal["corrupt", "unregistered", "unreadable", "dangling", "malformed"]
 
-# Objects per call to the backend's delete (each call is a transaction on SQL).
+# Objects gc deletes at a time (one transaction on SQL).
 _DELETE_BATCH = 500
 # Objects gc reads at a time (one query on SQL backends).
 _READ_BATCH = 500
@@ -274,12 +273,16 @@ def gc(
       store already lacks are reported (``GcReport.dangling``), not a
       reason to stop.
     - **Interruptions.** Unreachable objects are deleted parents first: an
-      object is deleted only after every unreachable object that refers to
-      it. So at every instant, also if gc is killed between (or during) its
-      deletion batches, every object in the store still has everything it
-      refers to: ``verify`` finds no dangling ref gc made, and ``copy``,
-      which skips what the destination has with everything it reaches, can
-      rely on that. Running gc again finishes the job.
+      object is deleted only with or after every unreachable object that
+      refers to it, in batches of up to 500 that the backend deletes
+      atomically (:meth:`StorageBackend.delete_all_or_none`: SQLite,
+      PostgreSQL, memory), or else (a file store, or a batch holding an
+      object refreshed meanwhile) layer after layer. So at every instant,
+      also if gc is killed between or during its deletions, every object in
+      the store still has everything it refers to: ``verify`` finds no
+      dangling ref gc made, and ``copy``, which skips what the destination
+      has with everything it reaches, can rely on that. Running gc again
+      finishes the job.
 
     An object of a type this process has not registered cannot be verified,
     but the refs inside it can be read from its stored JSON (where the
@@ -330,15 +333,17 @@ def gc(
             candidates.append(digest)
     marker.mark(recent)
     report.kept_recent = len(marker.live) - report.reachable
-    graph = _Graph([digest for digest in candidates if digest not in marker.live])
+    graph = _Graph(sorted(digest for digest in candidates if digest not in marker.live))
     graph.read(marker)
     if problems:
         raise GcRefused(problems, report)
     if dry_run:
-        report.deleted = graph.sweep(lambda batch: batch)
+        report.deleted = graph.sweep(lambda batch: True, lambda batch: batch)
     else:
         report.deleted = graph.sweep(
-            lambda batch: backend.delete(batch, older_than=cutoff), progress
+            lambda batch: backend.delete_all_or_none(batch, cutoff),
+            lambda batch: backend.delete(batch, older_than=cutoff),
+            progress,
         )
     # Candidates not deleted: refreshed by a writer during the run, or
     # reachable from one that was (or deleted by someone else meanwhile).
@@ -571,35 +576,101 @@ class _Graph:
                 if marker.progress is not None:
                     marker.progress(marker.read, None)
 
-    def sweep(
-        self, delete: Callable[[list[str]], list[str]], progress: Progress | None = None
-    ) -> list[str]:
-        """Deletes the objects parents first (Kahn's order); returns the digests deleted.
+    def order(self) -> list[int]:
+        """The objects parents first, layer by layer (Kahn's algorithm).
 
-        An object is passed to ``delete`` only once every object referring
-        to it is deleted, so objects deleted in one call never refer to each
-        other; one that ``delete`` keeps (refreshed meanwhile) keeps all it
-        reaches. O(objects + refs).
+        Each layer is in digest order (the objects are numbered so), so that
+        a batch of it touches neighbouring rows of a database's index rather
+        than rows spread over all of it. O(objects + refs), plus sorting.
+        Objects on a cycle of refs (only possible between digest-like strings
+        in objects read without their types) are left out: never deleted.
         """
         parents = self.parents[:]
         children = self.children
-        digests = self.digests
-        index = self.index
-        ready = collections.deque(i for i, count in enumerate(parents) if count == 0)
-        done: list[str] = []
-        total = len(digests)
-        while ready:
-            batch = [digests[ready.popleft()] for _ in range(min(_DELETE_BATCH, len(ready)))]
-            deleted = delete(batch)
-            done.extend(deleted)
-            for digest in deleted:
-                for child in children[index[digest]]:
+        order: list[int] = []
+        layer = [i for i, count in enumerate(parents) if count == 0]
+        while layer:
+            order.extend(layer)
+            freed = []
+            for i in layer:
+                for child in children[i]:
                     parents[child] -= 1
                     if parents[child] == 0:
-                        ready.append(child)
-            if progress is not None:
-                progress(len(done), total)
+                        freed.append(child)
+            layer = sorted(freed)
+        return order
+
+    def sweep(
+        self,
+        delete_all_or_none: Callable[[list[str]], bool],
+        delete: Callable[[list[str]], list[str]],
+        progress: Progress | None = None,
+    ) -> list[str]:
+        """Deletes the objects parents first; returns the digests deleted, in order.
+
+        Takes the objects in :meth:`order`, up to _DELETE_BATCH at a time,
+        each with every unreachable object that refers to it either deleted
+        already or in the same batch, and deletes the batch in one step
+        (``delete_all_or_none``). Where that cannot be done (the backend
+        cannot, or an object was refreshed meanwhile) it deletes the batch
+        in layers with ``delete``, each layer only once the objects that
+        refer to it are deleted. An object that is not deleted keeps every
+        object it reaches. So no object ever loses what it refers to.
+        """
+        digests = self.digests
+        children = self.children
+        remaining = self.parents[:]  # Per object, the referrers not deleted yet.
+        order = self.order()
+        done: list[str] = []
+        position = 0
+        while position < len(order):
+            batch: list[int] = []
+            in_batch: dict[int, int] = {}  # Per object, its referrers in the batch.
+            while position < len(order) and len(batch) < _DELETE_BATCH:
+                i = order[position]
+                position += 1
+                if remaining[i] == in_batch.get(i, 0):
+                    batch.append(i)
+                    for child in children[i]:
+                        in_batch[child] = in_batch.get(child, 0) + 1
+                # Else a referrer was kept: so is this object.
+            if delete_all_or_none([digests[i] for i in batch]):
+                self._deleted(batch, remaining, done, progress)
+            else:
+                self._in_layers(batch, remaining, delete, done, progress)
         return done
+
+    def _in_layers(
+        self,
+        batch: list[int],
+        remaining: list[int],
+        delete: Callable[[list[str]], list[str]],
+        done: list[str],
+        progress: Progress | None,
+    ) -> None:
+        """Deletes a batch layer by layer, each once the objects referring to it are gone."""
+        digests = self.digests
+        index = self.index
+        children = self.children
+        members = set(batch)  # Every referrer of a member not deleted yet is one.
+        layer = [i for i in batch if remaining[i] == 0]
+        while layer:
+            gone = [index[d] for d in delete([digests[i] for i in layer])]
+            self._deleted(gone, remaining, done, progress)
+            freed = (c for i in gone for c in children[i] if c in members and remaining[c] == 0)
+            layer = list(dict.fromkeys(freed))  # (A child of two objects of the layer: once.)
+
+    def _deleted(
+        self, gone: list[int], remaining: list[int], done: list[str], progress: Progress | None
+    ) -> None:
+        """Records deleted objects: their children have one referrer fewer."""
+        children = self.children
+        for i in gone:
+            done.append(self.digests[i])
+            for child in children[i]:
+                remaining[child] -= 1
+        if progress is not None:
+            progress(len(done), len(self.digests))
 
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")

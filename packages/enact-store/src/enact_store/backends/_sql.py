@@ -99,6 +99,11 @@ class SqlBackend(StorageBackend, Generic[_C]):
         """
 
     @abc.abstractmethod
+    def _delete_all(self, digests: list[str], limit: float, conn: _C) -> bool:
+        """Deletes all of ``digests`` (distinct, any number) in one transaction if all are
+        stored and last written before ``limit``, else none; returns whether it did."""
+
+    @abc.abstractmethod
     def _refresh_batch(self, batch: list[str], conn: _C) -> None:
         """Stamps the stored objects of ``batch`` (at most :data:`PAGE`) with the clock."""
 
@@ -198,6 +203,14 @@ class SqlBackend(StorageBackend, Generic[_C]):
             batch = checked[start : start + PAGE]
             done.extend(self._run(functools.partial(self._delete_batch, batch, limit)))
         return done
+
+    def delete_all_or_none(self, digests: Iterable[str], older_than: float) -> bool:
+        checked = list(dict.fromkeys(check_digest(digest) for digest in digests))
+        if not checked:
+            return True
+        # Idempotent: run again after a lost connection, a batch deleted by
+        # the first run is no longer all there, and nothing more is deleted.
+        return self._run(functools.partial(self._delete_all, checked, float(older_than)))
 
     # --- Tags. ---
 

@@ -213,6 +213,26 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         )
         conn.execute("COMMIT")
 
+    def _delete_all(self, digests: list[str], limit: float, conn: sqlite3.Connection) -> bool:
+        # The write lock is held from the count to the delete: no refresh between.
+        conn.execute("BEGIN IMMEDIATE")
+        parts = []
+        for start in range(0, len(digests), READ_PAGE):
+            part = digests[start : start + READ_PAGE]
+            where = f"digest IN ({','.join('?' * len(part))}) AND written < ?"
+            parts.append((where, [*part, limit]))
+        old = sum(
+            conn.execute(f"SELECT count(*) FROM objects WHERE {where}", params).fetchone()[0]
+            for where, params in parts
+        )
+        if old != len(digests):
+            conn.execute("ROLLBACK")
+            return False
+        for where, params in parts:
+            conn.execute(f"DELETE FROM objects WHERE {where}", params)
+        conn.execute("COMMIT")
+        return True
+
     def _fetch_many(self, batch: list[str], conn: sqlite3.Connection) -> list[tuple[str, Any]]:
         marks = ",".join("?" * len(batch))
         sql = f"SELECT digest, data FROM objects WHERE digest IN ({marks})"
