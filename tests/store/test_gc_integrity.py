@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from _store_testlib import BackendFactory, Box, Node, age_objects, fresh_ref, read_raw, write_raw
 
+import enact_resource as er
 import enact_store as es
 
 OLD = 10_000.0
@@ -182,6 +183,30 @@ def test_gc_refuses_when_an_unregistered_object_shows_a_damaged_ref(
     assert (problem.kind, problem.digest) == ("unregistered", holder.digest)
     assert problem.type_name == "elsewhere.Holder"
     assert why in problem.detail
+
+
+def test_gc_neither_stops_nor_reports_a_digest_like_string_that_names_no_object(
+    persistent_factory: BackendFactory,
+) -> None:
+    # A string that looks like a digest (a checksum, say) in an object read
+    # without its type: kept if it names an object, else simply nothing.
+    store = es.Store(persistent_factory())
+    named = store.commit(Box("named by a string only"))
+    holder = store.commit(Node("holder", []))
+    store.tags["main"] = store.commit(
+        Box({"checksum": er.digest(Box("never stored")), "other": named.digest, "node": holder})
+    )
+    garbage = store.commit(Box("garbage"))
+    _unregister(store, holder.digest)
+    raw = read_raw(store.backend, store.tags["main"].digest) or b""
+    write_raw(store.backend, store.tags["main"].digest, raw.replace(b"_store_testlib.Box", b"x.Y"))
+    age_objects(store.backend, list(store.backend.iter_digests()), OLD)
+
+    report = store.gc(grace_period=GRACE)
+
+    assert report.deleted == [garbage.digest]
+    assert report.dangling == []
+    assert store.has(fresh_ref(named))
 
 
 def test_gc_deletes_unregistered_garbage_whose_children_are_already_gone(

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any, Literal, NamedTuple
 
 from enact_resource import ResourceDict, TypeNotRegisteredError
@@ -358,7 +359,7 @@ class _Refs(NamedTuple):
     found: Iterable[str]
     #: For an object gc could not verify: the refs in it that must be present
     #: (a missing one could be a damaged digest). Empty for a verified object.
-    unverified: Iterable[str] = ()
+    unverified: AbstractSet[str] = frozenset()
     #: Its type id, if gc could not verify it because it is not registered.
     type_id: str | None = None
     #: Why the refs inside it cannot be known; then ``found`` is empty.
@@ -462,8 +463,9 @@ class _Reader:
         )
 
 
-# (digest, who refers to it: a digest, "tag:NAME", "root" or None for a
-# recent object, the type id of the referrer if gc could not verify it).
+# (digest, who refers to it: a digest, "tag:NAME", "root", or None if nothing
+# is to be reported should it be missing (a recent object, a digest-like
+# string), the type id of the referrer if gc could not verify it).
 _Pending = tuple[str, str | None, str | None]
 
 
@@ -514,14 +516,22 @@ class _Marker:
                 elif refs.problem is not None:
                     self.problems.append(refs.problem)
                 else:
-                    strict = set(refs.unverified)
                     pending.extend(
-                        (child, digest, refs.type_id if child in strict else None)
+                        self._follow(digest, refs, child)
                         for child in set(refs.found)
                         if child not in live or child in missing
                     )
                 if self.progress is not None:
                     self.progress(self.read, None)
+
+    @staticmethod
+    def _follow(digest: str, refs: _Refs, child: str) -> _Pending:
+        """What to record for a child of ``digest`` should it be missing."""
+        if refs.type_id is None:
+            return (child, digest, None)  # A ref of a verified object: dangling.
+        if child in refs.unverified:
+            return (child, digest, refs.type_id)  # A ref of an unverified object: unsure.
+        return (child, None, None)  # Only a digest-like string: nothing to report.
 
     def _missing(self, digest: str, referrer: str | None, unverified_type: str | None) -> None:
         """Records a ref to an object the store lacks (a recent root gone meanwhile: nothing)."""
