@@ -8,7 +8,7 @@ store (a copy of a template file) and times one ``store.gc(grace_period=0)``:
 
 - ``registered``: this process has registered the types (an application's gc);
 - ``unregistered``: it has not (``enact gc`` without ``--import``), so every
-  object is read from its stored JSON;
+  object is read with its stored type;
 - ``nothing to delete``: every object is reachable;
 - ``dry run``: as ``registered``, with ``dry_run=True``.
 

@@ -116,10 +116,22 @@ def _venv(uv: str, where: Path, wheels: list[Path]) -> Path:
     return python
 
 
-def _readme_example(path: Path) -> str:
+def _readme_example(path: Path, where: Path) -> Path:
+    """Writes a README's python example into ``where``; returns the file to run.
+
+    A README holds one python example: one block, or several where each block
+    but the last starts with ``# NAME.py`` and is written as that module (the
+    last block, the program, imports them).
+    """
     blocks = re.findall(r"^```python\n(.*?)^```", path.read_text(), re.DOTALL | re.MULTILINE)
-    assert len(blocks) == 1, f"{path} should hold one python example"
-    return str(blocks[0])
+    assert blocks, f"{path} should hold a python example"
+    for block in blocks[:-1]:
+        named = re.match(r"# (\w+\.py)\b", block)
+        assert named, f"{path}: a python block before the last must start with # NAME.py"
+        (where / named[1]).write_text(block)
+    example = where / "example.py"
+    example.write_text(blocks[-1])
+    return example
 
 
 # --- Building ---
@@ -211,6 +223,24 @@ with tempfile.TemporaryDirectory() as tmp:
         assert deleted == [doc.digest], deleted
         assert "title: 'final report'" in es.pformat(fresh)
     store.close()
+
+    # Media resources are stored, read, verified and printed without their
+    # extras; only unpacking them asks for numpy or Pillow.
+    url = f"sqlite:///{Path(tmp) / 'media.db'}"
+    with es.open_store(url) as store:
+        array = es.commit(er.NPArray.from_fields({"dtype": "<f4", "shape": [2], "data": bytes(8)}))
+    store.close()
+    with es.open_store(url) as store:
+        assert es.pformat(es.Ref(array.digest)).startswith("-> <NPArray float32[2]>#")
+        assert store.verify().ok
+        try:
+            array().array
+        except ImportError as e:
+            assert "pip install 'enact-resource[numpy]'" in str(e), e
+        else:
+            sys.exit("NPArray.array worked without numpy")
+    store.close()
+assert not {"numpy", "PIL"} & {name.split(".")[0] for name in sys.modules}, "numpy/PIL imported"
 print("store ok", es.__version__)
 """
 
@@ -228,8 +258,7 @@ def test_the_store_works_installed_with_only_enact_resource(built: Built, tmp_pa
     assert "ModuleNotFoundError: No module named 'enact_invoke'" in no_invoke.stderr
 
     # The store's README example uses only enact_store and enact_resource.
-    example = tmp_path / "store_readme.py"
-    example.write_text(_readme_example(ROOT / "packages" / "enact-store" / "README.md"))
+    example = _readme_example(ROOT / "packages" / "enact-store" / "README.md", tmp_path)
     result = _run([str(python), str(example)], cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 object deleted" in result.stdout
@@ -288,8 +317,7 @@ def test_the_installed_enact_command_runs_the_demo(full_venv: Path, tmp_path: Pa
 def test_the_readme_examples_run_against_the_installed_wheels(
     full_venv: Path, tmp_path: Path, readme: str
 ) -> None:
-    example = tmp_path / "example.py"
-    example.write_text(_readme_example(ROOT / readme))
+    example = _readme_example(ROOT / readme, tmp_path)
     result = _run([str(full_venv), str(example)], cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 

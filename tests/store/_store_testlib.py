@@ -1,6 +1,6 @@
 """Resource types and helpers shared by the store tests and their child processes.
 
-Not a test module. conftest.py puts this folder on sys.path, and the worker
+Not a test module. tests/conftest.py puts this folder on sys.path, and the worker
 script beside it (run as a child process) finds it there too, so the types
 have the same names, and the same type ids, in the parent and in children.
 """
@@ -349,6 +349,48 @@ class _connect:
         if exc[0] is None:
             self.conn.commit()
         self.conn.close()
+
+
+# --- Objects of types this process never registers. ---
+
+_COMMIT_ELSEWHERE = """
+import dataclasses, sys
+import enact_resource as er
+import enact_store as es
+
+@er.register
+@dataclasses.dataclass
+class Elsewhere(er.Resource):
+    label: str
+    links: list
+
+store = es.open_store(sys.argv[1])
+links = [es.Ref(digest) for digest in sys.argv[3:]]
+print(store.commit(Elsewhere(sys.argv[2], links)).digest)
+store.close()
+"""
+
+#: The type name of what commit_elsewhere commits (defined in a child's __main__).
+ELSEWHERE_TYPE = "__main__.Elsewhere"
+
+
+def commit_elsewhere(url: str, label: str, links: Sequence[str] = ()) -> str:
+    """Commits, in a child process, an object of a type this process does not have.
+
+    The object is an ``Elsewhere(label, links)`` holding refs to ``links``
+    (digests); returns its digest.
+    """
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", _COMMIT_ELSEWHERE, url, label, *links],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout.strip()
 
 
 # --- What the concurrency workers commit (so the parent knows every digest). ---

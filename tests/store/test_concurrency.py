@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import pytest
 from _store_testlib import BackendFactory, own_resource, shared_resource
 
 import enact_resource as er
 import enact_store as es
+import enact_store._store as es_store_module
 
 WORKER = Path(__file__).with_name("_store_worker.py")
 PROCESSES = 4
@@ -105,3 +109,79 @@ def test_two_processes_see_each_others_work_through_tags(
         assert last.label == f"pong {ROUNDS - 1}"
         assert last.children == [store.tags["ping"]]
     assert len(list(store.backend.iter_digests())) == 2 * ROUNDS
+
+
+BATCH_THREADS = 8
+BATCH_OWN = 120  # objects each thread alone commits
+BATCH_SHARED = 30  # objects every thread commits too
+BATCH_LIMIT = 64  # a batch is written every 64 objects: 15 times a run
+BATCH_RUNS = 10
+
+
+def test_threads_sharing_a_batch_lose_no_object(
+    backend_factory: BackendFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Threads started with a copy of the context (as asyncio.to_thread does)
+    # share the batch of the thread that opened it: whichever thread makes it
+    # reach its size limit writes it while the others keep adding to it. A
+    # small limit makes those writes frequent without many objects (reading
+    # them all back is slow on PostgreSQL).
+    monkeypatch.setattr(es_store_module, "BATCH_LIMIT", BATCH_LIMIT)
+    store = es.Store(backend_factory())
+    committed: set[str] = set()
+    unseen: list[str] = []  # refs a thread could not read back at once
+
+    def work(run: int, thread: int, start: threading.Barrier) -> None:
+        start.wait()
+        for i in range(BATCH_OWN):
+            ref = store.commit(own_resource(run, thread, i))
+            committed.add(ref.digest)
+            if i % 50 == 0 and not store.has(ref):
+                unseen.append(ref.digest)
+            if i < BATCH_SHARED:
+                committed.add(store.commit(shared_resource(run * BATCH_SHARED + i)).digest)
+
+    # On backends that do not batch (each commit is written at once) one run
+    # checks the same promise; the batching ones get the many runs races need.
+    for run in range(BATCH_RUNS if store.backend.batches_commits else 1):
+        with store.batch():
+            start = threading.Barrier(BATCH_THREADS)
+            threads = [
+                threading.Thread(target=contextvars.copy_context().run, args=(work, run, t, start))
+                for t in range(BATCH_THREADS)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+    assert not unseen
+    runs = BATCH_RUNS if store.backend.batches_commits else 1
+    assert len(committed) == runs * (BATCH_THREADS * BATCH_OWN + BATCH_SHARED)
+    fresh = es.Store(backend_factory())  # a new process's view of the same location
+    assert set(fresh.backend.iter_digests()) == committed
+    report = fresh.verify()  # reads every object back and checks its digest
+    assert report.ok, report
+    assert report.checked == len(committed)
+
+
+def test_a_thread_committing_after_its_batch_ended_writes_its_objects(
+    backend_factory: BackendFactory,
+) -> None:
+    store = es.Store(backend_factory())
+    go = threading.Event()
+    refs: list[es.Ref[er.ResourceBase]] = []
+
+    def late() -> None:
+        go.wait()
+        refs.extend(store.commit(own_resource(0, 0, i)) for i in range(3))
+
+    with store.batch():
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(late,))
+        thread.start()
+    go.set()  # the batch has ended: the thread commits into its copy of the context
+    thread.join()
+
+    fresh = es.Store(backend_factory())
+    assert all(fresh.has(ref) for ref in refs)
+    assert len(refs) == 3

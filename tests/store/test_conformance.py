@@ -358,7 +358,33 @@ _KEYS = st.one_of(
     st.text(max_size=8).map(lambda key: "#" + key),
     st.sampled_from(["#res", "#type", "#b85", "#b64", "#float", "##", "#"]),
 )
-_DIGESTS = st.text("0123456789abcdef", min_size=64, max_size=64)
+# Refs in a committed value must name objects the store holds (commit never
+# leaves a dangling ref): each generated ref names a Str, committed first.
+_REF_TARGETS: dict[str, er.Str] = {}
+
+
+def _ref_to(text: str) -> es.Ref[er.Str]:
+    target = er.Str(text)
+    ref: es.Ref[er.Str] = es.Ref(er.digest(target))
+    _REF_TARGETS[ref.digest] = target
+    return ref
+
+
+def _refs_in(value: Any) -> list[es.Ref[Any]]:
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, es.Ref):
+            found.append(item)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, er.Resource):
+            stack.extend(item.field_values())
+    return found
+
+
 _ATOMS = st.one_of(
     st.none(),
     st.booleans(),
@@ -372,7 +398,7 @@ _ATOMS = st.one_of(
     st.builds(er.Float, _FLOATS),
     st.builds(er.Bytes, st.binary(max_size=8)),
     st.just(er.NoneResource()),
-    st.builds(es.Ref, _DIGESTS),
+    st.builds(_ref_to, st.text(max_size=8)),
 )
 LEGAL_VALUES = st.recursive(
     _ATOMS,
@@ -404,6 +430,8 @@ def test_every_legal_value_round_trips_with_an_identical_digest(
 
         writer = es.Store(backend_factory())
         try:
+            for target in _refs_in(value):
+                writer.commit(_REF_TARGETS[target.digest])
             ref = writer.commit(resource)
         finally:
             writer.close()

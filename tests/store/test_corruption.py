@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _store_testlib import BackendFactory, Box, fresh_ref, read_raw, write_raw
+from _store_testlib import BackendFactory, Box, commit_elsewhere, fresh_ref, read_raw, write_raw
 
 import enact_resource as er
 import enact_store as es
@@ -100,14 +100,25 @@ def test_another_valid_object_under_the_digest_raises_corruption_error(
         _read_fresh(persistent_factory, ref)
 
 
-def test_object_naming_an_unregistered_type_raises_an_error_naming_the_digest(
+def test_getting_an_object_of_an_unregistered_type_raises_an_error_naming_the_digest(
     persistent_factory: BackendFactory,
 ) -> None:
+    digest = commit_elsewhere(persistent_factory.url, "made elsewhere")
+
+    with pytest.raises(er.TypeNotRegisteredError, match=digest):
+        _read_fresh(persistent_factory, es.Ref(digest))
+
+
+def test_an_object_whose_type_id_does_not_fit_its_fields_is_corrupt(
+    persistent_factory: BackendFactory,
+) -> None:
+    # Renaming the type in the stored bytes leaves a fields digest that no
+    # order of the fields matches: damaged data, not an unknown type.
     backend, ref = _commit(persistent_factory)
     raw = read_raw(backend, ref.digest) or b""
     write_raw(backend, ref.digest, raw.replace(b"Box", b"Bux"))
 
-    with pytest.raises(er.TypeNotRegisteredError, match=ref.digest):
+    with pytest.raises(es.CorruptionError, match=ref.digest):
         _read_fresh(persistent_factory, ref)
 
 

@@ -105,12 +105,15 @@ def test_tables_are_created_on_first_use_in_the_schema_of_the_search_path(
         " WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
     )
     assert columns == [
+        ("enact_meta", "key", "text"),
+        ("enact_meta", "value", "text"),
         ("objects", "digest", "text"),
         ("objects", "data", "bytea"),
         ("objects", "written", "double precision"),
         ("tags", "name", "text"),
         ("tags", "digest", "text"),
     ]
+    assert postgres_factory.sql("SELECT key, value FROM enact_meta") == [("format", "1")]
 
 
 def test_many_backends_created_at_once_on_a_new_schema_all_work(

@@ -103,5 +103,8 @@ def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> Non
     path = tmp_path / "not.db"
     path.write_bytes(b"this is not an SQLite database, just some text" * 100)
 
-    with pytest.raises(es.StoreError, match="not a database"):
+    before = path.read_bytes()
+
+    with pytest.raises(es.StoreError, match="not an SQLite database"):
         es.SqliteBackend(path)
+    assert path.read_bytes() == before

@@ -1,23 +1,34 @@
-"""Exceptions that are resources, so that invocations can record them.
+"""Errors of enact-invoke, and exceptions that are resources so invocations can record them.
 
-The tree (``EnactError`` is the root shared by every enact package)::
+The tree (``EnactError`` is the root shared by every enact package; the
+whole API's tree is drawn in the enact package's errors module and README)::
+
+    EnactError
+    └── InvokeError                         misuse or failure of enact-invoke
+        ├── InvocationError (ExceptionResource)
+        │   │                               misuse of the invocation machinery; raised
+        │   │                               by invoke() when raise_on_invocation_error
+        │   ├── InvokableTypeError (TypeError)  wrong input, output or argument type
+        │   ├── InputChanged                the call mutated its input
+        │   ├── ReplayError                 a replayed call does not match the record
+        │   ├── InputRequestOutsideInvocation  request_input() outside any invocation
+        │   └── RequestedTypeUndetermined   RequestInput without a requested type
+        └── NoOutputError (LookupError)     get_output() on an invocation without output
 
     Exception
-    ├── ExceptionResource (a Resource)      recorded as itself in an invocation
-    │   ├── WrappedException                any other exception, as traceback text
-    │   ├── InputRequest (alias InputRequired)
-    │   │                                   a request for human input; continue
-    │   │                                   with InputRequest.continue_invocation
-    │   └── InvocationError                 misuse of the invocation machinery; raised
-    │       │                               by invoke() when raise_on_invocation_error
-    │       ├── InvokableTypeError (TypeError)   wrong input, output or argument type
-    │       ├── InputChanged                the call mutated its input
-    │       ├── ReplayError                 a replayed call does not match the record
-    │       ├── InputRequestOutsideInvocation  request_input() outside any invocation
-    │       └── RequestedTypeUndetermined   RequestInput without a requested type
-    └── EnactError
-        └── InvokeError
-            └── NoOutputError (LookupError) get_output() on an invocation without output
+    └── ExceptionResource (a Resource)      recorded as itself in an invocation
+        ├── WrappedException                any other exception, as traceback text
+        ├── InputRequest (alias InputRequired)
+        │                                   a request for human input, answered with
+        │                                   InputRequest.continue_invocation
+        └── InvocationError                 (above)
+
+``ExceptionResource`` is the base of the user's own recorded exceptions and
+``InputRequest`` is how a program pauses, not a failure: neither is an
+``EnactError``, so an ``except EnactError`` around a child call never
+swallows a request for input. The invocation errors are resources too, so a
+call that raised one records it; being an ``EnactError`` adds no field, so
+their type ids and digests are those they always had.
 
 An ``ExceptionResource`` subclass without dataclass fields of its own takes
 positional arguments like any exception and records them as its one field,
@@ -27,6 +38,7 @@ positional arguments like any exception and records them as its one field,
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -35,7 +47,6 @@ from enact_resource import (
     FieldValue,
     Resource,
     ResourceBase,
-    fields_type_id,
     register,
     set_type_name,
     type_info,
@@ -75,8 +86,11 @@ class ExceptionResource(Resource, Exception):
     @classmethod
     def _describe_type(cls) -> tuple[str, tuple[str, ...]]:
         if not dataclasses.fields(cls):
-            # No dataclass fields: the exception's args are its one field.
-            return fields_type_id(cls.type_name(), _ARGS), _ARGS
+            # No dataclass fields: the exception's args are its one field, and
+            # the type id is the name alone (SPEC 3.1), as in the original
+            # format. (Releases before 0.2 added a fields digest; their
+            # records are read as stored types and upgraded to the class.)
+            return json.dumps({"name": cls.type_name()}, sort_keys=True), _ARGS
         return super()._describe_type()
 
     def field_values(self) -> tuple[FieldValue, ...]:
@@ -126,8 +140,16 @@ class WrappedException(ExceptionResource):
     """Records an exception that is not a resource, as its formatted traceback."""
 
 
-class InvocationError(ExceptionResource):
-    """Misuse of the invocation machinery; ``invoke`` raises these at top level."""
+class InvokeError(EnactError):
+    """Root of the errors of enact-invoke."""
+
+
+class InvocationError(ExceptionResource, InvokeError):
+    """Misuse of the invocation machinery; ``invoke`` raises these at top level.
+
+    A resource (see :class:`ExceptionResource`), so a call that raised one
+    records it, and an :class:`~enact_resource.EnactError`.
+    """
 
 
 class InvokableTypeError(InvocationError, TypeError):
@@ -140,10 +162,6 @@ class InputChanged(InvocationError):
 
 class ReplayError(InvocationError):
     """A call during a strict replay does not match the recorded one."""
-
-
-class InvokeError(EnactError):
-    """Root of the plain (non-resource) errors of enact-invoke."""
 
 
 class NoOutputError(InvokeError, LookupError):

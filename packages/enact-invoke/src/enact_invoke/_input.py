@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from enact_invoke._exceptions import ExceptionResource, InvocationError
-from enact_invoke._invokable import Invokable, current_frame
+from enact_invoke._invokable import Invokable, current_frame, in_tracked_call
 from enact_invoke._records import Invocation
 from enact_resource import FieldValue, NoneResource, ResourceBase, register, set_type_name
 from enact_store import Ref, commit
@@ -80,7 +80,9 @@ class RequestInput(Invokable[ResourceBase, ResourceBase]):
         return self.requested_type
 
     def call(self, resource: ResourceBase) -> ResourceBase:
-        if current_frame() is None:
+        # Run untracked (also when a ReplayContext outside any tracked call
+        # must run it): nothing would record the request.
+        if not in_tracked_call():
             raise InputRequestOutsideInvocation(
                 "Input can only be requested inside a tracked invocation (see invoke())"
             )
@@ -105,8 +107,12 @@ def request_input(
     recorded; answer it with ``InputRequest.continue_invocation``, which
     replays the invocation so that this call returns the answer.
 
+    Inside a :class:`ReplayContext` entered outside any tracked invocation,
+    a recorded answer is reused (or given by its ``exception_override``).
+
     Raises:
-        InputRequestOutsideInvocation: no tracked invocation is running.
+        InputRequestOutsideInvocation: no tracked invocation is running (and
+            no recorded answer is reused).
     """
     if current_frame() is None:
         raise InputRequestOutsideInvocation(

@@ -15,9 +15,10 @@ from __future__ import annotations
 import abc
 import dataclasses
 import inspect
+import threading
 import traceback
-from collections.abc import Callable, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar, Token
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from enact_invoke._exceptions import (
@@ -25,9 +26,9 @@ from enact_invoke._exceptions import (
     InputChanged,
     InvocationError,
     InvokableTypeError,
-    ReplayError,
     WrappedException,
 )
+from enact_invoke._mismatch import replay_mismatch
 from enact_invoke._records import ExceptionOverride, Invocation, Request, Response
 from enact_resource import (
     Bytes,
@@ -50,6 +51,7 @@ __all__ = [
     "InvokableBase",
     "ReplayContext",
     "current_frame",
+    "in_tracked_call",
     "typed_invokable",
 ]
 
@@ -59,55 +61,161 @@ C = TypeVar("C", bound=type)
 
 # Immutable input types: a call cannot change them, so no check is needed.
 _IMMUTABLE_INPUTS: tuple[type, ...] = (Str, Int, Float, Bytes, NoneResource)
+_new = object.__new__
 
 
 class ReplayContext:
-    """The recorded children of a call, matched in order against the calls of a replay.
+    """Recorded invocations, matched in order against new calls.
 
-    Replay creates these for each re-run call. Used directly as a context
-    manager inside a tracked call, it makes the calls in its block match
-    against the given recorded children (reusing their outputs) instead of the
-    current guide::
+    Replay makes one for each call it re-runs, from the call's recorded
+    children. Used directly as a context manager, it makes the calls in its
+    block match the given recorded invocations, in order: a call that matches
+    one with an output is not run (its recorded output is returned and the
+    invokable's recorded state after the call applied); a call that matches
+    one without an output runs, its own calls matched against that record's
+    children. Calls after the last recorded invocation simply run::
+
+        with ReplayContext([earlier]):
+            out = chain(arg)  # earlier's output, if earlier was chain(arg)
 
         with ReplayContext.from_invocation(earlier):
-            summary = summarize(text)  # reused if earlier recorded this call
+            summary = summarize(text)  # reused if earlier called summarize(text)
+
+    Inside a tracked call, the calls in the block are recorded as usual (a
+    reused call as the very invocation given). Outside any tracked call,
+    nothing is recorded and nothing is written to the store: a reused call
+    reads its recorded output from the active store, and a call that must run
+    runs as an untracked call does (still guided by its record's children, if
+    it has a record).
 
     Args:
-        children: refs to the recorded child invocations, in call order.
+        subinvocations: the recorded invocations, in call order, as refs to
+            them or as :class:`Invocation` resources. Inside a tracked call,
+            invocations given as resources are committed (the new record
+            refers to the ones reused); outside, they are only read.
         exception_override: offered each recorded exception raised in the
             frame that raised it; a resource it returns becomes that call's
             output.
-        strict: whether a call that does not match the next recorded child
-            raises :class:`ReplayError` (else it simply runs).
+        strict: whether a call that does not match the next recorded
+            invocation raises :class:`ReplayError`; with False the call runs
+            (untracked outside a tracked call) and the recorded invocation is
+            passed over.
+        children: the name of ``subinvocations`` in enact-invoke 0.1.0.
+
+    Raises:
+        TypeError: ``subinvocations`` is not a sequence of invocations and
+            refs, or ``exception_override`` is not callable.
+        NoActiveStoreError: entered outside any tracked call with no active
+            store (the records are read from it).
     """
 
-    __slots__ = ("_children", "_position", "_saved", "exception_override", "strict")
+    __slots__ = (
+        "_children",
+        "_given",
+        "_position",
+        "_saved",
+        "_user",
+        "exception_override",
+        "strict",
+    )
+
+    _children: list[Ref[Invocation[Any, Any]]] | Sequence[Ref[Invocation[Any, Any]]]
+    # The invocations given as resources, by position: committed when the
+    # context is entered in a tracked call (None once done, or if none).
+    _given: dict[int, Invocation[Any, Any]] | None
+    _saved: list[tuple[_Frame, ReplayContext | None, Token[_Frame | None] | None]]
 
     def __init__(
         self,
-        children: Sequence[Ref[Invocation[Any, Any]]] = (),
+        subinvocations: Iterable[Ref[Invocation[Any, Any]] | Invocation[Any, Any]] = (),
         exception_override: ExceptionOverride | None = None,
         strict: bool = True,
+        *,
+        children: Iterable[Ref[Invocation[Any, Any]] | Invocation[Any, Any]] | None = None,
     ) -> None:
-        self._children = children
+        if children is not None:
+            if subinvocations != ():
+                raise TypeError(
+                    "ReplayContext takes subinvocations or children (its former name), not both"
+                )
+            subinvocations = children
+        if isinstance(subinvocations, (ResourceBase, str, bytes)):
+            raise TypeError(
+                "ReplayContext expects a sequence of recorded invocations or refs to them, "
+                f"got {type(subinvocations).__qualname__} (wrap a single one in a list)"
+            )
+        refs: list[Ref[Invocation[Any, Any]]] = []
+        given: dict[int, Invocation[Any, Any]] = {}
+        for position, item in enumerate(subinvocations):
+            if isinstance(item, Ref):
+                refs.append(item)
+            elif isinstance(item, Invocation):
+                # A ref that carries the invocation: read without the store.
+                refs.append(Ref.pack(item).ref)
+                given[position] = item
+            else:
+                raise TypeError(
+                    "ReplayContext expects recorded invocations or refs to them, got "
+                    f"{type(item).__qualname__} at position {position}"
+                )
+        if exception_override is not None and not callable(exception_override):
+            raise TypeError(
+                "exception_override must be a function of a recorded exception's ref, "
+                f"got {type(exception_override).__qualname__}"
+            )
+        self._children = refs
+        self._given = given or None
+        self._user = True  # Made by the user (not by replay): its refs are refreshed.
         self._position = 0
-        self._saved: list[tuple[_Frame, ReplayContext | None]] = []
+        self._saved = []
         self.exception_override = exception_override
         self.strict = strict
+
+    @classmethod
+    def _guide(
+        cls,
+        children: Sequence[Ref[Invocation[Any, Any]]],
+        exception_override: ExceptionOverride | None,
+        strict: bool,
+    ) -> ReplayContext:
+        """A context over recorded refs, as replay makes them (no checks, no copy)."""
+        context = _new(cls)
+        context._children = children
+        context._given = None
+        context._user = False
+        context._position = 0
+        context._saved = []
+        context.exception_override = exception_override
+        context.strict = strict
+        return context
 
     def __enter__(self) -> ReplayContext:
         frame = _FRAME.get()
         if frame is None:
-            raise RuntimeError(
-                "ReplayContext can only guide calls inside a tracked invocation (see invoke())"
-            )
-        self._saved.append((frame, frame.replay))
+            # Outside any tracked call: a frame that matches calls against this
+            # context and records nothing.
+            frame = _ReplayFrame(Store.current(), self)
+            self._saved.append((frame, None, _FRAME.set(frame)))
+            return self
+        if self._given is not None and frame.tracked:
+            # A reused invocation becomes a child in the record: store it.
+            children = cast(list[Ref[Invocation[Any, Any]]], self._children)
+            for position, invocation in self._given.items():
+                children[position] = frame.store.commit(invocation)
+            self._given = None
+        if frame.tracked and self._user:
+            # Recorded calls this replay may reuse: kept by a concurrent gc.
+            frame.store.refresh(self._children)
+        self._saved.append((frame, frame.replay, None))
         frame.replay = self
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        frame, previous = self._saved.pop()
-        frame.replay = previous
+        frame, previous, token = self._saved.pop()
+        if token is not None:
+            _FRAME.reset(token)
+        else:
+            frame.replay = previous
 
     @classmethod
     def from_invocation(
@@ -116,21 +224,22 @@ class ReplayContext:
         exception_override: ExceptionOverride | None = None,
         strict: bool = True,
     ) -> ReplayContext:
-        """Returns a context that guides a re-run of ``invocation``'s call."""
-        return cls(invocation.response().children, exception_override, strict)
+        """Returns a context that guides a re-run of ``invocation``'s call: its
+        recorded children."""
+        return cls._guide(invocation.response().children, exception_override, strict)
 
     def peek(self) -> Ref[Invocation[Any, Any]] | None:
-        """Returns the next recorded child not yet matched, or None."""
+        """Returns the next recorded invocation not yet matched, or None."""
         if self._position < len(self._children):
             return self._children[self._position]
         return None
 
     def advance(self) -> None:
-        """Marks the next recorded child as matched."""
+        """Marks the next recorded invocation as matched."""
         self._position += 1
 
     def remaining(self) -> int:
-        """Returns how many recorded children are not yet matched."""
+        """Returns how many recorded invocations are not yet matched."""
         return len(self._children) - self._position
 
 
@@ -139,9 +248,14 @@ class _Frame:
 
     __slots__ = ("children", "propagated", "replay", "store")
 
+    #: Whether calls in this frame are recorded (see _ReplayFrame).
+    tracked: ClassVar[bool] = True
+
     def __init__(self, store: Store, replay: ReplayContext | None) -> None:
         self.store = store
         self.replay = replay
+        # Children run in threads that copied the context (asyncio.to_thread)
+        # append here concurrently: only ever by list.append, which is atomic.
         self.children: list[Ref[Invocation[Any, Any]]] = []
         # Exceptions raised by children (by identity), with their recorded refs,
         # so that a frame they propagate through records raised_here=False.
@@ -149,12 +263,30 @@ class _Frame:
         self.propagated: list[tuple[BaseException, Ref[ExceptionResource]]] | None = None
 
 
+class _ReplayFrame(_Frame):
+    """The frame of a ReplayContext entered outside any tracked call.
+
+    Its calls are matched against the context (``replay`` is never None) and
+    nothing is recorded: a call that must run runs untracked.
+    """
+
+    __slots__ = ()
+    tracked = False
+
+
 _FRAME: ContextVar[_Frame | None] = ContextVar("enact_invocation_frame", default=None)
 
 
 def current_frame() -> _Frame | None:
-    """Returns the innermost tracked call in progress, if any."""
+    """Returns the innermost tracked call in progress, if any (or the frame of a
+    ReplayContext entered outside any, whose calls are matched but not recorded)."""
     return _FRAME.get()
+
+
+def in_tracked_call() -> bool:
+    """Returns whether the code runs in a tracked call (its calls are recorded)."""
+    frame = _FRAME.get()
+    return frame is not None and frame.tracked
 
 
 class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
@@ -199,25 +331,27 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         # calls `call`, so that each level costs only two stack frames.
         store = frame.store
         replay = frame.replay
-        recorded_ref = None if replay is None else replay.peek()
         child_replay: ReplayContext | None = None
-        if recorded_ref is not None:
-            assert replay is not None
-            # Replaying: match by digests first; a reused call stores nothing.
-            ref_of = store.ref_type.of
-            request = Request(ref_of(self), ref_of(resource))
-            reused, output, child_replay = _match_recorded(
-                self,
-                resource,
-                store,
-                replay,
-                recorded_ref,
-                request.invokable,
-                ref_of(request),
-                frame,
-            )
-            if reused:
-                return cast(O, output)
+        if replay is not None:
+            if not frame.tracked:
+                return self._replay_untracked(resource, frame, replay)
+            recorded_ref = replay.peek()
+            if recorded_ref is not None:
+                # Replaying: match by digests first; a reused call stores nothing.
+                ref_of = store.ref_type.of
+                request = Request(ref_of(self), ref_of(resource))
+                reused, output, child_replay = _match_recorded(
+                    self,
+                    resource,
+                    store,
+                    replay,
+                    recorded_ref,
+                    request.invokable,
+                    ref_of(request),
+                    frame,
+                )
+                if reused:
+                    return cast(O, output)
         invokable_ref = store.commit(self)
         input_ref = store.commit(resource)
         request_ref = store.commit(Request(invokable_ref, input_ref))
@@ -245,6 +379,35 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
     def _run_untracked(self, resource: ResourceBase) -> O:
         output = self._call_with(resource)
         return self._check_output(output, resource, None)
+
+    def _replay_untracked(self, resource: ResourceBase, frame: _Frame, replay: ReplayContext) -> O:
+        """A call in a ReplayContext outside any tracked call: reused, or run untracked."""
+        recorded_ref = replay.peek()
+        child_replay = None
+        if recorded_ref is not None:
+            store = frame.store
+            ref_of = store.ref_type.of
+            request = Request(ref_of(self), ref_of(resource))
+            reused, output, child_replay = _match_recorded(
+                self,
+                resource,
+                store,
+                replay,
+                recorded_ref,
+                request.invokable,
+                ref_of(request),
+                frame,
+            )
+            if reused:
+                return cast(O, output)
+        # Runs as an untracked call does; its own calls are matched against
+        # its record's children if it has a record.
+        inner = None if child_replay is None else _ReplayFrame(frame.store, child_replay)
+        token = _FRAME.set(inner)
+        try:
+            return self._run_untracked(resource)
+        finally:
+            _FRAME.reset(token)
 
     def _call_with(self, resource: ResourceBase) -> Any:
         if _takes_input(type(self)):
@@ -345,6 +508,14 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 raised one.
         """
         store = Store.current()
+        # What the call will refer to without writing it (a given input, the
+        # recorded invocation to replay) is stamped as just written first, so
+        # that a concurrent gc keeps it, and all it reaches, while this runs.
+        protect: list[Ref[Any]] = [arg_ref] if isinstance(arg_ref, Ref) else []
+        if replay_from is not None:
+            protect += [replay_from.request, replay_from.response]
+        if protect:
+            store.refresh(protect)
         # An invocation's objects are written together when its record is
         # (see Store.batch): one transaction instead of one per object.
         with store.batch():
@@ -390,7 +561,7 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 # same whatever the number of children.
                 recorded_ref = store.commit(replay_from)
                 if replay_from.request.digest == request_ref.digest:
-                    top = ReplayContext([recorded_ref], exception_override, strict)
+                    top = ReplayContext._guide([recorded_ref], exception_override, strict)
                     holder = _Frame(store, top)
                     reused, _, frame.replay = _match_recorded(
                         self, resource, store, top, recorded_ref, invokable_ref, request_ref, holder
@@ -400,7 +571,9 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 else:
                     # Another invokable state or input: its children still guide.
                     response = store.load(store.load(recorded_ref)["response"])
-                    frame.replay = ReplayContext(response["children"], exception_override, strict)
+                    frame.replay = ReplayContext._guide(
+                        response["children"], exception_override, strict
+                    )
         except InvocationError as e:
             error = e
         if error is None:
@@ -455,9 +628,16 @@ def _takes_input(cls: type[InvokableBase[Any, Any]]) -> bool:
 
 def _note_propagated(frame: _Frame, error: Exception, raised_ref: Ref[ExceptionResource]) -> None:
     """Notes that ``error``, recorded as ``raised_ref``, leaves a child of ``frame``."""
-    if frame.propagated is None:
-        frame.propagated = []
-    frame.propagated.append((error, raised_ref))
+    # Children run in threads (asyncio.to_thread) share their parent's frame:
+    # two of them failing at once must not each make a list and lose one.
+    # Only failing calls come here, so the lock costs the others nothing.
+    with _PROPAGATED_LOCK:
+        if frame.propagated is None:
+            frame.propagated = []
+        frame.propagated.append((error, raised_ref))
+
+
+_PROPAGATED_LOCK = threading.Lock()
 
 
 def _match_recorded(
@@ -479,13 +659,14 @@ def _match_recorded(
 
     Returns:
         (reused, output, replay context for re-running the call). A reused
-        call's invocation is appended to ``frame.children``.
+        call's invocation is appended to ``frame.children`` if the frame is
+        tracked (outside any tracked call nothing is recorded or written).
     """
     recorded = store.load(recorded_ref)
     recorded_request: Ref[Request[Any, Any]] = recorded["request"]
     if recorded_request.digest != request_ref.digest:
         if replay.strict:
-            raise ReplayError(_mismatch_message(store, invokable, resource, recorded_request))
+            raise replay_mismatch(store, invokable, resource, recorded_request, replay._position)
         replay.advance()
         return False, None, None
     replay.advance()
@@ -497,7 +678,8 @@ def _match_recorded(
     output_ref: Ref[Any] | None = response["output"]
     if output_ref is not None:
         _apply_state(invokable, store, recorded_state, invokable_ref)
-        frame.children.append(recorded_ref)
+        if frame.tracked:
+            frame.children.append(recorded_ref)
         return True, store.get(output_ref), None
     raised_ref: Ref[ExceptionResource] | None = response["raised"]
     override = replay.exception_override
@@ -506,18 +688,19 @@ def _match_recorded(
         if value is not None:
             output = invokable._check_output(value, NoneResource(), None)
             _apply_state(invokable, store, recorded_state, invokable_ref)
-            new_response = Response(
-                invokable=recorded_state,
-                output=store.commit(output),
-                raised=None,
-                raised_here=False,
-                children=response["children"],
-            )
-            frame.children.append(
-                store.commit(Invocation(recorded_request, store.commit(new_response)))
-            )
+            if frame.tracked:  # (Outside any tracked call nothing is recorded.)
+                new_response = Response(
+                    invokable=recorded_state,
+                    output=store.commit(output),
+                    raised=None,
+                    raised_here=False,
+                    children=response["children"],
+                )
+                frame.children.append(
+                    store.commit(Invocation(recorded_request, store.commit(new_response)))
+                )
             return True, output, None
-    return False, None, ReplayContext(response["children"], override, replay.strict)
+    return False, None, ReplayContext._guide(response["children"], override, replay.strict)
 
 
 def _apply_state(
@@ -529,21 +712,6 @@ def _apply_state(
     """Applies the recorded post-call state of the invokable, if it differs."""
     if recorded_state.digest != invokable_ref.digest:
         invokable.set_from(store.get(recorded_state))
-
-
-def _mismatch_message(
-    store: Store,
-    invokable: InvokableBase[Any, Any],
-    resource: ResourceBase,
-    recorded: Ref[Request[Any, Any]],
-) -> str:
-    request = store.get(recorded)
-    got = f"{store.get(request.invokable)!r}({store.get(request.input)})"
-    return (
-        f"Expected invocation {invokable!r}({resource}) but got {got}.\n"
-        "Ensure that all non-deterministic functions are wrapped in invokables "
-        "or use strict=False."
-    )
 
 
 def _state_after(

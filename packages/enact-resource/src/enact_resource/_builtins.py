@@ -50,7 +50,7 @@ class _ValueResource(ResourceBase):
         data["value"] = self._enact_plain_(self)  # type: ignore[attr-defined]
         return data
 
-    def _enact_pack_(self) -> tuple[str, Any]:
+    def _enact_pack_(self, context: Any = None) -> tuple[str, Any]:
         stream = self._enact_stream_()  # type: ignore[misc]
         return stream, self
 

@@ -19,6 +19,7 @@ import decimal
 import operator
 from collections.abc import Callable, Mapping
 from hashlib import sha256
+from itertools import repeat
 from typing import Any
 
 from enact_resource._errors import FieldTypeError
@@ -67,8 +68,13 @@ def digest(value: Any) -> str:
     return _hash(out)
 
 
-def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
-    """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass."""
+def pack_resource(resource: ResourceBase, context: Any = None) -> tuple[ResourceDict, str]:
+    """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass.
+
+    ``context`` is handed to the ``_enact_pack_`` of every atomic value packed
+    (for extensions: a store passes what identifies it, so that refs can
+    check that it holds their targets); None when only digesting.
+    """
     cls = type(resource)
     # A dataclass: its generated packer does it all (see _dataclass_packers).
     entry = _PACKERS.get(cls)
@@ -77,17 +83,17 @@ def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
         # four times per tracked call.
         info = entry[0]
         if _infos.get(cls) is info and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
-            return entry[2](resource)
+            return entry[2](resource, context)
     stream = cls._enact_stream_
     if stream is not None:
         # A value type with its own stream (Str, Int, ...): one field, no walk.
         return resource.to_resource_dict(), sha256(stream(resource).encode()).hexdigest()
     entry = _dataclass_packers(cls)
     if entry is not None:
-        return entry[2](resource)
+        return entry[2](resource, context)
     out: list[Any] = []
     try:
-        data = _pack_resource(resource, out)
+        data = _pack_resource(resource, out, context)
     except RecursionError:
         raise _too_deep(resource) from None
     return data, _hash(out)
@@ -118,7 +124,7 @@ def _hash_pieces(out: list[Any]) -> str:
 
 _infos = _INFOS
 # The _enact_pack_ function of each atomic type met so far, by exact type.
-_FAST_PACK: dict[type, Callable[[Any], tuple[str, Any]]] = {}
+_FAST_PACK: dict[type, Callable[[Any, Any], tuple[str, Any]]] = {}
 # The _enact_stream_ function of each type with one met so far, by exact type.
 _FAST_STREAM: dict[type, Callable[[Any], str]] = {}
 
@@ -134,14 +140,14 @@ def _too_deep(value: Any) -> FieldTypeError:
     )
 
 
-def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
+def _pack_resource(resource: ResourceBase, out: list[Any], ctx: Any) -> ResourceDict:
     """Appends the stream of a resource nested in a value and returns its ResourceDict."""
     cls = type(resource)
     entry = _PACKERS.get(cls)
     if entry is None or not _current(entry, cls):
         entry = _dataclass_packers(cls)
     if entry is not None:
-        return entry[1](resource, out)
+        return entry[1](resource, out, ctx)
     info = type_info(cls)
     values = checked_values(resource, info)
     out.append(info.stream_prefix)
@@ -149,13 +155,14 @@ def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
     data.type = cls
     for name, name_repr, value in zip(info.field_names, info.name_reprs, values):  # noqa: B905 - lengths checked
         out.append(name_repr)
-        data[name] = _pack_value(value, out)
+        data[name] = _pack_value(value, out, ctx)
     out.append("]")
     return data
 
 
-Packer = Callable[[Any, list[Any]], ResourceDict]
-TopPacker = Callable[[Any], tuple[ResourceDict, str]]
+# pack(resource, out, context) and pack_top(resource, context); see _make_packers.
+Packer = Callable[[Any, list[Any], Any], ResourceDict]
+TopPacker = Callable[[Any, Any], tuple[ResourceDict, str]]
 
 # Per dataclass type: (the TypeInfo they were made for, its generated packer
 # of nested values, its generated top-level packer).
@@ -218,17 +225,17 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
             "else:",
             "    fast_pack = FAST_PACK.get(kind)",
             "    if fast_pack is not None:",
-            "        text, packed = fast_pack(value)",
+            "        text, packed = fast_pack(value, ctx)",
             "        append(text)",
             f"        data[{name!r}] = packed",
             "    else:",
-            f"        data[{name!r}] = pack_value(value, out)",
+            f"        data[{name!r}] = pack_value(value, out, ctx)",
         ]
         head = ""
     body.append(f"append({head + ']'!r})")
-    lines = ["def pack(resource, out):", "    append = out.append"]
+    lines = ["def pack(resource, out, ctx):", "    append = out.append"]
     lines += [f"    {line}" for line in body]
-    lines += ["    return data", "", "def pack_top(resource):"]
+    lines += ["    return data", "", "def pack_top(resource, ctx=None):"]
     lines += ["    out = []", "    append = out.append"]
     lines += ["    try:"] + [f"        {line}" for line in body]
     lines += [
@@ -255,12 +262,15 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
     pack: Packer = namespace["pack"]
     pack_top: TopPacker = namespace["pack_top"]
     if not info.field_names:
-        data, value = pack_top(None)
-        pack_top = lambda _resource: (data, value)  # noqa: E731
+        data, value = pack_top(None, None)
+
+        def pack_top(_resource: Any, _ctx: Any = None) -> tuple[ResourceDict, str]:
+            return data, value
+
     return pack, pack_top
 
 
-def _pack_value(value: Any, out: list[Any]) -> Any:
+def _pack_value(value: Any, out: list[Any], ctx: Any) -> Any:
     """Appends the stream of a field value and returns its ResourceDict form."""
     cls = type(value)
     if cls is str:
@@ -280,7 +290,7 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
         return value
     if cls is list or cls is tuple:
         out.append("seq[")
-        result = _pack_uniform(value, out) if len(value) >= 16 else None
+        result = _pack_uniform(value, out, ctx) if len(value) >= 16 else None
         if result is None:
             result = []
             append = result.append
@@ -289,11 +299,11 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
                 # dispatch below; everything else through it.
                 fast_pack = _FAST_PACK.get(type(item))
                 if fast_pack is not None:
-                    text, copy = fast_pack(item)
+                    text, copy = fast_pack(item, ctx)
                     out.append(text)
                     append(copy)
                 else:
-                    append(_pack_value(item, out))
+                    append(_pack_value(item, out, ctx))
         out.append("]")
         return result
     if cls is dict:
@@ -302,7 +312,7 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
         packed = {}
         for key in sorted(value):
             out.append(repr(key))
-            packed[key] = _pack_value(value[key], out)
+            packed[key] = _pack_value(value[key], out, ctx)
         out.append("]")
         return packed
     if cls is bytes:
@@ -313,12 +323,12 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
             fast_pack = cls._enact_pack_
             if fast_pack is not None:
                 _FAST_PACK[cls] = fast_pack
-                text, copy = fast_pack(value)
+                text, copy = fast_pack(value, ctx)
                 out.append(text)
                 return copy
             _stream_resource(value, out)
             return value.deep_copy_resource()
-        return _pack_resource(value, out)
+        return _pack_resource(value, out, ctx)
     if isinstance(value, type) and issubclass(value, ResourceBase):
         out.append("type[" + type_info(value).type_id + "]")
         return value
@@ -326,7 +336,7 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
     normal = to_dict_value(value)
     if type(normal) is cls:  # pragma: no cover - to_dict_value rejects what it cannot convert
         raise FieldTypeError(f"Encountered unsupported field type {cls}: {value!r}")
-    return _pack_value(normal, out)
+    return _pack_value(normal, out, ctx)
 
 
 def _stream(value: Any, out: list[Any]) -> None:
@@ -385,7 +395,7 @@ def _stream(value: Any, out: list[Any]) -> None:
         _stream(normal, out)
 
 
-def _pack_uniform(items: list[Any] | tuple[Any, ...], out: list[Any]) -> list[Any] | None:
+def _pack_uniform(items: list[Any] | tuple[Any, ...], out: list[Any], ctx: Any) -> list[Any] | None:
     """Packs a list of items of one kind in C-level maps; None if it is not one.
 
     Plain ints, strs and floats are streamed as one piece (a list of 100,000
@@ -404,7 +414,7 @@ def _pack_uniform(items: list[Any] | tuple[Any, ...], out: list[Any]) -> list[An
     fast_pack = _FAST_PACK.get(kind)
     if fast_pack is None:
         return None
-    packed = list(map(fast_pack, items))
+    packed = list(map(fast_pack, items, repeat(ctx, len(items))))
     out.extend(map(_first, packed))
     return list(map(_second, packed))
 

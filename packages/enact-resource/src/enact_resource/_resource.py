@@ -16,6 +16,7 @@ __all__ = [
     "Resource",
     "ResourceBase",
     "ResourceDict",
+    "ResourceDictValue",
     "TypeInfo",
     "from_dict_value",
     "to_dict_value",
@@ -25,6 +26,12 @@ __all__ = [
 #: A legal field value: int, float, bool, str, bytes, None, a resource, a
 #: resource type, or a list/tuple/str-keyed mapping of these.
 FieldValue = Any
+
+#: A value inside a :class:`ResourceDict`: a field value with each nested
+#: resource given as its own ResourceDict (except atomic value types such as
+#: Str, Int and Ref, which are kept whole). The same JSON-like shapes as
+#: :data:`FieldValue`.
+ResourceDictValue = Any
 
 R = TypeVar("R", bound="ResourceBase")
 
@@ -133,15 +140,23 @@ class ResourceBase:
     #: generic walk (Str, Int, Ref, ...). It must equal the generic stream.
     _enact_stream_: ClassVar[Callable[[Any], str] | None] = None
 
-    #: Optionally, for atomic types: a function returning (the instance's
-    #: digest stream, the copy to keep in a ResourceDict) in one call.
-    _enact_pack_: ClassVar[Callable[[Any], tuple[str, Any]] | None] = None
+    #: Optionally, for atomic types: a function of (instance, context)
+    #: returning (the instance's digest stream, the copy to keep in a
+    #: ResourceDict) in one call. ``context`` is what the caller of
+    #: :func:`pack_resource` passed (None when only digesting); it may raise
+    #: to stop the packing (a store uses it to check refs).
+    _enact_pack_: ClassVar[Callable[[Any, Any], tuple[str, Any]] | None] = None
 
     #: Optionally, for atomic types: a function returning copies (as
     #: :meth:`deep_copy_resource` makes them) of a list of instances, or None
     #: if an item is not exactly of this type. Lists of refs are common, and
     #: one loop costs less than a call per item.
     _enact_copy_list_: ClassVar[Callable[..., list[Any] | None] | None] = None
+
+    #: Optionally, a function returning the one-line text that ``pprint`` and
+    #: ``pformat`` show for an instance in place of its fields (media types
+    #: print as ``<Image 64x64 RGB>`` rather than thousands of bytes).
+    _enact_pformat_: ClassVar[Callable[[Any], str] | None] = None
 
     @classmethod
     def type_name(cls) -> str:
@@ -269,7 +284,7 @@ class Resource(ResourceBase):
             object.__setattr__(self, name, getattr(copy, name))
 
 
-class ResourceDict(dict[str, FieldValue]):
+class ResourceDict(dict[str, ResourceDictValue]):
     """A resource as a dict of field name to value, with the resource class in ``.type``.
 
     Values are the field values with nested resources as nested

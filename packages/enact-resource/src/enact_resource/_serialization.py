@@ -18,7 +18,14 @@ ids: ``{"name": N}`` is written ``"#r": N`` and ``{"digest": D, "name": N}``
 is written ``"#r": [N, D[:16]]``. Reading resolves the abbreviation among the
 registered types; a store reading an object re-hashes it with the resolved
 type's full type id, so a wrong resolution could never pass unnoticed. Both
-forms are always read.
+forms are always read. Compact mode writes a resource's fields in declared
+order (the canonical form sorts them), so the full type id can be rebuilt
+from the record alone.
+
+A record whose type id no registered class has (the class is not imported,
+or was renamed, or has other fields now) is read with a *stored type* as its
+``.type`` (see :mod:`enact_resource._stored`): it digests and serialises as
+the original, and converts to the current class where that is possible.
 
 A mapping key or field name that itself begins with ``#`` is written with one
 more ``#`` in front (``#x`` is written ``##x``), so user data can never be
@@ -54,6 +61,7 @@ from enact_resource._resource import (
     to_dict_value,
     type_info,
 )
+from enact_resource._stored import StoredResource, parse_type_id, stored_type, stored_type_for
 
 __all__ = ["JsonSerializer", "Serializer"]
 
@@ -95,6 +103,10 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _infos = _INFOS
 
 
+def _first_item(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
 class JsonSerializer(Serializer):
     """JSON with sorted keys, built on msgspec.
 
@@ -109,6 +121,11 @@ class JsonSerializer(Serializer):
         require_registered: refuse to write a resource whose type could not
             be read back through ``registry``, so that the mistake shows at
             write time rather than when the data is read.
+        stored_types: read a record whose type id no registered class has
+            (not imported, renamed, or with other fields now) with a *stored
+            type* as its ``.type`` instead of raising
+            :class:`TypeNotRegisteredError` or a fields mismatch error; see
+            :mod:`enact_resource._stored`. What stores read with.
     """
 
     def __init__(
@@ -117,11 +134,15 @@ class JsonSerializer(Serializer):
         *,
         compact: bool = False,
         require_registered: bool = False,
+        stored_types: bool = False,
     ) -> None:
         self._registry = registry
         self._compact = compact
         self._require_registered = require_registered
-        self._encoder = msgspec.json.Encoder(order="sorted")
+        self._stored_types = stored_types
+        # Compact records keep their fields in declared order (the dicts are
+        # built in that order), the canonical form sorts every key.
+        self._encoder = msgspec.json.Encoder(order=None if compact else "sorted")
         self._decoder = msgspec.json.Decoder()
         self._layouts: dict[type, _Layout] = {}
         # Type id -> the class registered under it, for reading; valid while
@@ -130,6 +151,9 @@ class JsonSerializer(Serializer):
         # The same for abbreviated type ids (N, or (N, digest prefix)).
         self._short_readers: dict[str | tuple[str, ...], tuple[int, type[ResourceBase]]] = {}
         self._short_index: tuple[int, dict[str | tuple[str, ...], type[ResourceBase]]] = (-1, {})
+        # (type id or abbreviation, stored keys) -> stored type, for records
+        # that no registered class reads (see _decode_stored).
+        self._stored: dict[tuple[Any, tuple[str, ...]], type[StoredResource]] = {}
 
     @property
     def registry(self) -> Registry:
@@ -206,9 +230,10 @@ class JsonSerializer(Serializer):
                 item if type(item) in _PLAIN else self._encode(item, big_ints) for item in value
             ]
         if cls is dict:
+            # Sorted, so that equal mappings give equal bytes in both modes.
             return {
                 _escape_key(k): v if type(v) in _PLAIN else self._encode(v, big_ints)
-                for k, v in value.items()
+                for k, v in sorted(value.items(), key=_first_item)
             }
         if cls is bytes:
             if self._compact:
@@ -226,7 +251,11 @@ class JsonSerializer(Serializer):
         return self._encode(normal, big_ints)
 
     def _check_registered(self, rtype: type[ResourceBase]) -> None:
-        if self._require_registered and not self.registry.is_registered(rtype):
+        if (
+            self._require_registered
+            and not issubclass(rtype, StoredResource)  # Read back as the same stored type.
+            and not self.registry.is_registered(rtype)
+        ):
             raise SerializationError(
                 f"Resource type {rtype.__module__}.{rtype.__qualname__} is not registered, "
                 "so it could not be read back: decorate it with @enact.register"
@@ -303,7 +332,14 @@ class JsonSerializer(Serializer):
             )
         payload = value[escape]
         if escape == _TYPE:
-            return self.registry.lookup(_expect_str(payload, escape))
+            type_id = _expect_str(payload, escape)
+            try:
+                return self.registry.lookup(type_id)
+            except TypeNotRegisteredError:
+                if not self._stored_types:
+                    raise
+                # A type this process does not have: known by its id alone.
+                return stored_type(type_id, None)
         if escape == _B85:
             try:
                 return base64.b85decode(_expect_str(payload, escape))
@@ -367,9 +403,21 @@ class JsonSerializer(Serializer):
         if cached is not None and cached[0] == registry.version:
             rtype = cached[1]  # The same registered types: the same class.
         else:
-            rtype = self._resolve(key, short, registry)
+            try:
+                rtype = self._resolve(key, short, registry)
+            except TypeNotRegisteredError:
+                if not self._stored_types:
+                    raise
+                return self._decode_stored(value, key, short)
         layout = self._layout(rtype)
-        data = layout.decode(self, value)
+        try:
+            data = layout.decode(self, value)
+        except _FieldsMismatch:
+            if not self._stored_types:
+                raise
+            # The type id's name is registered but the stored fields are
+            # another version's (a type id without a fields digest).
+            return self._decode_stored(value, key, short)
         if top or not layout.rtype._enact_atomic_:
             return data
         # Nested resources of atomic types are kept whole, as in to_resource_dict().
@@ -379,6 +427,50 @@ class JsonSerializer(Serializer):
             raise DeserializationError(
                 f"Invalid {layout.rtype.__qualname__}: {type(e).__name__}: {e}"
             ) from e
+
+    def _decode_stored(
+        self, value: dict[str, Any], key: str | tuple[str, ...], short: bool
+    ) -> ResourceDict:
+        """Reads a record that no registered class has the type id of, as a stored type."""
+        keys = tuple(k for k in value if k != _RES and k != _SHORT)
+        rtype = self._stored.get((key, keys))
+        if rtype is None:
+            rtype = self._stored_type(key, short, keys)
+            self._stored[(key, keys)] = rtype
+        data = _new_dict(ResourceDict)
+        data.type = rtype
+        for name in rtype.field_names():
+            item = value[_escape_key(name)]
+            kind = type(item)
+            if kind is dict or kind is list:
+                try:
+                    item = self._decode(item)
+                except (_Located, DeserializationError) as e:
+                    raise _Located.add(e, name) from None
+            data[name] = item
+        return data
+
+    @staticmethod
+    def _stored_type(
+        key: str | tuple[str, ...], short: bool, keys: tuple[str, ...]
+    ) -> type[StoredResource]:
+        names = tuple(_unescape_key(k) for k in keys)
+        name: str
+        digest: str | None
+        if not short:
+            assert isinstance(key, str)
+            name, digest = parse_type_id(key)
+            if digest is not None and not _HEX64.fullmatch(digest):
+                raise DeserializationError(f"Invalid fields digest in type id {key!r:.200}")
+        elif isinstance(key, str):
+            name, digest = key, None
+        else:
+            name, digest = key
+            if not re.fullmatch(r"[0-9a-f]{1,64}", digest):
+                raise DeserializationError(f"Invalid fields digest prefix {digest!r:.80}")
+        if not name:
+            raise DeserializationError("A stored type id has an empty name")
+        return stored_type_for(name, digest, names)
 
 
 class _Layout:
@@ -496,12 +588,16 @@ def _count_mismatch(rtype: type[ResourceBase], values: Any) -> SerializationErro
     )
 
 
+class _FieldsMismatch(DeserializationError):
+    """A record's fields are not those of the class its type id resolved to."""
+
+
 def _decode_mismatch(rtype: type[ResourceBase], value: dict[str, Any]) -> DeserializationError:
     info = type_info(rtype)
     fields = {_unescape_key(k) for k in value if k not in (_RES, _SHORT)}
     missing = [n for n in info.field_names if n not in fields]
     extra = sorted(k for k in fields if k not in info.field_names)
-    return DeserializationError(
+    return _FieldsMismatch(
         f"Resource of type {info.type_id} does not match the registered class "
         f"{rtype.__module__}.{rtype.__qualname__}: missing fields {missing}, "
         f"unexpected fields {extra}"

@@ -7,15 +7,19 @@ keep the objects in memory, in files, in SQLite or in PostgreSQL.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from enact_store._backend import StorageBackend
+from enact_store._backend import FORMAT_VERSION, StorageBackend
 from enact_store._errors import (
     CorruptionError,
     GcRefused,
     NoActiveStoreError,
+    NoStoreError,
+    NotAStoreError,
     NotFound,
+    ReadOnlyStoreError,
     RefError,
     StoreConfigError,
     StoreError,
+    StoreFormatError,
     UnsupportedOperation,
 )
 from enact_store._maintenance import (
@@ -26,9 +30,9 @@ from enact_store._maintenance import (
     VerifyReport,
     copy,
 )
-from enact_store._pprint import pformat, pprint
+from enact_store._pprint import PPrinter, PPValue, pformat, pprint
 from enact_store._ref import PackedResource, Ref
-from enact_store._store import Store, Tags, commit
+from enact_store._store import Store, Tags, commit, get
 from enact_store._url import open_store
 from enact_store.backends import FileBackend, InMemoryBackend, PostgresBackend, SqliteBackend
 
@@ -39,6 +43,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
+    "FORMAT_VERSION",
     "CopyReport",
     "CorruptionError",
     "FileBackend",
@@ -46,10 +51,15 @@ __all__ = [
     "GcReport",
     "InMemoryBackend",
     "NoActiveStoreError",
+    "NoStoreError",
+    "NotAStoreError",
     "NotFound",
+    "PPValue",
+    "PPrinter",
     "PackedResource",
     "PostgresBackend",
     "Problem",
+    "ReadOnlyStoreError",
     "Ref",
     "RefError",
     "SqliteBackend",
@@ -57,12 +67,14 @@ __all__ = [
     "Store",
     "StoreConfigError",
     "StoreError",
+    "StoreFormatError",
     "Tags",
     "UnsupportedOperation",
     "VerifyReport",
     "__version__",
     "commit",
     "copy",
+    "get",
     "open_store",
     "pformat",
     "pprint",

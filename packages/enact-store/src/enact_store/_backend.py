@@ -12,7 +12,15 @@ from enact_resource import ResourceDict
 from enact_store._errors import UnsupportedOperation
 from enact_store._ref import PackedResource, Ref
 
-__all__ = ["REFRESH_INTERVAL", "StorageBackend", "check_tag_name"]
+__all__ = ["FORMAT_VERSION", "REFRESH_INTERVAL", "StorageBackend", "check_tag_name"]
+
+#: The storage format version that this release writes (see docs/format.md,
+#: "Format versions"). Persistent backends record the version a store was
+#: written in; a store of a newer version is refused, an older one is read as
+#: it is and upgraded only by ``migrate()`` (``enact migrate``). Version 0 is
+#: a store written before versions were recorded (enact-store 0.1): the same
+#: layout as version 1, without the stamp.
+FORMAT_VERSION = 1
 
 
 # Like git branch names: path segments of letters, digits, '.', '_' and '-',
@@ -60,6 +68,15 @@ class StorageBackend(abc.ABC):
     #: Whether grouping writes pays off (each write is a transaction), so that
     #: :meth:`Store.batch` should buffer commits for :meth:`commit_many`.
     batches_commits: bool = False
+
+    #: Whether the backend was opened read-only: it never creates, changes or
+    #: migrates anything, and every write raises :class:`ReadOnlyStoreError`.
+    read_only: bool = False
+
+    #: The storage format version of the store (:data:`FORMAT_VERSION` for a
+    #: store this release created; lower for an older store read as it is),
+    #: or None where versions mean nothing (a store in memory).
+    format_version: int | None = None
 
     @abc.abstractmethod
     def commit(self, packed_resource: PackedResource[Any]) -> None:
@@ -172,6 +189,16 @@ class StorageBackend(abc.ABC):
         entries must implement this; the default yields nothing.
         """
         return iter(())
+
+    def migrate(self) -> tuple[int | None, int | None]:
+        """Upgrades the store to :data:`FORMAT_VERSION`; returns (old, new) versions.
+
+        Idempotent. Backends without versions have nothing to do.
+
+        Raises:
+            ReadOnlyStoreError: the backend was opened read-only.
+        """
+        return self.format_version, self.format_version
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Releases resources such as connections; the backend is unusable after."""

@@ -12,7 +12,14 @@ The tree (``EnactError`` is the root shared by every enact package)::
         │                                      entries it cannot read (``.problems``)
         ├── UnsupportedOperation (NotImplementedError)
         │                                      the backend lacks an optional capability
+        ├── ReadOnlyStoreError (PermissionError)
+        │                                      a write to a store opened read-only
         └── StoreConfigError (ValueError)      a bad store URL or backend option
+            ├── NoStoreError (FileNotFoundError)
+            │                                  nothing at the location, and not asked to create
+            ├── NotAStoreError                 the location holds something else
+            └── StoreFormatError               the store's format is newer than this
+                                               release reads (or needs migrating)
 """
 
 from __future__ import annotations
@@ -87,3 +94,45 @@ class UnsupportedOperation(StoreError, NotImplementedError):
 
 class StoreConfigError(StoreError, ValueError):
     """A store URL or backend option is invalid."""
+
+
+class ReadOnlyStoreError(StoreError, PermissionError):
+    """A write (commit, tag, delete) to a store opened read-only."""
+
+
+class NoStoreError(StoreConfigError, FileNotFoundError):
+    """The location holds no store, and the store was opened without ``create``.
+
+    Attributes:
+        where: the location (a path, or a PostgreSQL DSN without password).
+        detail: what is missing there.
+    """
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"No store at {where} ({detail})")
+        self.where = where
+        self.detail = detail
+
+    def __str__(self) -> str:  # FileNotFoundError would format its own.
+        return f"No store at {self.where} ({self.detail})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.where, self.detail))
+
+
+class NotAStoreError(StoreConfigError):
+    """The location holds something that is not an enact store; it is left untouched."""
+
+
+class StoreFormatError(StoreConfigError):
+    """The store was written in a storage format this release cannot use.
+
+    Attributes:
+        found: the store's format version.
+        supported: the newest format version this release reads and writes.
+    """
+
+    def __init__(self, message: str, found: int, supported: int) -> None:
+        super().__init__(message)
+        self.found = found
+        self.supported = supported

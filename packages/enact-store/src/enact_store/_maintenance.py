@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator
-from collections.abc import Set as AbstractSet
 from typing import Any, Literal, NamedTuple
 
 from enact_resource import ResourceDict, TypeNotRegisteredError
@@ -59,8 +57,8 @@ class Problem:
             ``"corrupt"``: the object's stored bytes cannot be decoded or do
             not hash to its digest.
             ``"unregistered"``: the object names a type this process has not
-            registered (``type_id``), so it cannot be verified (verify) or
-            the refs inside it cannot be known for certain (gc).
+            registered (``type_id``) and the backend gave no stored type
+            for it, so it cannot be verified, nor the refs inside it known.
             ``"unreadable"``: reading the object failed for another reason.
             ``"dangling"``: ``referrer`` holds a ref to ``digest``, which the
             store lacks.
@@ -226,7 +224,7 @@ def verify(store: Store, progress: Progress | None = None) -> VerifyReport:
     done = 0
     for start in range(0, total, _READ_BATCH):
         loaded = reader.load_many(ordered[start : start + _READ_BATCH])
-        for digest, (_, data) in loaded.items():
+        for digest, data in loaded.items():
             done += 1
             if isinstance(data, Exception):
                 problem = _problem(store, digest, data)
@@ -267,9 +265,8 @@ def gc(
       it reaches.
     - **Damage.** gc deletes nothing if it meets anything it cannot read:
       an object that is corrupt or unreadable (reachable or not: what it
-      refers to is unknown), an object whose refs cannot be known for
-      certain (below), or a malformed entry of the backend (a malformed tag
-      may have named a root). It raises :class:`GcRefused` listing them all,
+      refers to is unknown), or a malformed entry of the backend (a
+      malformed tag may have named a root). It raises :class:`GcRefused` listing them all,
       before deleting anything, also with ``dry_run``. Refs to objects the
       store already lacks are reported (``GcReport.dangling``), not a
       reason to stop.
@@ -285,15 +282,10 @@ def gc(
       has with everything it reaches, can rely on that. Running gc again
       finishes the job.
 
-    An object of a type this process has not registered cannot be verified,
-    but the refs inside it can be read from its stored JSON (where the
-    backend gives its stored bytes and the store packs resources the default
-    way). gc follows every ref it finds there, and every string shaped like a
-    digest (which can only keep more), and refuses if that form shows damage
-    it cannot rule out: bytes that are not JSON, a ref whose digest is
-    malformed, or (for an object it keeps) a ref to an object the store
-    lacks, which could be a damaged digest. Importing the type's module
-    (``enact --import MODULE``) lets gc verify such objects instead.
+    Objects of types this process has not registered are read with their
+    stored types (see enact-resource), verified and followed like any other.
+    An object that still cannot be read (a backend of your own that gives no
+    stored types, say) is one gc refuses on: the refs inside it are unknown.
 
     gc reads every object once (in batches where the backend allows) and
     keeps in memory the digests and the refs between unreachable objects:
@@ -319,8 +311,8 @@ def gc(
     problems = [_malformed(location, detail) for location, detail in backend.problems()]
     report = GcReport()
     marker = _Marker(reader, problems, report.dangling, progress)
-    pending: list[_Pending] = [(check_digest(ref.digest), "root", None) for ref in roots]
-    pending.extend((digest, f"tag:{name}", None) for name, digest in backend.list_tags().items())
+    pending: list[_Pending] = [(check_digest(ref.digest), "root") for ref in roots]
+    pending.extend((digest, f"tag:{name}") for name, digest in backend.list_tags().items())
     marker.mark(pending)
     report.reachable = len(marker.live)
     candidates = []
@@ -329,7 +321,7 @@ def gc(
         if digest in marker.live:
             continue
         if written >= cutoff:
-            recent.append((digest, None, None))
+            recent.append((digest, None))
         else:
             candidates.append(digest)
     marker.mark(recent)
@@ -355,62 +347,49 @@ def gc(
 class _Refs(NamedTuple):
     """What gc learns from reading an object."""
 
-    #: Digests the object may refer to (all of them, maybe more).
+    #: The digests of the refs inside it (empty if ``problem``).
     found: Iterable[str]
-    #: For an object gc could not verify: the refs in it that must be present
-    #: (a missing one could be a damaged digest). Empty for a verified object.
-    unverified: AbstractSet[str] = frozenset()
-    #: Its type id, if gc could not verify it because it is not registered.
-    type_id: str | None = None
-    #: Why the refs inside it cannot be known; then ``found`` is empty.
+    #: Why the refs inside it cannot be known.
     problem: Problem | None = None
 
 
 class _Reader:
-    """Reads objects for gc, once each: the refs inside them, or why they cannot be known."""
+    """Reads objects for verify and gc, in batches: verified, or why they cannot be."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._ref_type = store.ref_type
         self._backend = store.backend
-        # The stored bytes, read many at a time where the backend gives them
-        # (the built-in persistent ones), are decoded here, and scanned for
-        # refs if a type is not registered. Only for the default packing,
-        # where the stored JSON is the resource's own.
+        # Where the backend can read many objects' stored bytes at once (the
+        # built-in persistent ones), they are decoded here as its get() does.
         read_raw_many = getattr(self._backend, "read_raw_many", None)
         self._read_raw_many: Callable[[list[str]], dict[str, bytes]] | None = (
-            read_raw_many if store.ref_type is Ref and callable(read_raw_many) else None
+            read_raw_many if callable(read_raw_many) else None
         )
 
-    def load_many(
-        self, digests: list[str]
-    ) -> dict[str, tuple[bytes | None, ResourceDict | Exception | None]]:
-        """Reads objects: per digest, (its stored bytes if read as such, its verified content).
-
-        The content is None if the store lacks the object, or the error
-        reading or verifying it raised.
+    def load_many(self, digests: list[str]) -> dict[str, ResourceDict | Exception | None]:
+        """Reads objects: per digest, its verified content, None if the store lacks it,
+        or the error reading or verifying it raised.
 
         Raises:
             StoreError: the backend failed to read the batch (no object's fault).
         """
         if self._read_raw_many is not None:
             raws = self._read_raw_many(digests)
-            return {
-                digest: (raws[digest], self._load(digest, raws[digest]))
-                if digest in raws
-                else (None, None)
-                for digest in digests
-            }
-        return {digest: (None, self._load(digest, None)) for digest in digests}
+            return {digest: self._load(digest, raws.get(digest), True) for digest in digests}
+        return {digest: self._load(digest, None, False) for digest in digests}
 
-    def _load(self, digest: str, raw: bytes | None) -> ResourceDict | Exception | None:
+    def _load(self, digest: str, raw: bytes | None, read: bool) -> ResourceDict | Exception | None:
         """Decodes (or gets) and verifies one object; returns what it raised instead of raising."""
         ref = self._ref_type.from_digest(digest)
+        backend = self._backend
         try:
-            if raw is not None:
-                data = decode_object(digest, raw, lambda: self._backend.location(digest))
+            if read:
+                if raw is None:
+                    return None
+                data = decode_object(digest, raw, lambda: backend.location(digest), backend)
             else:
-                got = self._backend.get(ref)
+                got = backend.get(ref)
                 if got is None:
                     return None
                 data = got
@@ -425,48 +404,17 @@ class _Reader:
             StoreError: the backend failed to read the batch (no object's fault).
         """
         found = {}
-        for digest, (raw, data) in self.load_many(digests).items():
-            if data is None:
-                continue
-            if isinstance(data, TypeNotRegisteredError):
-                found[digest] = self._unregistered(digest, raw, data)
-            elif isinstance(data, Exception):
-                found[digest] = _Refs((), problem=_problem(self._store, digest, data))
-            else:
+        for digest, data in self.load_many(digests).items():
+            if isinstance(data, Exception):
+                found[digest] = _Refs((), _problem(self._store, digest, data))
+            elif data is not None:
                 found[digest] = _Refs(ref_digests(data))
         return found
 
-    def _unregistered(self, digest: str, raw: bytes | None, error: TypeNotRegisteredError) -> _Refs:
-        """Reads the refs of an object of an unregistered type from its stored JSON."""
-        if raw is None:
-            why = (
-                f"the store packs objects with its own ref type ({self._ref_type.__qualname__})"
-                if self._ref_type is not Ref
-                else f"{type(self._backend).__name__} does not give the stored bytes"
-            )
-            return _Refs((), problem=self.unsure(digest, error.type_id, why))
-        scanned = _scan_raw(raw)
-        if isinstance(scanned, str):
-            return _Refs((), problem=self.unsure(digest, error.type_id, scanned))
-        found, refs = scanned
-        return _Refs(found, refs, error.type_id)
 
-    def unsure(self, digest: str, type_id: str, why: str) -> Problem:
-        """The problem of an object of an unregistered type whose refs cannot be known."""
-        return Problem(
-            "unregistered",
-            digest,
-            f"type {_type_name(type_id)} is not registered in this process, and without it "
-            f"gc cannot know the refs inside the object for certain: {why}",
-            type_id=type_id,
-            location=_location(self._store, digest),
-        )
-
-
-# (digest, who refers to it: a digest, "tag:NAME", "root", or None if nothing
-# is to be reported should it be missing (a recent object, a digest-like
-# string), the type id of the referrer if gc could not verify it).
-_Pending = tuple[str, str | None, str | None]
+# (digest, who refers to it: a digest, "tag:NAME", "root", or None for a
+# recent object, which is nothing to report should it be missing).
+_Pending = tuple[str, str | None]
 
 
 class _Marker:
@@ -517,38 +465,17 @@ class _Marker:
                     self.problems.append(refs.problem)
                 else:
                     pending.extend(
-                        self._follow(digest, refs, child)
+                        (child, digest)
                         for child in set(refs.found)
                         if child not in live or child in missing
                     )
                 if self.progress is not None:
                     self.progress(self.read, None)
 
-    @staticmethod
-    def _follow(digest: str, refs: _Refs, child: str) -> _Pending:
-        """What to record for a child of ``digest`` should it be missing."""
-        if refs.type_id is None:
-            return (child, digest, None)  # A ref of a verified object: dangling.
-        if child in refs.unverified:
-            return (child, digest, refs.type_id)  # A ref of an unverified object: unsure.
-        return (child, None, None)  # Only a digest-like string: nothing to report.
-
-    def _missing(self, digest: str, referrer: str | None, unverified_type: str | None) -> None:
+    def _missing(self, digest: str, referrer: str | None) -> None:
         """Records a ref to an object the store lacks (a recent root gone meanwhile: nothing)."""
-        if referrer is None:
-            return
-        if unverified_type is None:
+        if referrer is not None:
             self.dangling.append(_dangling(referrer, digest))
-            return
-        # In an object gc could not verify, a missing target may be a damaged digest.
-        self.problems.append(
-            self.reader.unsure(
-                referrer,
-                unverified_type,
-                f"it refers to {digest}, which the store lacks: a damaged digest or a "
-                "lost object, which only the type could tell apart",
-            )
-        )
 
 
 class _Graph:
@@ -592,8 +519,8 @@ class _Graph:
         Each layer is in digest order (the objects are numbered so), so that
         a batch of it touches neighbouring rows of a database's index rather
         than rows spread over all of it. O(objects + refs), plus sorting.
-        Objects on a cycle of refs (only possible between digest-like strings
-        in objects read without their types) are left out: never deleted.
+        Objects on a cycle of refs (which content addressing rules out) would
+        be left out: never deleted.
         """
         parents = self.parents[:]
         children = self.children
@@ -681,51 +608,6 @@ class _Graph:
                 remaining[child] -= 1
         if progress is not None:
             progress(len(done), len(self.digests))
-
-
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_REF_NAME = json.loads(Ref.type_id())["name"]
-_REF_TYPE_ID = Ref.type_id()
-
-
-def _scan_raw(raw: bytes) -> tuple[set[str], set[str]] | str:
-    """The digests in an object's stored JSON: (every digest-like string, the refs).
-
-    Or, if that form shows damage, why its refs cannot be known. A ref is
-    ``{"#r": "enact.references.Ref", "digest": D}`` (``#res`` with the full
-    type id in older stores); every other string of 64 lowercase hex digits
-    (a ref of another ref type, a key) counts as one that may be a ref.
-    """
-    try:
-        tree = json.loads(raw)
-    except (ValueError, RecursionError):
-        return "its stored bytes are not JSON"
-    found: set[str] = set()
-    refs: set[str] = set()
-    stack = [tree]
-    while stack:
-        value = stack.pop()
-        if type(value) is dict:
-            if (
-                len(value) == 2
-                and "digest" in value
-                and (value.get("#r") == _REF_NAME or value.get("#res") == _REF_TYPE_ID)
-            ):
-                target = value["digest"]
-                if type(target) is not str or not _HEX64.fullmatch(target):
-                    return f"it holds a ref whose digest {target!r:.80} is malformed"
-                refs.add(target)
-                continue
-            for key, item in value.items():
-                if len(key) == 64 and _HEX64.fullmatch(key):
-                    found.add(key)
-                stack.append(item)
-        elif type(value) is list:
-            stack.extend(value)
-        elif type(value) is str and len(value) == 64 and _HEX64.fullmatch(value):
-            found.add(value)
-    found |= refs
-    return found, refs
 
 
 def _type_name(type_id: str) -> str:

@@ -11,6 +11,9 @@ One-line values:
 - A resource whose field values are all of the types above prints as
   ``Name(field=value, ...)``; one without fields as ``Name()``. ``Name`` is
   the class ``__name__``.
+- A resource whose class sets ``_enact_pformat_`` (a function of the
+  instance returning one line) prints as that text: the media resources
+  print as ``<Image 64x64 RGB>`` and ``<NPArray float32[3, 4]>``.
 - A resource type prints as ``<type Name>``; an empty list as ``[]`` and an
   empty mapping as ``{}``.
 - A ref is followed in the active store and prints as ``-> X#abcdef`` when
@@ -54,6 +57,11 @@ A ref target that is itself a :class:`Ref` prints as an ordinary one-line
 resource, ``Ref(digest='...')``, rather than being followed in turn. Values
 that resources cannot hold print as their ``repr``.
 
+Refs are followed with :meth:`Store.load`, so objects whose class this
+process does not have print too: as their stored fields, the name marked
+``[raw]`` (``Point[raw](x=1, y=2)``). A :class:`ResourceDict` prints as the
+resource it describes.
+
 The printer works from an explicit stack, so deep nesting does not hit the
 recursion limit, and visits every value once: whether a value fits on one
 line is decided from the types of its fields, without rendering them, which
@@ -66,10 +74,15 @@ import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TextIO
 
-from enact_resource import ResourceBase
+from enact_resource import FieldValue, ResourceBase, ResourceDict, StoredResource
+from enact_store._context import current_store
 from enact_store._ref import Ref
 
-__all__ = ["pformat", "pprint"]
+__all__ = ["PPValue", "PPrinter", "pformat", "pprint"]
+
+#: What :func:`pprint`, :func:`pformat` and :class:`PPrinter` print: a
+#: resource, a ref, a resource type, or anything a resource field can hold.
+PPValue = FieldValue
 
 _ATOM_TYPES = (str, int, float, bytes)  # bool is an int; Str, Int, ... subclass these.
 
@@ -153,10 +166,10 @@ class _Printer:
             return self._ref(value, depth)
         if _is_atom(value):
             return _atom(value)
-        if isinstance(value, ResourceBase):
+        if isinstance(value, ResourceBase | ResourceDict):
             return _resource(value, depth)
         if isinstance(value, type) and issubclass(value, ResourceBase):
-            return f"<type {value.__name__}>"
+            return f"<type {_type_name(value)}>"
         if isinstance(value, list | tuple):
             if not value:
                 return "[]"
@@ -176,25 +189,48 @@ class _Printer:
             shown = self._seen.get(ref.digest)
             if shown is not None:
                 return f"-> {shown}#{short} (repeated)"
-        target = ref.get()
+        target = current_store().load(ref)
         node = _resource(target, depth + 1)
         if isinstance(node, str):
             shown = node
             result: str | _Block = f"-> {node}#{short}"
         else:
-            shown = type(target).__name__
+            shown = _type_name(target.type)
             result = node._replace(header=f"-> {shown}#{short}:")
         if self._seen is not None:
             self._seen[ref.digest] = shown
         return result
 
 
-def _resource(resource: ResourceBase, depth: int) -> str | _Block:
-    """Returns the one-line text of a resource or its ``Name:`` block."""
+def _type_name(cls: type[ResourceBase]) -> str:
+    """The class name; a type known only from stored data is marked ``[raw]``."""
+    if issubclass(cls, StoredResource) and cls.target() is None:
+        return f"{cls.__name__}[raw]"
+    return cls.__name__
+
+
+def _resource(resource: ResourceBase | ResourceDict, depth: int) -> str | _Block:
+    """Returns the one-line text of a resource (or ResourceDict) or its ``Name:`` block."""
     if isinstance(resource, _ATOM_TYPES):
         return _atom(resource)
-    name = type(resource).__name__
-    items = list(resource.field_items())
+    if isinstance(resource, ResourceDict):
+        rtype = resource.type
+        custom = rtype._enact_pformat_
+        if custom is not None:
+            return custom(resource.to_resource())
+        name = _type_name(rtype)
+        if rtype._enact_atomic_ and len(resource) == 1 and "value" in resource:
+            # A Str, Int, ... read as its ResourceDict prints like the value.
+            value = resource["value"]
+            if _is_atom(value):
+                return _atom(value)
+        items = list(resource.items())
+    else:
+        custom = type(resource)._enact_pformat_
+        if custom is not None:
+            return custom(resource)
+        name = type(resource).__name__
+        items = list(resource.field_items())
     if all(_is_atom(value) for _, value in items):
         fields = ", ".join(f"{field}={_atom(value)}" for field, value in items)
         return f"{name}({fields})"
@@ -203,6 +239,36 @@ def _resource(resource: ResourceBase, depth: int) -> str | _Block:
 
 def _key(key: object) -> str:
     return _atom(key) if _is_atom(key) else repr(key)
+
+
+class PPrinter:
+    """A pretty printer with fixed options; :func:`pformat` and :func:`pprint` as methods.
+
+    Each call formats its value afresh (``skip_repeated_refs`` looks back only
+    within one value).
+
+    Args:
+        max_ref_depth: how many ref hops to follow (see :func:`pformat`).
+        skip_repeated_refs: abbreviate refs already followed (see :func:`pformat`).
+    """
+
+    def __init__(self, max_ref_depth: int | None = None, skip_repeated_refs: bool = False) -> None:
+        self.max_ref_depth = max_ref_depth
+        self.skip_repeated_refs = skip_repeated_refs
+
+    def pformat(self, value: PPValue) -> str:
+        """Returns the pretty-printed text of ``value``, as :func:`pformat` does."""
+        return _Printer(self.max_ref_depth, self.skip_repeated_refs).format(value)
+
+    def pprint(self, value: PPValue, file: TextIO | None = None) -> None:
+        """Prints :meth:`pformat` of ``value`` and a newline to ``file`` (stdout by default)."""
+        print(self.pformat(value), file=sys.stdout if file is None else file)
+
+    def __repr__(self) -> str:
+        return (
+            f"PPrinter(max_ref_depth={self.max_ref_depth!r}, "
+            f"skip_repeated_refs={self.skip_repeated_refs!r})"
+        )
 
 
 def pformat(value: Any, max_ref_depth: int | None = None, skip_repeated_refs: bool = False) -> str:

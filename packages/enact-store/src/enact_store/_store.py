@@ -3,35 +3,68 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from enact_resource import ResourceBase, ResourceDict, pack_resource
+from enact_resource import ResourceBase, ResourceDict, TypeNotRegisteredError, pack_resource
 from enact_store._backend import StorageBackend, check_tag_name
 from enact_store._context import ACTIVE, current_store
-from enact_store._errors import CorruptionError, NotFound, StoreError
-from enact_store._ref import PackedResource, Ref, check_digest
+from enact_store._errors import CorruptionError, NotFound, ReadOnlyStoreError, StoreError
+from enact_store._ref import (
+    ForeignRef,
+    PackedResource,
+    Ref,
+    check_digest,
+    home_token,
+)
 from enact_store.backends._memory import InMemoryBackend
 
 if TYPE_CHECKING:
     from enact_store._maintenance import GcReport, Progress, VerifyReport
 
-__all__ = ["Store", "Tags", "commit"]
+__all__ = ["Store", "Tags", "commit", "get"]
 
 T = TypeVar("T", bound=ResourceBase)
 
 _new = object.__new__
 
+# Values that hold no refs, skipped at once when commit looks for refs.
+_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
+
 #: Objects a batch holds before it writes them anyway (bounds its memory).
 BATCH_LIMIT = 2000
 
+
+class _Pending(dict[str, PackedResource[Any]]):
+    """The objects of an open batch, by digest, not yet written.
+
+    Shared by every thread that runs in a copy of the batch's context (as
+    ``asyncio.to_thread`` does): any of them may add objects while another
+    writes. Writing takes ``lock`` and removes only the objects it wrote, once
+    written, so nothing added meanwhile is dropped and every object stays
+    readable (here or in the backend) at every instant. ``limit`` is how many
+    objects make a commit write the batch: 0 once the batch has ended, so that
+    a thread still using its context writes what it commits at once.
+    """
+
+    __slots__ = ("limit", "lock")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limit = BATCH_LIMIT
+        self.lock = threading.Lock()
+
+
 # Per thread or task: the pending objects of each store with an open batch.
-_NO_BATCHES: Mapping[Store, dict[str, PackedResource[Any]]] = MappingProxyType({})
-_BATCHES: ContextVar[Mapping[Store, dict[str, PackedResource[Any]]]] = ContextVar(
+_NO_BATCHES: Mapping[Store, _Pending] = MappingProxyType({})
+_BATCHES: ContextVar[Mapping[Store, _Pending]] = ContextVar(
     "enact_store_batches", default=_NO_BATCHES
 )
+
+_tuple_new = tuple.__new__  # the fast constructor of the PackedResource record
 
 
 class Store:
@@ -65,6 +98,8 @@ class Store:
         default = Ref.pack.__func__  # type: ignore[attr-defined]
         self._default_pack = getattr(ref_type.pack, "__func__", None) is default
         self._put = backend.commit
+        # What refs hold to say that this store's backend holds their target.
+        self._home = home_token(backend)
 
     @property
     def backend(self) -> StorageBackend:
@@ -114,9 +149,17 @@ class Store:
         Inside :meth:`batch` the object is written when the batch ends;
         otherwise it is durable (as far as the backend is) when this returns.
 
+        Never leaves a dangling ref: every ref inside the resource must name
+        an object this store holds (or has pending in the batch). Refs that
+        this store made or read are known to; any other (from another store,
+        or made from a digest) is checked, and one that names an object the
+        store lacks raises :class:`NotFound`. Copy such objects first with
+        :func:`enact_store.copy`.
+
         Raises:
             FieldTypeError: the resource holds a value resources cannot hold.
             SerializationError: the backend cannot represent a value.
+            NotFound: a ref inside names an object this store does not hold.
         """
         if not isinstance(resource, ResourceBase):
             raise TypeError(f"Only resources can be committed, got {type(resource).__qualname__}")
@@ -124,25 +167,91 @@ class Store:
             # Ref.pack, inlined for the default packing (keep the two alike):
             # every tracked call commits six objects, and the call it saves is
             # ~0.5 µs per tracked call (A/B over five alternating runs).
-            data, value = pack_resource(resource)
+            # Packing stops at a ref this store is not known to hold
+            # (ForeignRef, see Ref._enact_pack_): all are checked, then again.
+            try:
+                data, value = pack_resource(resource, self._home)
+            except ForeignRef:
+                self._check_refs(resource.field_values(), resource)
+                data, value = pack_resource(resource, self._home)
             ref = _new(self._ref_type)
             ref._digest = value
             ref._cached = data
-            packed: PackedResource[Any] = _new(PackedResource)
-            packed.data = data
-            packed.ref = ref
+            packed: PackedResource[Any] = _tuple_new(PackedResource, (data, ref))
         else:
             packed = self._pack(resource)
+            ref = packed.ref
+            self._check_refs(resource.field_values(), resource)
+        if resource._enact_atomic_ and isinstance(resource, Ref):
+            self._check_refs([resource], resource)  # Packed without _enact_pack_.
+        ref._home = self._home
         batches = _BATCHES.get()
         if batches is not _NO_BATCHES:
             pending = batches.get(self)
             if pending is not None:
-                pending.setdefault(packed.ref._digest, packed)
-                if len(pending) >= BATCH_LIMIT:
+                pending.setdefault(ref._digest, packed)
+                # While another thread writes the batch, the others go on
+                # adding to it: it is written again at the next commit over
+                # the limit or when it ends. A commit to an ended batch (limit
+                # 0) waits for the lock, since nothing else will write it.
+                if len(pending) >= pending.limit and not (pending.limit and pending.lock.locked()):
                     self._write(pending)
-                return packed.ref
+                return ref
         self._put(packed)
-        return packed.ref
+        return ref
+
+    def _check_refs(self, value: Any, resource: ResourceBase) -> None:
+        """Checks that every ref in ``value`` names an object this store holds (see commit).
+
+        Walks the values themselves (not copies), so that each ref found
+        present is marked as held here and packs without stopping again.
+        """
+        home = self._home
+        stack: list[Any] = [value]
+        while stack:
+            item = stack.pop()
+            kind = type(item)
+            if kind in _SCALARS:
+                continue
+            if isinstance(item, Ref):
+                if item._home is not home:
+                    if not self.has(item):
+                        raise NotFound(
+                            f"Cannot commit {type(resource).__qualname__}: it refers to "
+                            f"object {item._digest}, which this store ({self._describe()}) "
+                            "does not hold (a ref from another store?); copy that object "
+                            "here first (enact.copy), or commit it to this store"
+                        )
+                    item._home = home
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list | tuple):
+                stack.extend(item)
+            elif isinstance(item, ResourceBase) and not item._enact_atomic_:
+                stack.extend(item.field_values())
+
+    def refresh(self, refs: Iterable[Ref[Any]]) -> None:
+        """Stamps objects as just written, so that a concurrent gc keeps them.
+
+        gc keeps what was written within its grace period, and everything
+        that reaches or is reached from it; a writer that is about to refer
+        to objects it did not write itself (a replay reusing recorded calls,
+        a new version of an old object) refreshes them first, so that gc
+        cannot delete them meanwhile. The replay, ``invoke`` with a ref and
+        ``Ref.modify`` do this themselves.
+
+        Raises:
+            NotFound: the store does not hold one of the objects.
+            ReadOnlyStoreError: the store was opened read-only.
+        """
+        refs = list(refs)
+        digests = [check_digest(ref.digest) for ref in refs]
+        if not digests or self._backend.read_only:
+            return  # A read-only store is not written, so gc needs no warning.
+        self._backend.refresh(digests)
+        for ref in refs:
+            if not self.has(ref):
+                raise NotFound(f"Object {ref.digest} is not in the store ({self._describe()})")
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -152,23 +261,29 @@ class Store:
         this writes all objects committed in the block, in this thread or
         task, in one transaction when the outermost ``batch`` block exits,
         normally or by an exception (and every :data:`BATCH_LIMIT` objects
-        before). Reads in the block see the pending objects. Until the block
-        exits, a crash loses the pending objects: never anything written
-        before. Tracked invocations run in a batch, so an invocation's
-        objects become durable together when its record is written. Setting
-        a tag writes the pending objects first. On other backends this does
-        nothing.
+        before). Threads started with a copy of the block's context (as
+        ``asyncio.to_thread`` does) share the batch: no object any of them
+        commits is lost, whichever thread writes, and one that commits after
+        the block has exited writes at once. Reads in the block see the
+        pending objects. Until the block exits, a crash loses the pending
+        objects: never anything written before. Tracked invocations run in a
+        batch, so an invocation's objects become durable together when its
+        record is written. Setting a tag writes the pending objects first. On
+        other backends this does nothing.
         """
         batches = _BATCHES.get()
         if not self._backend.batches_commits or self in batches:
             yield
             return
-        pending: dict[str, PackedResource[Any]] = {}
+        pending = _Pending()
         token = _BATCHES.set({**batches, self: pending})
         try:
             yield
         finally:
             _BATCHES.reset(token)
+            # Before the last write: a thread that still holds the batch's
+            # context and commits after it writes its objects itself.
+            pending.limit = 0
             self._write(pending)
 
     def flush(self) -> None:
@@ -177,10 +292,15 @@ class Store:
         if pending:
             self._write(pending)
 
-    def _write(self, pending: dict[str, PackedResource[Any]]) -> None:
-        if pending:
-            self._backend.commit_many(list(pending.values()))
-            pending.clear()
+    def _write(self, pending: _Pending) -> None:
+        with pending.lock:
+            if pending:
+                # A snapshot: other threads may add objects while it is written.
+                written = pending.copy()
+                self._backend.commit_many(list(written.values()))
+                # Only writers remove, under the lock: each is still there.
+                for digest in written:
+                    del pending[digest]
 
     def _pending(self, digest: str) -> PackedResource[Any] | None:
         batches = _BATCHES.get()
@@ -196,8 +316,22 @@ class Store:
         return self._pending(digest) is not None or self._backend.has(ref)
 
     def get(self, ref: Ref[T]) -> T:
-        """Returns a copy of the referenced resource (see :meth:`Ref.get`)."""
-        resource: T = self.load(ref).to_resource()  # type: ignore[assignment]
+        """Returns a copy of the referenced resource (see :meth:`Ref.get`).
+
+        Raises:
+            NotFound: the store does not hold the resource.
+            CorruptionError: the stored data does not match the digest.
+            TypeNotRegisteredError: the object (or one inside it) is of a type
+                this process has not registered; :meth:`load` still reads it.
+            SchemaMismatchError: it was stored by another version of its class,
+                and the class cannot take the stored fields.
+        """
+        data = self.load(ref)
+        try:
+            resource: T = data.to_resource()  # type: ignore[assignment]
+        except TypeNotRegisteredError as e:
+            where = f"reading object {ref.digest} from {self._describe()}"
+            raise TypeNotRegisteredError(e.type_id, where) from e
         return resource
 
     def load(self, ref: Ref[Any]) -> ResourceDict:
@@ -205,6 +339,12 @@ class Store:
 
         The result is shared: treat it as read-only (:meth:`get` returns a
         resource built from it, which is safe to change).
+
+        This is also the raw view of stored data: it reads any object, also
+        one whose class this process lacks or has in another version. Its
+        ``.type`` is then a :class:`~enact_resource.StoredResource` subclass
+        made from the stored type id and fields (``.type.stored_name``,
+        ``.type.stored_type_id``), and its values are the stored fields.
 
         Raises:
             NotFound: the store does not hold the resource.
@@ -229,6 +369,7 @@ class Store:
         else:
             data = self._ref_type.unpack(packed)
         ref._cached = data
+        ref._home = self._home
         return data
 
     def verify(self, progress: Progress | None = None) -> VerifyReport:
@@ -256,6 +397,8 @@ class Store:
         """
         from enact_store._maintenance import DEFAULT_GRACE_PERIOD, gc
 
+        if self._backend.read_only and not dry_run:
+            raise ReadOnlyStoreError(f"Cannot collect garbage: {self!r} is open read-only")
         period = DEFAULT_GRACE_PERIOD if grace_period is None else grace_period
         return gc(self, roots, grace_period=period, dry_run=dry_run, progress=progress)
 
@@ -284,7 +427,9 @@ class Tags(MutableMapping[str, Ref[Any]]):
         value = self._store.backend.get_tag(check_tag_name(name))
         if value is None:
             raise KeyError(name)
-        return self._store.ref_type.from_digest(value)
+        ref = self._store.ref_type.from_digest(value)
+        ref._home = self._store._home  # Tags name objects the store holds.
+        return ref
 
     def __setitem__(self, name: str, ref: Ref[Any]) -> None:
         check_tag_name(name)
@@ -324,3 +469,29 @@ def commit(resource: T) -> Ref[T]:
         NoActiveStoreError: no store is active.
     """
     return current_store().commit(resource)
+
+
+@overload
+def get(ref: None) -> None: ...
+
+
+@overload
+def get(ref: Ref[T]) -> T: ...
+
+
+def get(ref: Ref[T] | None) -> T | None:
+    """Returns a copy of the resource a ref names, from the active store; None for None.
+
+    The same as ``ref.get()``, for a ref that may be missing (an optional
+    field, say).
+
+    Raises:
+        TypeError: ``ref`` is neither a Ref nor None.
+        NoActiveStoreError: no store is active.
+        NotFound: the active store does not hold the resource.
+    """
+    if ref is None:
+        return None
+    if not isinstance(ref, Ref):
+        raise TypeError(f"get expects a Ref or None, got {type(ref).__qualname__}")
+    return current_store().get(ref)

@@ -19,7 +19,7 @@ _FORMS = (
 _PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:)[^/@]*@")
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, create: bool = True, read_only: bool = False) -> Store:
     """Returns a Store for a URL.
 
     - ``memory://``: a new :class:`InMemoryBackend`;
@@ -34,9 +34,22 @@ def open_store(url: str) -> Store:
     Paths are taken literally (no percent-decoding); relative paths are
     resolved against the current directory when the store is opened.
 
+    Args:
+        url: where the store is.
+        create: create the store if nothing exists there yet (never inside
+            something that is not a store, such as another program's
+            database). With False, a missing store raises NoStoreError.
+        read_only: open for reading only: nothing is created, migrated or
+            written (also in a directory the user cannot write), and every
+            write raises ReadOnlyStoreError. Implies ``create=False``.
+
     Raises:
         StoreConfigError: the URL is not one of the forms above, or the
             PostgreSQL server cannot be reached.
+        NoStoreError: nothing at the location, and not ``create``.
+        NotAStoreError: the location holds something that is not a store
+            (it is left untouched).
+        StoreFormatError: the store's format is newer than this release's.
         ImportError: a PostgreSQL URL without psycopg installed.
     """
     if not isinstance(url, str):
@@ -49,7 +62,7 @@ def open_store(url: str) -> Store:
         if not rest.startswith("//"):
             raise _bad(url, "PostgreSQL URLs start with postgresql://")
         # libpq recognises only a lower-case scheme.
-        return Store(PostgresBackend(f"{scheme}:{rest}"))
+        return Store(PostgresBackend(f"{scheme}:{rest}", create=create, read_only=read_only))
     if "?" in rest or "#" in rest:
         raise _bad(url, "query strings and fragments are not supported")
     if scheme == "memory":
@@ -62,12 +75,12 @@ def open_store(url: str) -> Store:
             rest = rest[2:]
             if rest and not rest.startswith("/"):
                 raise _bad(url, "file:// URLs cannot name a host; use file:///abs/path")
-        return Store(FileBackend(_path(url, rest)))
+        return Store(FileBackend(_path(url, rest), create=create, read_only=read_only))
     if scheme == "sqlite":
         if not rest.startswith("///"):
             raise _bad(url, "SQLite URLs need three slashes: sqlite:///path")
         # sqlite:///rel.db is relative; sqlite:////abs.db keeps a leading '/'.
-        return Store(SqliteBackend(_path(url, rest[3:])))
+        return Store(SqliteBackend(_path(url, rest[3:]), create=create, read_only=read_only))
     raise _bad(url, "")
 
 

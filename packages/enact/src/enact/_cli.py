@@ -5,8 +5,10 @@ Every command works on the store named by ``--store URL``, else by the
 the current directory. Commands that only read a store never create one.
 
 A user mistake (an unknown tag, a bad URL, a missing store, an ambiguous digest
-prefix) is reported as one line, ``enact: error: ...``, on stderr, with exit
-status 2 for a wrong command line and 1 otherwise.
+prefix, a closed standard output, a missing optional dependency) is reported as
+one line, ``enact: error: ...``, on stderr, with exit status 2 for a wrong
+command line and 1 otherwise. Stored text is user content: what the commands
+print never holds a character that could move the cursor or start a line.
 """
 
 from __future__ import annotations
@@ -14,24 +16,35 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import json
 import os
 import re
+import shutil
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, cast
 
 from enact._demo import run_demo
-from enact._tree import short, tree_lines
+from enact._json import object_json, tree_json, write_json
+from enact._tree import DEFAULT_WIDTH, RAW_SHOWN, escape, short, tree_lines
 from enact_invoke import Invocation
-from enact_resource import EnactError, TypeNotRegisteredError
+from enact_resource import (
+    EnactError,
+    Registry,
+    ResourceDict,
+    StoredResource,
+    TypeNotRegisteredError,
+)
 from enact_store import (
     DEFAULT_GRACE_PERIOD,
     CorruptionError,
     FileBackend,
     GcRefused,
+    NoStoreError,
     NotFound,
     Problem,
     Ref,
@@ -55,11 +68,46 @@ class CliError(Exception):
     """A user mistake, reported as one line with exit status 1."""
 
 
+class _OutputError(CliError):
+    """Standard output cannot be written (closed, full disk, ...)."""
+
+
+class _Output:
+    """Stands in for ``sys.stdout`` while a command runs, so that a failed write says so.
+
+    A write error would otherwise read like a problem with the store
+    ("No space left on device"). A broken pipe passes through unchanged.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise _OutputError(f"cannot write to standard output: {e.strerror or e}") from e
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise _OutputError(f"cannot write to standard output: {e.strerror or e}") from e
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 class _Parser(argparse.ArgumentParser):
     """Reports command-line mistakes as one line (exit status 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"enact: error: {message} (see '{self.prog} --help')\n")
+        # Escaped: the message may quote an argument holding a newline or ESC.
+        self.exit(2, f"enact: error: {escape(message)} (see '{self.prog} --help')\n")
 
 
 # --- Opening stores. ---
@@ -70,37 +118,26 @@ def _store_url(args: argparse.Namespace) -> str:
     return url or DEFAULT_STORE
 
 
-def _local_path(url: str) -> Path | None:
-    """The file or directory a sqlite: or file: URL names (as open_store reads it), else None."""
-    scheme, colon, rest = url.partition(":")
-    scheme = scheme.lower()
-    if not colon:
-        return None
-    if scheme == "sqlite" and rest.startswith("///"):
-        text = rest[3:]
-    elif scheme == "file":
-        text = rest[2:] if rest.startswith("//") else rest
-    else:
-        return None
-    return Path(text).absolute() if text.strip("/") else None
-
-
 @contextlib.contextmanager
-def _opened(url: str, *, create: bool = False, hint: bool = True) -> Iterator[Store]:
+def _opened(
+    url: str, *, read_only: bool = False, create: bool = False, hint: bool = True
+) -> Iterator[Store]:
     """Opens a store (as the active one) and closes it afterwards.
 
-    Unless ``create``, a sqlite: or file: store that does not exist is an
-    error rather than being created.
+    A store is created only with ``create`` (and never where something else
+    is); ``read_only`` opens it so that nothing can be written.
     """
-    path = _local_path(url)
-    if not create and path is not None and not path.exists():
+    try:
+        store = open_store(url, create=create and not read_only, read_only=read_only)
+    except NoStoreError as e:
         advice = (
             "; run `enact demo` to create one, or name another with --store URL or ENACT_STORE"
             if hint
             else ""
         )
-        raise CliError(f"no store at {url} ({path} does not exist){advice}")
-    store = open_store(url)
+        raise CliError(f"no store at {url} ({e.detail}){advice}") from e
+    except ImportError as e:  # An optional dependency (psycopg) is not installed.
+        raise CliError(f"cannot open the store: {e}") from e
     try:
         with store:
             yield store
@@ -109,16 +146,102 @@ def _opened(url: str, *, create: bool = False, hint: bool = True) -> Iterator[St
 
 
 def _import_modules(names: Sequence[str]) -> None:
-    """Imports the modules named with --import, so their resource types are registered."""
+    """Imports the modules named with --import, so their resource types are registered.
+
+    Each is a module name (``greeters``, ``pkg.greeters``) or the path of a
+    Python file (``greeters.py``, ``path/to/greeters.py``): a file is imported
+    as a module named after its stem, never as ``__main__``, so a script's
+    ``if __name__ == "__main__":`` block does not run.
+    """
     if not names:
         return
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # As `python -m` does.
     for name in names:
         try:
-            importlib.import_module(name)
+            if _is_path(name):
+                module = _import_file(name)
+            else:
+                module = importlib.import_module(name).__name__
+        except CliError:
+            raise
         except ImportError as e:
             raise CliError(f"cannot import {name!r} (from --import): {e}") from e
+        except (Exception, SystemExit) as e:
+            raise CliError(
+                f"cannot import {name!r} (from --import): {type(e).__name__}: {e} (at {_where(e)})"
+            ) from e
+        _alias_main_names(module)
+
+
+def _alias_main_names(module: str) -> None:
+    """Lets the types a module registers read records stored as ``__main__.Name``.
+
+    A script run as ``python script.py`` stores its types under ``__main__``;
+    imported with --import it defines them under its own name. Each type the
+    module registered gets the alias ``__main__.QualName`` (see
+    ``register(aliases=...)``), so the stored records read as its classes.
+    """
+    registry = Registry.get()
+    for cls in registry.types().values():
+        if cls.__module__ != module or cls.type_name().startswith("__main__."):
+            continue
+        main_name = f"__main__.{cls.__qualname__}"
+        aliases = registry.aliases(cls)
+        if main_name not in aliases:
+            registry.register(cls, aliases=[*aliases, main_name])
+
+
+def _is_path(name: str) -> bool:
+    """Whether an --import argument names a file rather than a module."""
+    separators = [sep for sep in ("/", os.sep, os.altsep) if sep]
+    return name.endswith(".py") or any(sep in name for sep in separators)
+
+
+def _import_file(text: str) -> str:
+    """Imports a Python file as the module named after its stem, as ``python -m`` would.
+
+    Its directory goes first on ``sys.path`` (so its own imports work), and
+    ``__name__`` is the stem. A module of that name imported already is not
+    run again: from the same file it is simply kept; from another file it is
+    an error. Returns the module's name.
+    """
+    path = Path(text)
+    if not path.is_file():
+        what = "is not a file" if path.exists() else "does not exist"
+        raise CliError(f"cannot import {text!r} (from --import): {path} {what}")
+    path = path.resolve()
+    name = path.stem
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        origin = getattr(loaded, "__file__", None)
+        if origin is not None and Path(origin).resolve() == path:
+            return name
+        raise CliError(
+            f"cannot import {text!r} (from --import): a module named {name!r} is already "
+            f"imported from {origin or 'the interpreter'}; rename the file"
+        )
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CliError(f"cannot import {text!r} (from --import): not a Python file")
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return name
+
+
+def _where(error: BaseException) -> str:
+    """``file:line`` where an exception was raised (for a SyntaxError: the bad line)."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f"{error.filename}:{error.lineno}"
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "unknown location"
 
 
 # --- Naming objects: tags, digests and digest prefixes. ---
@@ -228,10 +351,20 @@ def _ask_terminal(prompt: str) -> str | None:
         return None
 
 
+def _shown_name(rtype: type[Any]) -> str:
+    """A class name as listings show it: a type this process lacks is marked raw."""
+    if issubclass(rtype, StoredResource) and rtype.target() is None:
+        return f"{rtype.__name__}[raw]"
+    return str(rtype.__name__)
+
+
 def _type_name(store: Store, ref: Ref[Any]) -> str:
     """The class name of a ref's target, without failing on unreadable objects."""
     try:
-        return store.load(ref).type.__name__
+        rtype = store.load(ref).type
+        if issubclass(rtype, StoredResource) and rtype.target() is None:
+            return f"{rtype.stored_name} (not registered)"
+        return rtype.__name__
     except TypeNotRegisteredError as e:
         return f"{_registered_name(e.type_id)} (not registered)"
     except NotFound:
@@ -248,14 +381,65 @@ def _registered_name(type_id: str) -> str:
     return str(name)
 
 
+def _raw_note(names: set[str]) -> None:
+    """Says on stderr which types were shown as stored, and how to show them as classes."""
+    if not names:
+        return
+    shown = ", ".join(sorted(escape(name) for name in names))
+    if all(name.startswith("__main__.") for name in names):
+        how = "they were defined in a script run as __main__: pass --import path/to/that_script.py"
+    else:
+        how = "pass --import MODULE (or --import path/to/file.py) to read them as their classes"
+    print(
+        f"enact: note: shown as stored ([raw]), without their classes: {shown}; {how}",
+        file=sys.stderr,
+    )
+
+
+def _raw_names(value: Any, found: set[str] | None = None) -> set[str]:
+    """The stored names of the types without a class in a loaded object (refs not followed)."""
+    found = set() if found is None else found
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ResourceDict):
+            if issubclass(item.type, StoredResource) and item.type.target() is None:
+                found.add(item.type.stored_name)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, type) and issubclass(item, StoredResource) and not item.target():
+            found.add(item.stored_name)
+    return found
+
+
+def _not_registered(type_id: str) -> str:
+    """Why an object of an unregistered type cannot be read, and what to do about it."""
+    name = _registered_name(type_id)
+    if name.startswith("__main__."):
+        return (
+            f"cannot read an object of type {name}: the type was defined in a script run "
+            "as __main__ (python script.py); pass --import path/to/that_script.py, the "
+            f"script that defines {name.removeprefix('__main__.')}"
+        )
+    return (
+        f"cannot read an object of type {name}: the type is not registered in this process "
+        "(pass --import MODULE, or --import path/to/file.py, to import the module that "
+        "defines it)"
+    )
+
+
 def _cmd_ls(args: argparse.Namespace) -> int:
     url = _store_url(args)
-    with _opened(url) as store:
+    with _opened(url, read_only=True) as store:
         tags = store.backend.list_tags()
         rows = []
         for name in sorted(tags):
             ref = store.ref_type.from_digest(tags[name])
-            rows.append((name, _type_name(store, ref).rsplit(".", 1)[-1], short(ref)))
+            type_name = escape(_type_name(store, ref).rsplit(".", 1)[-1])
+            rows.append((name, type_name, short(ref)))
         objects = sum(1 for _ in store.backend.iter_digests())
     if rows:
         widths = [max(len(row[i]) for row in rows) for i in range(2)]
@@ -270,24 +454,47 @@ def _plural(n: int, word: str) -> str:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    with _opened(_store_url(args)) as store:
-        # The object itself, as enact.pprint shows it; --depth counts hops from it.
-        print(pformat(_resolve(store, args.target)(), max_ref_depth=args.depth))
+    with _opened(_store_url(args), read_only=True) as store:
+        ref = _resolve(store, args.target)
+        if args.json:
+            # Refs are not followed unless --depth says so.
+            write_json(object_json(store, ref, args.depth or 0), sys.stdout)
+        else:
+            # The object itself, as enact.pprint shows it; --depth counts hops
+            # from it. Read with load(), so that objects of types this process
+            # lacks print too, as their stored fields (marked [raw]).
+            data = store.load(ref)
+            # Values print as Python reprs, but names come from stored data too:
+            # nothing stored may move the cursor or fake lines.
+            text = pformat(data, max_ref_depth=args.depth)
+            print("\n".join(escape(line) for line in text.split("\n")))
+            _raw_note(_raw_names(data))
     return 0
 
 
 def _cmd_tree(args: argparse.Namespace) -> int:
-    with _opened(_store_url(args)) as store:
+    with _opened(_store_url(args), read_only=True) as store:
         ref = _resolve(store, args.target)
-        target = ref()
-        if not isinstance(target, Invocation):
+        target = store.load(ref)
+        if target.type is not Invocation:
             raise CliError(
-                f"{args.target} is a {type(target).__name__}, not an Invocation "
-                f"(try `enact show {args.target}`)"
+                f"{escape(args.target)} is a {_shown_name(target.type)}, not an Invocation "
+                f"(try `enact show {escape(args.target)}`)"
             )
-        for line in tree_lines(ref):
+        if args.json:
+            write_json(tree_json(store, ref), sys.stdout)
+            return 0
+        width = None if args.full else _terminal_width()
+        RAW_SHOWN.clear()
+        for line in tree_lines(ref, width):
             print(line)
+        _raw_note(RAW_SHOWN)
     return 0
+
+
+def _terminal_width() -> int:
+    """Columns of the terminal; else $COLUMNS; else DEFAULT_WIDTH (output to a pipe or file)."""
+    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
 
 
 def _cmd_tag(args: argparse.Namespace) -> int:
@@ -327,7 +534,7 @@ def _usage_error(args: argparse.Namespace, message: str) -> NoReturn:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     url = _store_url(args)
-    with _opened(url) as store:
+    with _opened(url, read_only=True) as store:
         progress = _Progress("verify")
         report = store.verify(progress=progress)
     progress.finish(f"{report.checked} of {progress.total or 0} objects read")
@@ -348,16 +555,23 @@ def _problem_line(problem: Problem) -> str:
     elif problem.kind == "malformed":
         text = f"{problem.location}: {problem.detail}"
     elif problem.kind == "unregistered":
-        text = f"{problem.digest}: {problem.detail} (pass --import MODULE to read it)"
+        name = problem.type_name or ""
+        hint = (
+            "pass --import path/to/that_script.py to read it (its type was defined in a "
+            "script run as __main__)"
+            if name.startswith("__main__.")
+            else "pass --import MODULE to read it"
+        )
+        text = f"{problem.digest}: {problem.detail} ({hint})"
     else:
         where = f" ({problem.location})" if problem.location else ""
         text = f"{problem.digest}: {problem.detail}{where}"
-    return " ".join(f"{problem.kind:<11} {text}".splitlines())
+    return escape(" ".join(f"{problem.kind:<11} {text}".splitlines()))
 
 
 def _cmd_gc(args: argparse.Namespace) -> int:
     url = _store_url(args)
-    with _opened(url) as store:
+    with _opened(url, read_only=args.dry_run) as store:
         progress = _Progress("gc")
         try:
             report = store.gc(grace_period=args.grace, dry_run=args.dry_run, progress=progress)
@@ -393,7 +607,7 @@ def _cmd_gc(args: argparse.Namespace) -> int:
 
 
 def _cmd_copy(args: argparse.Namespace) -> int:
-    with _opened(args.src, hint=False) as src:
+    with _opened(args.src, read_only=True, hint=False) as src:
         roots: list[Ref[Any]] = []
         tags: list[str] = []
         if not args.targets:
@@ -420,7 +634,7 @@ def _cmd_copy(args: argparse.Namespace) -> int:
 
 def _cmd_stats(args: argparse.Namespace) -> int:
     url = _store_url(args)
-    with _opened(url) as store:
+    with _opened(url, read_only=True) as store:
         backend = store.backend
         objects = sum(1 for _ in backend.iter_digests())
         tags = len(store.tags)
@@ -489,10 +703,12 @@ def _add_store_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     parser.add_argument(
         "--import",
         dest="imports",
-        metavar="MODULE",
+        metavar="MODULE|FILE.py",
         action="append",
         default=[] if top else argparse.SUPPRESS,
-        help="import MODULE first, so the resource types it registers can be read (repeatable)",
+        help="import a module, or a Python file as a module named after it (its "
+        "`if __name__ == '__main__':` block does not run), so the resource types it "
+        "registers can be read (repeatable)",
     )
 
 
@@ -534,11 +750,27 @@ def _build_parser() -> _Parser:
         "--depth",
         type=_depth,
         metavar="N",
-        help="follow refs only N hops from the object (default: all)",
+        help="follow refs only N hops from the object (default: all; with --json: none)",
+    )
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help="write the object as JSON: its digest, type and fields (see the README)",
     )
 
     tree = command("tree", _cmd_tree, "show the call tree of an invocation, one line per call")
     tree.add_argument("target", metavar="REF|TAG", help="a tag, a digest or a digest prefix")
+    tree.add_argument(
+        "--full",
+        action="store_true",
+        help="show every value whole (default: the first line of each string, clipped "
+        "to the terminal's width)",
+    )
+    tree.add_argument(
+        "--json",
+        action="store_true",
+        help="write the call tree as nested JSON objects (see the README)",
+    )
 
     tag = command("tag", _cmd_tag, "point a tag at an object, or delete a tag")
     tag.add_argument("name", metavar="NAME", help="the tag, e.g. experiments/best")
@@ -580,12 +812,28 @@ def _build_parser() -> _Parser:
 
 
 def _fail(message: str) -> int:
-    print(f"enact: error: {' '.join(message.split())}", file=sys.stderr)
+    if sys.stderr is not None:  # Else there is nowhere to say it: the status must do.
+        print(f"enact: error: {escape(' '.join(message.split()))}", file=sys.stderr)
     return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the enact command; returns the exit status."""
+    if sys.stdout is None:  # Started with stdout closed (`enact ls >&-`).
+        # Checked first: a command must not change the store and then fail to say so.
+        return _fail(
+            "standard output is closed, so nothing could be printed; "
+            "redirect it instead (for example >/dev/null)"
+        )
+    stdout = sys.stdout
+    sys.stdout = cast(TextIO, _Output(stdout))
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -598,14 +846,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 2
+    except _OutputError as e:
+        _silence_stdout()  # So that Python's own flush at exit does not fail again.
+        return _fail(str(e))
     except CliError as e:
         return _fail(str(e))
     except TypeNotRegisteredError as e:
-        return _fail(
-            f"cannot read an object of type {_registered_name(e.type_id)}: the type is not "
-            "registered in this process (pass --import MODULE to import the module that "
-            "defines it)"
-        )
+        return _fail(_not_registered(e.type_id))
     except StoreConfigError as e:
         return _fail(str(e))
     except BrokenPipeError:
@@ -614,8 +861,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except (EnactError, OSError) as e:
         return _fail(str(e) or type(e).__name__)
+    except RecursionError:
+        return _fail("the object is nested too deeply to show (past Python's recursion limit)")
     except KeyboardInterrupt:
-        print("enact: interrupted", file=sys.stderr)
+        if sys.stderr is not None:
+            print("enact: interrupted", file=sys.stderr)
         return 130
 
 

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from enact._tree import short, tree_lines
+from enact._tree import DEFAULT_WIDTH, short, tree_lines
 from enact_invoke import InputRequest, Invocation, Invokable, request_input, typed_invokable
 from enact_resource import NoneResource, Resource, Str, register
 from enact_store import Ref, Store
@@ -211,7 +211,7 @@ def run_demo(
         if not isinstance(request, InputRequest):  # pragma: no cover - the program always asks
             raise RuntimeError(f"the demo program did not pause on an input request: {request!r}")
         w.line()
-        for text in tree_lines(store.commit(paused)):
+        for text in tree_lines(store.commit(paused), DEFAULT_WIDTH - 4):
             w.line(text, 4)
 
         w.section("2. Answering the input request")

@@ -12,8 +12,21 @@ from time import time as wall_time
 from typing import Any
 
 from enact_resource import ResourceDict
-from enact_store._backend import REFRESH_INTERVAL, StorageBackend, check_tag_name
+from enact_store._backend import (
+    FORMAT_VERSION,
+    REFRESH_INTERVAL,
+    StorageBackend,
+    check_tag_name,
+)
 from enact_store._codec import decode_object, encode_object
+from enact_store._errors import (
+    NoStoreError,
+    NotAStoreError,
+    ReadOnlyStoreError,
+    StoreConfigError,
+    StoreError,
+    StoreFormatError,
+)
 from enact_store._ref import PackedResource, Ref, check_digest
 
 __all__ = ["FileBackend"]
@@ -28,23 +41,99 @@ class FileBackend(StorageBackend):
     Safe for many threads and processes at once: objects are immutable and
     named by content, and tags are replaced atomically.
 
+    The file ``format`` in the directory holds the store's format version (a
+    store written before versions were recorded has ``objects/`` but no
+    ``format``: version 0). Opening never creates anything in a directory
+    that is not a store: a store is created only with ``create=True`` where
+    nothing exists yet (no directory, or an empty one); ``read_only=True``
+    never writes, and every write then raises :class:`ReadOnlyStoreError`.
+
     Args:
-        root_dir: the store's directory (created if missing).
+        root_dir: the store's directory.
         durable: fsync each object and its directory before ``commit``
             returns, so committed objects survive a power loss as well as a
             process crash. With False they survive a process crash only.
+        create: create the store if nothing exists at ``root_dir``.
+        read_only: open for reading only.
+
+    Raises:
+        NoStoreError: nothing at ``root_dir`` and not ``create``.
+        NotAStoreError: ``root_dir`` is a file, or a directory that is not a store.
+        StoreFormatError: the store's format is newer than this release's.
     """
 
-    def __init__(self, root_dir: str | os.PathLike[str], *, durable: bool = True) -> None:
+    def __init__(
+        self,
+        root_dir: str | os.PathLike[str],
+        *,
+        durable: bool = True,
+        create: bool = True,
+        read_only: bool = False,
+    ) -> None:
         self._root = Path(root_dir).absolute()
         self._objects = self._root / "objects"
         self._tags = self._root / "tags"
         self._tmp = self._root / "tmp"
-        for directory in (self._objects, self._tags, self._tmp):
-            directory.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        self.format_version = self._open(create and not read_only)
         self._durable = durable
         # Object paths are built as text (pathlib costs microseconds per join).
         self._objects_dir = str(self._objects)
+
+    def _open(self, create: bool) -> int:
+        """Checks the directory is a store (creating one if asked); returns its format."""
+        root = self._root
+        format_file = root / _FORMAT_FILE
+        try:
+            if not root.exists():
+                if not create:
+                    raise NoStoreError(str(root), f"{root} does not exist")
+                root.mkdir(parents=True, exist_ok=True)
+                for directory in (self._objects, self._tags, self._tmp):
+                    directory.mkdir()
+                _write_format(format_file, FORMAT_VERSION)
+                return FORMAT_VERSION
+            if not root.is_dir():
+                raise NotAStoreError(f"Not an enact store: {root} is not a directory")
+            if format_file.is_file():
+                return _read_format(format_file)
+            if self._objects.is_dir():
+                return 0  # Written before format versions were recorded.
+            if any(root.iterdir()):
+                raise NotAStoreError(
+                    f"Not an enact store: {root} holds other files and no objects/ "
+                    "directory (left untouched)"
+                )
+            if not create:
+                raise NotAStoreError(f"Not an enact store: {root} is an empty directory")
+            for directory in (self._objects, self._tags, self._tmp):
+                directory.mkdir()
+            _write_format(format_file, FORMAT_VERSION)
+        except NoStoreError:
+            raise
+        except OSError as e:
+            raise StoreConfigError(f"Cannot open file store {root}: {e.strerror or e}") from e
+        return FORMAT_VERSION
+
+    def migrate(self) -> tuple[int | None, int | None]:
+        self._check_writable()
+        old = self.format_version
+        if old != FORMAT_VERSION:
+            _write_format(self._root / _FORMAT_FILE, FORMAT_VERSION)
+            self.format_version = FORMAT_VERSION
+        return old, self.format_version
+
+    def _temp_file(self, prefix: str) -> tuple[int, str]:
+        """A new temporary file in ``tmp/`` (made on first use, so opening writes nothing)."""
+        try:
+            return tempfile.mkstemp(dir=self._tmp, prefix=prefix, suffix=".tmp")
+        except FileNotFoundError:
+            self._tmp.mkdir(exist_ok=True)
+            return tempfile.mkstemp(dir=self._tmp, prefix=prefix, suffix=".tmp")
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"File store {self._root} is open read-only")
 
     @property
     def root_dir(self) -> Path:
@@ -59,6 +148,8 @@ class FileBackend(StorageBackend):
         return f"file {self._path(digest)}"
 
     def commit(self, packed_resource: PackedResource[Any]) -> None:
+        if self.read_only:
+            self._check_writable()
         path = self._path(packed_resource.ref.digest)
         try:
             written = os.stat(path).st_mtime
@@ -71,12 +162,20 @@ class FileBackend(StorageBackend):
                 os.utime(path)
 
     def _write_atomically(self, path: str | Path, data: bytes) -> None:
+        try:
+            self._write_file(path, data)
+        except OSError as e:
+            raise StoreError(
+                f"Cannot write to file store {self._root}: {e.strerror or e} ({path})"
+            ) from e
+
+    def _write_file(self, path: str | Path, data: bytes) -> None:
         directory = os.path.dirname(path)
         new_dir = not os.path.isdir(directory)
         if new_dir:
             os.makedirs(directory, exist_ok=True)
         name = os.path.basename(path)
-        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix=name[:16], suffix=".tmp")
+        fd, tmp = self._temp_file(name[:16])
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -103,7 +202,7 @@ class FileBackend(StorageBackend):
                 data = f.read()
         except FileNotFoundError:
             return None
-        return decode_object(ref.digest, data, f"file {path}")
+        return decode_object(ref.digest, data, f"file {path}", self)
 
     def read_raw(self, digest: str) -> bytes | None:
         """Returns the stored bytes of an object, or None."""
@@ -127,7 +226,7 @@ class FileBackend(StorageBackend):
         # more coarsely than time.time() (so an object written just after
         # gc started could look older than the start), and on a shared file
         # system it is the server's. Read it off a file created now.
-        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix="clock-", suffix=".tmp")
+        fd, tmp = self._temp_file("clock-")
         try:
             return os.fstat(fd).st_mtime
         finally:
@@ -148,11 +247,13 @@ class FileBackend(StorageBackend):
                         yield name, entry.stat().st_mtime
 
     def refresh(self, digests: Iterable[str]) -> None:
+        self._check_writable()
         for digest in digests:
             with contextlib.suppress(FileNotFoundError):
                 os.utime(self._path(digest))
 
     def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
+        self._check_writable()
         deleted = []
         for digest in digests:
             path = self._path(digest)
@@ -178,9 +279,11 @@ class FileBackend(StorageBackend):
         return check_digest(text)
 
     def set_tag(self, name: str, digest: str) -> None:
+        self._check_writable()
         self._write_atomically(self._tag_path(name), (check_digest(digest) + "\n").encode())
 
     def delete_tag(self, name: str) -> bool:
+        self._check_writable()
         try:
             self._tag_path(name).unlink()
         except FileNotFoundError:
@@ -243,6 +346,34 @@ def _kind(path: Path) -> str:
     if path.is_dir():
         return "directory"
     return "file" if path.is_file() else "entry"
+
+
+_FORMAT_FILE = "format"
+_FORMAT_PREFIX = "enact-store format "
+
+
+def _read_format(path: Path) -> int:
+    text = path.read_text(errors="replace").strip()
+    version = text.removeprefix(_FORMAT_PREFIX)
+    if not (text.startswith(_FORMAT_PREFIX) and version.isdigit()):
+        raise NotAStoreError(
+            f"Not an enact store: {path} does not name a format version (got {text[:40]!r})"
+        )
+    found = int(version)
+    if found > FORMAT_VERSION:
+        raise StoreFormatError(
+            f"File store {path.parent} has storage format {found}, newer than this "
+            f"enact-store reads (format {FORMAT_VERSION}): upgrade enact-store",
+            found,
+            FORMAT_VERSION,
+        )
+    return found
+
+
+def _write_format(path: Path, version: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{_FORMAT_PREFIX}{version}\n")
+    os.replace(tmp, path)
 
 
 def _fsync_dir(directory: str | Path) -> None:

@@ -13,8 +13,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from enact_store._backend import REFRESH_INTERVAL
-from enact_store._errors import StoreConfigError, StoreError
+from enact_store._backend import FORMAT_VERSION, REFRESH_INTERVAL
+from enact_store._errors import (
+    NoStoreError,
+    ReadOnlyStoreError,
+    StoreConfigError,
+    StoreError,
+    StoreFormatError,
+)
 from enact_store.backends._sql import PAGE, SqlBackend
 
 if TYPE_CHECKING:
@@ -42,6 +48,13 @@ _SCHEMA = (
     " data BYTEA NOT NULL, written DOUBLE PRECISION NOT NULL)",
     'CREATE TABLE IF NOT EXISTS tags (name TEXT COLLATE "C" PRIMARY KEY,'
     ' digest TEXT COLLATE "C" NOT NULL)',
+    # The store's format version (key 'format'); a store made before versions
+    # were recorded has no such table: version 0, the same layout.
+    "CREATE TABLE IF NOT EXISTS enact_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+_STAMP = (
+    "INSERT INTO enact_meta (key, value) VALUES ('format', %s)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
 # Serialises schema creation across clients: CREATE TABLE IF NOT EXISTS can
 # still fail when two sessions run it at the same moment.
@@ -101,12 +114,18 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
         max_size: the most connections the pool opens at once.
         timeout: seconds to wait for a free connection, or to keep retrying
             an operation, before raising :class:`StoreError`.
+        create: create the tables if the schema has none.
+        read_only: open for reading only: nothing is created or migrated,
+            sessions are read-only on the server too, and every write raises
+            :class:`ReadOnlyStoreError`.
 
     Raises:
         ImportError: psycopg or psycopg-pool is not installed
             (``pip install 'enact-store[postgres]'``).
         StoreConfigError: the DSN is invalid, the server cannot be reached,
             or the tables cannot be created.
+        NoStoreError: the schema has no store and not ``create``.
+        StoreFormatError: the store's format is newer than this release's.
 
     Durability: as for :class:`SqliteBackend`, objects committed outside a
     tracked invocation are durable when ``commit`` returns; a tracked
@@ -122,7 +141,14 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
     )
 
     def __init__(
-        self, dsn: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 30.0
+        self,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 30.0,
+        create: bool = True,
+        read_only: bool = False,
     ) -> None:
         try:
             import psycopg
@@ -155,6 +181,7 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
         self._min_size = min_size
         self._max_size = max_size
         self._timeout = timeout
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._closed = False
@@ -163,7 +190,7 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
         # only time out), and create the tables.
         try:
             with psycopg.connect(dsn, **self._kwargs) as conn:
-                _create_tables(conn)
+                self.format_version = _open_tables(conn, create and not read_only, self._display)
         except psycopg.Error as e:
             raise StoreConfigError(
                 f"Cannot open PostgreSQL store {self._display}: {_one_line(e)}"
@@ -187,6 +214,7 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
             max_size=self._max_size,
             timeout=self._timeout,
             name=f"enact-store {self._display}",
+            configure=_read_only_session if self.read_only else None,
             open=False,
         )
         pool.open(wait=False)
@@ -247,6 +275,23 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
                     ) from e
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+    # --- The format version. ---
+
+    def migrate(self) -> tuple[int | None, int | None]:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"PostgreSQL store {self._display} is open read-only")
+        old = self.format_version
+        if old != FORMAT_VERSION:
+
+            def stamp(conn: Connection[Any]) -> None:
+                with conn.transaction():
+                    conn.execute(_SCHEMA[2])
+                    conn.execute(_STAMP, (str(FORMAT_VERSION),))
+
+            self._run(stamp)
+            self.format_version = FORMAT_VERSION
+        return old, self.format_version
 
     # --- The server's clock; writing and deleting objects (the rest is in SqlBackend). ---
 
@@ -334,16 +379,44 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
         return f"PostgresBackend({self._display!r})"
 
 
-def _create_tables(conn: Connection[Any]) -> None:
-    """Creates the tables unless they exist (visible through the search_path)."""
+def _open_tables(conn: Connection[Any], create: bool, display: str) -> int:
+    """Finds the tables (creating them if asked and missing); returns the format version."""
     exists = "SELECT to_regclass('objects') IS NOT NULL AND to_regclass('tags') IS NOT NULL"
     row = conn.execute(exists).fetchone()
-    if row is not None and row[0]:
-        return
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-        for statement in _SCHEMA:
-            conn.execute(statement)
+    if not (row is not None and row[0]):
+        if not create:
+            raise NoStoreError(display, "the schema has no enact tables: objects, tags")
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            fresh = conn.execute("SELECT to_regclass('objects') IS NULL").fetchone()
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            if fresh is not None and fresh[0]:
+                conn.execute(_STAMP, (str(FORMAT_VERSION),))
+    version = _format_version(conn)
+    if version > FORMAT_VERSION:
+        raise StoreFormatError(
+            f"PostgreSQL store {display} has storage format {version}, newer than this "
+            f"enact-store reads (format {FORMAT_VERSION}): upgrade enact-store",
+            version,
+            FORMAT_VERSION,
+        )
+    return version
+
+
+def _format_version(conn: Connection[Any]) -> int:
+    row = conn.execute("SELECT to_regclass('enact_meta') IS NOT NULL").fetchone()
+    if not (row is not None and row[0]):
+        return 0
+    found = conn.execute("SELECT value FROM enact_meta WHERE key = 'format'").fetchone()
+    if found is None or not str(found[0]).isdigit():
+        return 0
+    return int(found[0])
+
+
+def _read_only_session(conn: Connection[Any]) -> None:
+    """Makes a pooled connection's transactions read-only on the server."""
+    conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
 
 
 def _transient(error: Exception) -> bool:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from enact_resource import ResourceDict
 from enact_store._backend import StorageBackend, check_tag_name
 from enact_store._codec import decode_object, encode_object
+from enact_store._errors import ReadOnlyStoreError
 from enact_store._ref import PackedResource, Ref, check_digest
 
 __all__ = ["PAGE", "READ_PAGE", "SqlBackend"]
@@ -116,11 +117,18 @@ class SqlBackend(StorageBackend, Generic[_C]):
     def location(self, digest: str) -> str:
         return f"{self._place} objects row {check_digest(digest)}"
 
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"{self._place} is open read-only")
+
     def commit(self, packed_resource: PackedResource[Any]) -> None:
+        if self.read_only:
+            self._check_writable()
         digest = check_digest(packed_resource.ref._digest)
         self._insert(digest, encode_object(packed_resource))
 
     def commit_many(self, packed_resources: Iterable[PackedResource[Any]]) -> None:
+        self._check_writable()
         # Encode everything first: a value that cannot be written fails
         # before anything is stored. One row per digest.
         rows = {
@@ -140,7 +148,7 @@ class SqlBackend(StorageBackend, Generic[_C]):
         data = self._read(digest)
         if data is None:
             return None
-        return decode_object(digest, data, functools.partial(self.location, digest))
+        return decode_object(digest, data, functools.partial(self.location, digest), self)
 
     def read_raw(self, digest: str) -> bytes | None:
         """Returns the stored bytes of an object, or None."""
@@ -191,11 +199,13 @@ class SqlBackend(StorageBackend, Generic[_C]):
             after = page[-1][0]
 
     def refresh(self, digests: Iterable[str]) -> None:
+        self._check_writable()
         checked = [check_digest(digest) for digest in digests]
         for start in range(0, len(checked), PAGE):
             self._run(functools.partial(self._refresh_batch, checked[start : start + PAGE]))
 
     def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
+        self._check_writable()
         checked = [check_digest(digest) for digest in digests]
         limit = float("inf") if older_than is None else float(older_than)
         done: list[str] = []
@@ -205,6 +215,7 @@ class SqlBackend(StorageBackend, Generic[_C]):
         return done
 
     def delete_all_or_none(self, digests: Iterable[str], older_than: float) -> bool:
+        self._check_writable()
         checked = list(dict.fromkeys(check_digest(digest) for digest in digests))
         if not checked:
             return True
@@ -223,6 +234,7 @@ class SqlBackend(StorageBackend, Generic[_C]):
         return check_digest(row[0])
 
     def set_tag(self, name: str, digest: str) -> None:
+        self._check_writable()
         check_tag_name(name)
         check_digest(digest)
         p = self._PARAM
@@ -233,6 +245,7 @@ class SqlBackend(StorageBackend, Generic[_C]):
         self._run(lambda conn: conn.execute(sql, (name, digest)))
 
     def delete_tag(self, name: str) -> bool:
+        self._check_writable()
         check_tag_name(name)
         sql = f"DELETE FROM tags WHERE name = {self._PARAM}"
         count = self._run(lambda conn: conn.execute(sql, (name,)).rowcount)

@@ -13,8 +13,15 @@ from pathlib import Path
 from time import time as wall_time
 from typing import Any, TypeVar
 
-from enact_store._backend import REFRESH_INTERVAL
-from enact_store._errors import StoreConfigError, StoreError
+from enact_store._backend import FORMAT_VERSION, REFRESH_INTERVAL
+from enact_store._errors import (
+    NoStoreError,
+    NotAStoreError,
+    ReadOnlyStoreError,
+    StoreConfigError,
+    StoreError,
+    StoreFormatError,
+)
 from enact_store.backends._sql import READ_PAGE, SqlBackend
 
 __all__ = ["SqliteBackend"]
@@ -28,6 +35,10 @@ _SCHEMA = (
     " (digest TEXT PRIMARY KEY, data BLOB NOT NULL, written REAL NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS tags (name TEXT PRIMARY KEY, digest TEXT NOT NULL)",
 )
+# Marks the file as an enact store (the header's application id, "enac"); the
+# header's user_version holds the store's format version.
+_APPLICATION_ID = 0x656E6163
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 # Insert an object; re-committing one refreshes its time once it is older than
 # REFRESH_INTERVAL (so a writer using it again protects it from gc, without
 # rewriting the row on every duplicate commit).
@@ -74,10 +85,27 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
     returns or raises; a process killed during the invocation loses that
     invocation's objects, never earlier ones.
 
+    Opening never changes a file that is not an enact store: it is recognised
+    from its header (the application id that marks enact stores, or, for a
+    store written before that mark, its two tables) and refused with
+    :class:`NotAStoreError`, byte for byte untouched. A store is created
+    (directory, file, tables) only with ``create=True`` and only where
+    nothing exists yet (no file, or an empty one). ``read_only=True`` opens
+    the file read-only (also in a directory the user cannot write) and never
+    writes; every write raises :class:`ReadOnlyStoreError`.
+
     Args:
-        path: the database file (created if missing).
+        path: the database file.
         timeout: how long, in seconds, to wait for another writer before
             giving up with a :class:`StoreError`.
+        create: create the store if nothing exists at ``path``.
+        read_only: open for reading only.
+
+    Raises:
+        NoStoreError: nothing at ``path`` and not ``create`` (or read-only).
+        NotAStoreError: ``path`` is a directory, or a file that is not an
+            enact store.
+        StoreFormatError: the store's format is newer than this release's.
     """
 
     batches_commits = True
@@ -89,19 +117,105 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         " OR typeof(written) NOT IN ('integer', 'real')"
     )
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        create: bool = True,
+        read_only: bool = False,
+    ) -> None:
         self._path = Path(path).absolute()
         self._place = f"sqlite {self._path}"
         self._timeout = timeout
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._local = threading.local()
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._pid = os.getpid()
         self._closed = False
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        # Open now, so that a bad path or a file that is not a database fails
-        # here rather than at the first commit; this also creates the tables.
-        self._run(lambda conn: None)
+        self._uri: str | None = None  # How read-only connections open the file.
+        if self._probe(create and not read_only):
+            self._create()
+        # Open now, so that a file SQLite cannot use fails here rather than at
+        # the first commit; and learn the store's format version.
+        self.format_version = self._run(_read_format)
+        if self.format_version is None:
+            raise NotAStoreError(
+                f"Not an enact store: {self._path} is an SQLite database without "
+                "enact's tables (left untouched)"
+            )
+        if self.format_version > FORMAT_VERSION:
+            raise StoreFormatError(
+                f"SQLite store {self._path} has storage format {self.format_version}, newer "
+                f"than this enact-store reads (format {FORMAT_VERSION}): upgrade enact-store",
+                self.format_version,
+                FORMAT_VERSION,
+            )
+
+    def _probe(self, create: bool) -> bool:
+        """Checks what is at the path without opening it; returns whether to create a store."""
+        path = self._path
+        try:
+            if path.is_dir():
+                raise NotAStoreError(f"Not an enact store: {path} is a directory")
+            if not path.exists():
+                if not create:
+                    raise NoStoreError(str(path), f"{path} does not exist")
+                return True
+            with open(path, "rb") as f:
+                header = f.read(100)
+        except NoStoreError:
+            raise
+        except OSError as e:
+            raise StoreConfigError(f"Cannot open SQLite store {path}: {e.strerror or e}") from e
+        if not header:
+            if not create:
+                raise NotAStoreError(f"Not an enact store: {path} is an empty file")
+            return True
+        if not header.startswith(_SQLITE_MAGIC) or len(header) < 100:
+            raise NotAStoreError(
+                f"Not an enact store: {path} is not an SQLite database (left untouched)"
+            )
+        application_id = int.from_bytes(header[68:72], "big")
+        if application_id not in (0, _APPLICATION_ID):
+            raise NotAStoreError(
+                f"Not an enact store: {path} is another program's SQLite database "
+                f"(application id {application_id:#x}; left untouched)"
+            )
+        if application_id == 0 and not _has_tables(path):
+            raise NotAStoreError(
+                f"Not an enact store: {path} is an SQLite database without enact's tables "
+                "(left untouched)"
+            )
+        return False
+
+    def _create(self) -> None:
+        """Creates the file, its directory and the tables, stamped with the format version."""
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreConfigError(
+                f"Cannot create SQLite store {self._path}: {e.strerror or e}"
+            ) from e
+
+        # A connection of its own, in rollback-journal mode, so that the
+        # header (application id, format version) is in the file itself at
+        # once; the store's own connections then switch it to WAL mode.
+        try:
+            conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                if conn.execute("PRAGMA application_id").fetchone()[0] == 0:
+                    conn.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+                    conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+        except sqlite3.Error as e:
+            raise StoreConfigError(f"Cannot create SQLite store {self._path}: {e}") from e
 
     @property
     def path(self) -> Path:
@@ -132,6 +246,8 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         self._pid = os.getpid()
 
     def _connect(self) -> _Connection:
+        if self.read_only:
+            return self._connect_read_only()
         try:
             conn = sqlite3.connect(
                 self._path,
@@ -149,12 +265,47 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
                     f"Cannot use WAL mode for SQLite store {self._path} (got {mode!r})"
                 )
             conn.execute("PRAGMA synchronous=NORMAL")
-            for statement in _SCHEMA:
-                conn.execute(statement)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _connect_read_only(self) -> _Connection:
+        """A connection that cannot write: ``mode=ro``, or ``immutable`` where SQLite needs it.
+
+        A database in WAL mode needs its shared-memory file beside it; in a
+        directory the user cannot write, where that file cannot be made,
+        SQLite opens the file only as immutable. That is exact when no
+        write-ahead log holds changes not yet in the file, which is checked.
+        """
+        uris = [self._uri] if self._uri else [f"{self._path.as_uri()}?mode=ro"]
+        wal = self._path.with_name(self._path.name + "-wal")
+        if self._uri is None and not (wal.exists() and wal.stat().st_size > 0):
+            uris.append(f"{self._path.as_uri()}?mode=ro&immutable=1")
+        error: sqlite3.Error | None = None
+        for uri in uris:
+            try:
+                conn = sqlite3.connect(
+                    uri,
+                    uri=True,
+                    timeout=self._timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                    factory=_Connection,
+                )
+                conn.execute("SELECT 1 FROM objects LIMIT 1").fetchall()
+            except sqlite3.Error as e:
+                error = e
+                continue
+            self._uri = uri
+            return conn
+        advice = (
+            " (its write-ahead log holds changes that only a process that can write "
+            "the directory can read)"
+            if wal.exists()
+            else ""
+        )
+        raise StoreConfigError(f"Cannot open SQLite store {self._path} read-only: {error}{advice}")
 
     def _run(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
         """Runs ``operation`` on this thread's connection, retrying while the database is busy.
@@ -187,6 +338,24 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
                     ) from e
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+
+    # --- The format version. ---
+
+    def migrate(self) -> tuple[int | None, int | None]:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"SQLite store {self._path} is open read-only")
+        old = self.format_version
+
+        def stamp(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+            conn.execute("COMMIT")
+
+        if old != FORMAT_VERSION:
+            self._run(stamp)  # Version 0 has version 1's layout: only the stamp differs.
+            self.format_version = FORMAT_VERSION
+        return old, self.format_version
 
     # --- Writing and deleting objects (the rest is in SqlBackend). ---
 
@@ -272,3 +441,39 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
 
     def __repr__(self) -> str:
         return f"SqliteBackend({str(self._path)!r})"
+
+
+def _read_format(conn: sqlite3.Connection) -> int | None:
+    """The store's format version: its stamp, 0 for an unstamped store, None if not a store."""
+    application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if application_id == _APPLICATION_ID:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return 0 if {"objects", "tags"} <= names else None
+
+
+def _has_tables(path: Path) -> bool:
+    """Whether an unstamped database has enact's tables, read without changing anything.
+
+    Opened immutable (no lock, no shared-memory or log file made beside it),
+    which sees what the file itself holds; a store whose tables are still
+    only in its write-ahead log is opened normally, read-only.
+    """
+    for query in ("?mode=ro&immutable=1", "?mode=ro"):
+        try:
+            conn = sqlite3.connect(f"{path.as_uri()}{query}", uri=True)
+        except sqlite3.Error:
+            continue
+        try:
+            names = {
+                row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        except sqlite3.Error:
+            names = set()
+        finally:
+            conn.close()
+        if {"objects", "tags"} <= names:
+            return True
+        if not path.with_name(path.name + "-wal").exists():
+            return False
+    return False

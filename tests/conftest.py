@@ -1,7 +1,9 @@
-"""Fixtures of the store tests: one backend factory per backend kind.
+"""Fixtures shared by every test folder: one backend factory per backend kind.
 
-The conformance tests run against every kind in _store_testlib.BACKEND_KINDS.
-To add a backend, add it there and a branch in BackendFactory._open.
+Backend behaviour is tested once, on every kind in
+_store_testlib.BACKEND_KINDS (memory, file, sqlite, and postgres where a
+server is configured, always in CI). To add a backend, add it there and a
+branch in BackendFactory._open.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import pytest
 
 import enact_store as es
 
-# The helper module beside this file (_store_testlib) must be importable by
+# The helper module of the store tests (_store_testlib) must be importable by
 # the same name here and in child processes, whatever pytest's import mode.
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+STORE_TESTS = Path(__file__).resolve().parent / "store"
+if str(STORE_TESTS) not in sys.path:
+    sys.path.insert(0, str(STORE_TESTS))
 
 from _store_testlib import (  # noqa: E402
     BACKEND_KINDS,
