@@ -59,6 +59,34 @@ class _Connection(sqlite3.Connection):
     """A connection that can be weakly referenced (so close() can reach them all)."""
 
 
+# The files this process has open through SQLite connections, by (device,
+# inode). POSIX drops every lock a process holds on a file when the process
+# closes any descriptor of that file: reading the header of such a file with
+# open(), or through an immutable connection (which takes no lock and closes
+# its descriptor at once), would drop the locks of this process's own
+# connections; another process closing its last connection would then take
+# itself for the last one and delete the write-ahead log under them, and
+# what they commit afterwards would be lost. A file listed here was checked
+# when it was first opened: it is not probed again.
+_OPEN_FILES: dict[tuple[int, int], weakref.WeakSet[_Connection]] = {}
+# A forked child holds none of its parent's locks.
+os.register_at_fork(after_in_child=_OPEN_FILES.clear)
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _held_open(path: Path) -> bool:
+    """Whether this process has the file open through an SQLite connection."""
+    key = _file_key(path)
+    return key is not None and bool(_OPEN_FILES.get(key))
+
+
 class SqliteBackend(SqlBackend[sqlite3.Connection]):
     """Stores objects in one SQLite database file.
 
@@ -156,6 +184,8 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
     def _probe(self, create: bool) -> bool:
         """Checks what is at the path without opening it; returns whether to create a store."""
         path = self._path
+        if _held_open(path):
+            return False  # A store this process has open (see _OPEN_FILES).
         try:
             if path.is_dir():
                 raise NotAStoreError(f"Not an enact store: {path} is a directory")
@@ -235,6 +265,9 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
             self._local.conn = conn
             with self._lock:
                 self._connections.add(conn)
+            key = _file_key(self._path)
+            if key is not None:
+                _OPEN_FILES.setdefault(key, weakref.WeakSet()).add(conn)
         return conn
 
     def _forget_inherited_connections(self) -> None:
@@ -280,7 +313,11 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         """
         uris = [self._uri] if self._uri else [f"{self._path.as_uri()}?mode=ro"]
         wal = self._path.with_name(self._path.name + "-wal")
-        if self._uri is None and not (wal.exists() and wal.stat().st_size > 0):
+        if (
+            self._uri is None
+            and not (wal.exists() and wal.stat().st_size > 0)
+            and not _held_open(self._path)  # (Immutable drops this process's locks.)
+        ):
             uris.append(f"{self._path.as_uri()}?mode=ro&immutable=1")
         error: sqlite3.Error | None = None
         for uri in uris:
@@ -435,6 +472,9 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
             connections = list(self._connections)
             self._connections = weakref.WeakSet()
         self._local = threading.local()
+        for held in _OPEN_FILES.values():
+            for conn in connections:
+                held.discard(conn)
         for conn in connections:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
