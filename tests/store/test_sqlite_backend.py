@@ -6,6 +6,8 @@ The behaviour it shares with PostgresBackend is in test_sql_backends.py.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,3 +110,41 @@ def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> Non
     with pytest.raises(es.StoreError, match="not an SQLite database"):
         es.SqliteBackend(path)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("second", ["read-write", "read-only"])
+def test_opening_a_store_twice_in_a_process_loses_nothing_it_commits_later(
+    db: Path, second: str
+) -> None:
+    # Probing the file again for the second backend (its header read with
+    # open(), or an immutable connection) must not drop the locks of the
+    # first one's connections: another process closing its last connection
+    # would take itself for the last, delete the write-ahead log under them,
+    # and what they commit afterwards would be seen by no other process.
+    first = es.Store(es.SqliteBackend(db))
+    first.commit(Box("before"))
+    again = es.SqliteBackend(db, read_only=second == "read-only")
+    again.has(es.Ref(er.digest(Box("before"))))
+    child = (
+        "import sys; sys.path.insert(0, sys.argv[2])\n"
+        "import _store_testlib as t, enact_store as es\n"
+        "s = es.Store(es.SqliteBackend(sys.argv[1])); s.commit(t.Box('from another process'))\n"
+        "s.close()\n"
+    )
+    here = str(Path(__file__).parent)
+    subprocess.run([sys.executable, "-c", child, str(db), here], check=True, timeout=60)
+
+    after = first.commit(Box("after"))
+
+    check = (
+        "import sys; sys.path.insert(0, sys.argv[2]); import enact_store as es\n"
+        "b = es.SqliteBackend(sys.argv[1], read_only=True)\n"
+        "sys.exit(0 if b.has(es.Ref(sys.argv[3])) else 3)\n"
+    )
+    seen = subprocess.run(
+        [sys.executable, "-c", check, str(db), here, after.digest], timeout=60, check=False
+    )
+    assert seen.returncode == 0
+    assert db.with_name(db.name + "-wal").exists()
+    again.close()
+    first.close()

@@ -373,8 +373,8 @@ class Store:
         return data
 
     def verify(self, progress: Progress | None = None) -> VerifyReport:
-        """Checks every object hashes to its digest; reports corrupt, unreadable and
-        dangling refs (see :func:`enact_store.verify`)."""
+        """Checks every object hashes to its digest; reports corrupt and unreadable
+        objects, dangling refs and malformed entries (see :func:`enact_store.verify`)."""
         from enact_store._maintenance import verify
 
         return verify(self, progress)
@@ -387,7 +387,14 @@ class Store:
         dry_run: bool = False,
         progress: Progress | None = None,
     ) -> GcReport:
-        """Deletes objects unreachable from tags and ``roots`` (see :func:`enact_store.gc`)."""
+        """Deletes objects unreachable from tags and ``roots`` (see :func:`enact_store.gc`).
+
+        ``grace_period`` defaults to :data:`DEFAULT_GRACE_PERIOD` (an hour).
+
+        Raises:
+            GcRefused: gc met an object it cannot read or verify, or a
+                malformed entry; nothing was deleted.
+        """
         from enact_store._maintenance import DEFAULT_GRACE_PERIOD, gc
 
         if self._backend.read_only and not dry_run:

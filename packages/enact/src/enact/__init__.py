@@ -15,6 +15,7 @@ from enact._errors import (
     EnactError,
     ExceptionResource,
     FieldTypeError,
+    GcRefused,
     InputChanged,
     InputRequest,
     InputRequestOutsideInvocation,
@@ -75,6 +76,7 @@ from enact_resource import (
     register,
 )
 from enact_store import (
+    DEFAULT_GRACE_PERIOD,
     FORMAT_VERSION,
     CopyReport,
     FileBackend,
@@ -84,6 +86,7 @@ from enact_store import (
     PostgresBackend,
     PPrinter,
     PPValue,
+    Problem,
     Ref,
     SqliteBackend,
     StorageBackend,
@@ -104,6 +107,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "DEFAULT_GRACE_PERIOD",
     "FORMAT_VERSION",
     "Bytes",
     "CopyReport",
@@ -116,6 +120,7 @@ __all__ = [
     "FieldValue",
     "FileBackend",
     "Float",
+    "GcRefused",
     "GcReport",
     "Image",
     "InMemoryBackend",
@@ -142,6 +147,7 @@ __all__ = [
     "PPrinter",
     "PackedResource",
     "PostgresBackend",
+    "Problem",
     "ReadOnlyStoreError",
     "Ref",
     "RefError",

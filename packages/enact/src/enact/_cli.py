@@ -45,11 +45,14 @@ from enact_resource import (
     TypeNotRegisteredError,
 )
 from enact_store import (
+    DEFAULT_GRACE_PERIOD,
     FORMAT_VERSION,
     CorruptionError,
     FileBackend,
+    GcRefused,
     NoStoreError,
     NotFound,
+    Problem,
     Ref,
     SqliteBackend,
     Store,
@@ -322,6 +325,12 @@ class _Progress:
     def _text(self) -> str:
         return f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
 
+    def clear(self) -> None:
+        """Clears the progress line on a terminal (and writes nothing otherwise)."""
+        if self._tty:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
     def finish(self, summary: str) -> None:
         """Clears the progress line (terminal) or writes ``label: summary`` (otherwise)."""
         if self._tty:
@@ -538,13 +547,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         progress = _Progress("verify")
         report = store.verify(progress=progress)
     progress.finish(f"{report.checked} of {progress.total or 0} objects read")
-    problems = [
-        *(f"corrupt     {d}: {detail}" for d, detail in report.corrupt),
-        *(f"unreadable  {d}: {_unreadable(detail)}" for d, detail in report.unreadable),
-        *(f"dangling    {src} -> {d} (missing)" for src, d in report.dangling),
-    ]
-    for line in problems:
-        print(escape(" ".join(line.split("\n"))))
+    problems = report.problems
+    for problem in problems:
+        print(_problem_line(problem))
     if problems:
         print(f"{_plural(len(problems), 'problem')} in {url} ({report.checked} objects verified)")
         return 1
@@ -552,24 +557,42 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _unreadable(detail: str) -> str:
-    """Shortens verify's detail for an object of a type this process does not know."""
-    found = re.match(r'TypeNotRegisteredError: .*?"name": "([^"]+)"', detail)
-    if found is None:
-        return detail
-    if found[1].startswith("__main__."):
-        return (
-            f"type {found[1]} was defined in a script run as __main__ "
-            "(pass --import path/to/that_script.py to read it)"
+def _problem_line(problem: Problem) -> str:
+    """One line for a problem verify or gc found: its kind, what it concerns, why."""
+    if problem.kind == "dangling":
+        text = f"{problem.referrer} -> {problem.digest} (missing)"
+    elif problem.kind == "malformed":
+        text = f"{problem.location}: {problem.detail}"
+    elif problem.kind == "unregistered":
+        name = problem.type_name or ""
+        hint = (
+            "pass --import path/to/that_script.py to read it (its type was defined in a "
+            "script run as __main__)"
+            if name.startswith("__main__.")
+            else "pass --import MODULE to read it"
         )
-    return f"type {found[1]} is not registered (pass --import MODULE to read it)"
+        text = f"{problem.digest}: {problem.detail} ({hint})"
+    else:
+        where = f" ({problem.location})" if problem.location else ""
+        text = f"{problem.digest}: {problem.detail}{where}"
+    return escape(" ".join(f"{problem.kind:<11} {text}".splitlines()))
 
 
 def _cmd_gc(args: argparse.Namespace) -> int:
     url = _store_url(args)
     with _opened(url, read_only=args.dry_run) as store:
         progress = _Progress("gc")
-        report = store.gc(grace_period=args.grace, dry_run=args.dry_run, progress=progress)
+        try:
+            report = store.gc(grace_period=args.grace, dry_run=args.dry_run, progress=progress)
+        except GcRefused as e:
+            progress.clear()
+            for problem in e.problems:
+                print(_problem_line(problem))
+            sys.stdout.flush()
+            raise CliError(
+                f"gc deleted nothing: {_plural(len(e.problems), 'problem')} in {url} could hide "
+                "what is still in use (listed above; see `enact verify`)"
+            ) from e
     unreachable = len(report.deleted) + report.kept_recent
     progress.finish(f"{report.reachable} reachable, {unreachable} unreachable")
     verb = "would delete" if args.dry_run else "deleted"
@@ -581,6 +604,13 @@ def _cmd_gc(args: argparse.Namespace) -> int:
         print(
             f"kept {report.kept_recent} unreachable objects younger than the grace period "
             f"({args.grace:g} s; a concurrent writer may still need them; see --grace)"
+        )
+    for problem in report.dangling:
+        print(_problem_line(problem))
+    if report.dangling:
+        print(
+            f"{_plural(len(report.dangling), 'ref')} from the tags' trees to objects the "
+            "store lacks (already lost; see `enact verify`)"
         )
     return 0
 
@@ -905,9 +935,10 @@ def _build_parser() -> _Parser:
     gc.add_argument(
         "--grace",
         type=_seconds,
-        default=3600.0,
+        default=DEFAULT_GRACE_PERIOD,
         metavar="SECONDS",
-        help="keep unreachable objects written less than SECONDS ago (default: 3600)",
+        help="keep unreachable objects written less than SECONDS ago "
+        f"(default: {DEFAULT_GRACE_PERIOD:g})",
     )
     gc.add_argument("--dry-run", action="store_true", help="only report what would be deleted")
 

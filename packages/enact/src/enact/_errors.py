@@ -23,6 +23,8 @@ built-in exception it resembles (in parentheses), so ``except TypeError`` or
     │   │   ├── NotFound (LookupError)          the store has no object with that digest
     │   │   ├── RefError (ValueError)           a malformed digest or an invalid reference
     │   │   ├── CorruptionError                 stored data does not hash to its digest
+    │   │   ├── GcRefused                       gc deleted nothing: it met objects or
+    │   │   │                                   entries it cannot read (.problems)
     │   │   ├── UnsupportedOperation (NotImplementedError)
     │   │   │                                   the backend lacks an optional capability
     │   │   ├── ReadOnlyStoreError (PermissionError)
@@ -84,6 +86,7 @@ from enact_resource import (
 )
 from enact_store import (
     CorruptionError,
+    GcRefused,
     NoActiveStoreError,
     NoStoreError,
     NotAStoreError,
@@ -102,6 +105,7 @@ __all__ = [
     "EnactError",
     "ExceptionResource",
     "FieldTypeError",
+    "GcRefused",
     "InputChanged",
     "InputRequest",
     "InputRequestOutsideInvocation",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -212,6 +213,15 @@ class FileBackend(StorageBackend):
         except FileNotFoundError:
             return None
 
+    def read_raw_many(self, digests: Iterable[str]) -> dict[str, bytes]:
+        """Returns the stored bytes of those of the objects the backend has, by digest."""
+        found = {}
+        for digest in digests:
+            data = self.read_raw(digest)
+            if data is not None:
+                found[digest] = data
+        return found
+
     def now(self) -> float:
         # The clock that stamps objects is the file system's: it may tick
         # more coarsely than time.time() (so an object written just after
@@ -225,14 +235,15 @@ class FileBackend(StorageBackend):
             os.unlink(tmp)
 
     def iter_objects(self) -> Iterator[tuple[str, float]]:
+        # Anything else in objects/ is skipped here and reported by problems().
         for shard in sorted(self._objects.iterdir()):
-            if not shard.is_dir():
+            if not (_SHARD.fullmatch(shard.name) and shard.is_dir()):
                 continue
             with os.scandir(shard) as entries:
                 found = sorted(entries, key=lambda entry: entry.name)
             for entry in found:
                 name = entry.name
-                if len(name) == 64 and name.startswith(shard.name):
+                if name.startswith(shard.name) and _HEX64.fullmatch(name) and entry.is_file():
                     with contextlib.suppress(FileNotFoundError):
                         yield name, entry.stat().st_mtime
 
@@ -320,15 +331,59 @@ class FileBackend(StorageBackend):
     def list_tags(self) -> dict[str, str]:
         tags = {}
         for path in sorted(self._tags.iterdir()):
-            name = path.name.replace("%2F", "/")
+            if not path.is_file():
+                continue  # Not a tag: reported by problems().
+            name = _tag_name(path.name)
             with contextlib.suppress(ValueError):  # Not a tag file: skip it.
                 value = self.get_tag(name)
                 if value is not None:
                     tags[name] = value
         return tags
 
+    def problems(self) -> Iterator[tuple[str, str]]:
+        for shard in sorted(self._objects.iterdir()):
+            if not (_SHARD.fullmatch(shard.name) and shard.is_dir()):
+                yield f"file {shard}", f"a stray {_kind(shard)} in objects/, not a shard directory"
+                continue
+            for path in sorted(shard.iterdir()):
+                name = path.name
+                if not (name.startswith(shard.name) and _HEX64.fullmatch(name)):
+                    yield f"file {path}", f"a stray {_kind(path)}, not named by an object's digest"
+                elif not path.is_file():
+                    yield f"file {path}", f"a {_kind(path)} where an object file should be"
+        for path in sorted(self._tags.iterdir()):
+            if not path.is_file():
+                yield f"file {path}", f"a stray {_kind(path)} in tags/, not a tag file"
+                continue
+            name = _tag_name(path.name)
+            try:
+                check_tag_name(name)
+            except ValueError:
+                yield f"file {path}", f"a stray file in tags/: {name!r:.100} is not a tag name"
+                continue
+            try:
+                self.get_tag(name)
+            except (ValueError, OSError) as e:
+                yield f"file {path}", f"tag {name!r} does not hold a digest: {e}"
+
     def __repr__(self) -> str:
         return f"FileBackend({str(self._root)!r})"
+
+
+_SHARD = re.compile(r"[0-9a-f]{2}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _tag_name(file_name: str) -> str:
+    """The tag a file in tags/ holds (see FileBackend._tag_path)."""
+    return file_name.replace("%2F", "/")
+
+
+def _kind(path: Path) -> str:
+    """'file', 'directory' or 'entry' (a FIFO, a device, a dangling link...), for messages."""
+    if path.is_dir():
+        return "directory"
+    return "file" if path.is_file() else "entry"
 
 
 _FORMAT_FILE = "format"

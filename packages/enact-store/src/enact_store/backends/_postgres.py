@@ -135,6 +135,10 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
 
     batches_commits = True
     _PARAM = "%s"
+    # The columns are typed: only a digest's text or a NaN time can be wrong.
+    _MALFORMED_OBJECTS = (
+        "SELECT digest, written FROM objects WHERE digest !~ '^[0-9a-f]{64}$' OR written = 'NaN'"
+    )
 
     def __init__(
         self,
@@ -327,6 +331,27 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
         conn.execute(
             f"UPDATE objects SET written = {_SERVER_NOW} WHERE digest = ANY(%s::text[])", (batch,)
         )
+
+    def _delete_all(self, digests: list[str], limit: float, conn: Connection[Any]) -> bool:
+        import psycopg
+
+        # The delete locks its rows: a concurrent refresh waits for the
+        # outcome, and one committed before is seen (its row is not old).
+        deleted = False
+        with conn.transaction() as transaction:
+            rows = conn.execute(
+                "DELETE FROM objects WHERE digest = ANY(%s::text[]) AND written < %s"
+                " RETURNING digest",
+                (digests, limit),
+            ).fetchall()
+            if len(rows) != len(digests):
+                raise psycopg.Rollback(transaction)  # Leaves the block, undoing the delete.
+            deleted = True
+        return deleted
+
+    def _fetch_many(self, batch: list[str], conn: Connection[Any]) -> list[tuple[str, Any]]:
+        sql = "SELECT digest, data FROM objects WHERE digest = ANY(%s::text[])"
+        return conn.execute(sql, (batch,), binary=True).fetchall()
 
     def _delete_batch(self, batch: list[str], limit: float, conn: Connection[Any]) -> list[str]:
         rows = conn.execute(

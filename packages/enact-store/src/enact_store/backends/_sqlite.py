@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 from time import time as wall_time
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from enact_store._backend import FORMAT_VERSION, REFRESH_INTERVAL
 from enact_store._errors import (
@@ -22,7 +22,7 @@ from enact_store._errors import (
     StoreError,
     StoreFormatError,
 )
-from enact_store.backends._sql import SqlBackend
+from enact_store.backends._sql import READ_PAGE, SqlBackend
 
 __all__ = ["SqliteBackend"]
 
@@ -57,6 +57,34 @@ _INHERITED: list[sqlite3.Connection] = []
 
 class _Connection(sqlite3.Connection):
     """A connection that can be weakly referenced (so close() can reach them all)."""
+
+
+# The files this process has open through SQLite connections, by (device,
+# inode). POSIX drops every lock a process holds on a file when the process
+# closes any descriptor of that file: reading the header of such a file with
+# open(), or through an immutable connection (which takes no lock and closes
+# its descriptor at once), would drop the locks of this process's own
+# connections; another process closing its last connection would then take
+# itself for the last one and delete the write-ahead log under them, and
+# what they commit afterwards would be lost. A file listed here was checked
+# when it was first opened: it is not probed again.
+_OPEN_FILES: dict[tuple[int, int], weakref.WeakSet[_Connection]] = {}
+# A forked child holds none of its parent's locks.
+os.register_at_fork(after_in_child=_OPEN_FILES.clear)
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _held_open(path: Path) -> bool:
+    """Whether this process has the file open through an SQLite connection."""
+    key = _file_key(path)
+    return key is not None and bool(_OPEN_FILES.get(key))
 
 
 class SqliteBackend(SqlBackend[sqlite3.Connection]):
@@ -110,6 +138,12 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
 
     batches_commits = True
     _PARAM = "?"
+    # SQLite keeps whatever a column is given (a text time, a blob digest).
+    _MALFORMED_OBJECTS = (
+        "SELECT digest, written FROM objects WHERE typeof(digest) != 'text'"
+        " OR length(digest) != 64 OR digest GLOB '*[^0-9a-f]*'"
+        " OR typeof(written) NOT IN ('integer', 'real')"
+    )
 
     def __init__(
         self,
@@ -150,6 +184,8 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
     def _probe(self, create: bool) -> bool:
         """Checks what is at the path without opening it; returns whether to create a store."""
         path = self._path
+        if _held_open(path):
+            return False  # A store this process has open (see _OPEN_FILES).
         try:
             if path.is_dir():
                 raise NotAStoreError(f"Not an enact store: {path} is a directory")
@@ -229,6 +265,9 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
             self._local.conn = conn
             with self._lock:
                 self._connections.add(conn)
+            key = _file_key(self._path)
+            if key is not None:
+                _OPEN_FILES.setdefault(key, weakref.WeakSet()).add(conn)
         return conn
 
     def _forget_inherited_connections(self) -> None:
@@ -274,7 +313,11 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         """
         uris = [self._uri] if self._uri else [f"{self._path.as_uri()}?mode=ro"]
         wal = self._path.with_name(self._path.name + "-wal")
-        if self._uri is None and not (wal.exists() and wal.stat().st_size > 0):
+        if (
+            self._uri is None
+            and not (wal.exists() and wal.stat().st_size > 0)
+            and not _held_open(self._path)  # (Immutable drops this process's locks.)
+        ):
             uris.append(f"{self._path.as_uri()}?mode=ro&immutable=1")
         error: sqlite3.Error | None = None
         for uri in uris:
@@ -376,15 +419,45 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         )
         conn.execute("COMMIT")
 
-    def _delete_batch(self, batch: list[str], limit: float, conn: sqlite3.Connection) -> list[str]:
+    def _delete_all(self, digests: list[str], limit: float, conn: sqlite3.Connection) -> bool:
+        # The write lock is held from the count to the delete: no refresh between.
         conn.execute("BEGIN IMMEDIATE")
-        deleted = [
-            digest
-            for digest in batch
-            if conn.execute(
-                "DELETE FROM objects WHERE digest = ? AND written < ?", (digest, limit)
-            ).rowcount
-        ]
+        parts = []
+        for start in range(0, len(digests), READ_PAGE):
+            part = digests[start : start + READ_PAGE]
+            where = f"digest IN ({','.join('?' * len(part))}) AND written < ?"
+            parts.append((where, [*part, limit]))
+        old = sum(
+            conn.execute(f"SELECT count(*) FROM objects WHERE {where}", params).fetchone()[0]
+            for where, params in parts
+        )
+        if old != len(digests):
+            conn.execute("ROLLBACK")
+            return False
+        for where, params in parts:
+            conn.execute(f"DELETE FROM objects WHERE {where}", params)
+        conn.execute("COMMIT")
+        return True
+
+    def _fetch_many(self, batch: list[str], conn: sqlite3.Connection) -> list[tuple[str, Any]]:
+        marks = ",".join("?" * len(batch))
+        sql = f"SELECT digest, data FROM objects WHERE digest IN ({marks})"
+        return conn.execute(sql, batch).fetchall()
+
+    def _delete_batch(self, batch: list[str], limit: float, conn: sqlite3.Connection) -> list[str]:
+        # Two statements per READ_PAGE digests (not one per digest), in one
+        # write transaction, so the rows selected are the rows deleted.
+        conn.execute("BEGIN IMMEDIATE")
+        deleted: list[str] = []
+        for start in range(0, len(batch), READ_PAGE):
+            part = batch[start : start + READ_PAGE]
+            where = f"digest IN ({','.join('?' * len(part))}) AND written < ?"
+            params = [*part, limit]
+            found = {
+                row[0] for row in conn.execute(f"SELECT digest FROM objects WHERE {where}", params)
+            }
+            conn.execute(f"DELETE FROM objects WHERE {where}", params)
+            deleted.extend(digest for digest in part if digest in found)
         conn.execute("COMMIT")
         return deleted
 
@@ -399,6 +472,9 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
             connections = list(self._connections)
             self._connections = weakref.WeakSet()
         self._local = threading.local()
+        for held in _OPEN_FILES.values():
+            for conn in connections:
+                held.discard(conn)
         for conn in connections:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
