@@ -15,6 +15,7 @@ from enact_store._errors import (
     RefError,
     StoreConfigError,
     StoreError,
+    StoreIOError,
     UnsupportedOperation,
 )
 from enact_store._maintenance import CopyReport, GcReport, VerifyReport, copy
@@ -46,6 +47,7 @@ __all__ = [
     "Store",
     "StoreConfigError",
     "StoreError",
+    "StoreIOError",
     "Tags",
     "UnsupportedOperation",
     "VerifyReport",

@@ -8,6 +8,9 @@ The tree (``EnactError`` is the root shared by every enact package)::
         ├── NotFound (LookupError)             the store has no object with that digest
         ├── RefError (ValueError)              a malformed digest or an invalid reference
         ├── CorruptionError                    stored data does not hash to its digest
+        │                                      (or is not a regular file in a file store)
+        ├── StoreIOError (OSError)             the operating system refused an operation on
+        │                                      the store (permission, disk full, ...)
         ├── UnsupportedOperation (NotImplementedError)
         │                                      the backend lacks an optional capability
         └── StoreConfigError (ValueError)      a bad store URL or backend option
@@ -46,6 +49,24 @@ class CorruptionError(StoreError):
         self.digest = digest
         self.location = location
         self.detail = detail
+
+
+class StoreIOError(StoreError, OSError):
+    """The operating system refused an operation on a store's files or database.
+
+    Permission denied, no space left on the device, a path component that is
+    not a directory, a read-only file system... The message is one line naming
+    the path and the system's reason; ``errno`` and ``filename`` are set as on
+    an ``OSError`` when they are known.
+    """
+
+    def __init__(self, message: str, *, errno: int | None = None, path: str | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.filename = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class UnsupportedOperation(StoreError, NotImplementedError):
