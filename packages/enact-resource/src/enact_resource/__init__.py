@@ -9,7 +9,7 @@ has equal digests everywhere.
 from importlib.metadata import PackageNotFoundError, version
 
 from enact_resource._builtins import Bytes, Float, Int, NoneResource, Str
-from enact_resource._digest import digest, pack_resource
+from enact_resource._digest import MAX_DEPTH, digest, pack_resource
 from enact_resource._errors import (
     DeserializationError,
     EnactError,
@@ -39,6 +39,7 @@ for _builtin in (Str, Int, Float, Bytes, NoneResource):
     register(_builtin)
 
 __all__ = [
+    "MAX_DEPTH",
     "Bytes",
     "DeserializationError",
     "EnactError",

@@ -36,6 +36,13 @@ from enact_resource._resource import (
 __all__ = ["digest", "pack_resource"]
 
 _new_dict = dict.__new__
+
+#: The most levels of lists, tuples, dicts and resources that the fields of a
+#: committed resource may nest. Deeper values are refused when committed, so
+#: that whatever is stored can be read back (reading recurses, a few frames
+#: per level, within the interpreter's recursion limit).
+MAX_DEPTH = 100
+
 # Ints below this size can always be written as text (the interpreter limits
 # int-to-text conversion to sys.get_int_max_str_digits() digits, at least 640).
 _BIG = 10**600
@@ -87,7 +94,7 @@ def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
         return entry[2](resource)
     out: list[Any] = []
     try:
-        data = _pack_resource(resource, out)
+        data = _pack_resource(resource, out, 0)
     except RecursionError:
         raise _too_deep(resource) from None
     return data, _hash(out)
@@ -134,14 +141,30 @@ def _too_deep(value: Any) -> FieldTypeError:
     )
 
 
-def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
-    """Appends the stream of a resource nested in a value and returns its ResourceDict."""
+def _too_deep_to_commit(value: Any, depth: int) -> FieldTypeError:
+    cycle = find_cycle(value)
+    if cycle is not None:
+        return FieldTypeError(
+            f"Encountered a cycle: a {type(cycle).__qualname__} value contains itself"
+        )
+    return FieldTypeError(
+        f"Value is nested too deeply: the fields of a resource may nest at most {MAX_DEPTH} "
+        f"levels of lists, tuples, dicts and resources (a {type(value).__qualname__} is at "
+        f"level {depth}); keep deeper structures as resources of their own, behind refs"
+    )
+
+
+def _pack_resource(resource: ResourceBase, out: list[Any], depth: int) -> ResourceDict:
+    """Appends the stream of a resource nested in a value and returns its ResourceDict.
+
+    ``depth`` is the resource's level (0 for the top); its fields are one deeper.
+    """
     cls = type(resource)
     entry = _PACKERS.get(cls)
     if entry is None or not _current(entry, cls):
         entry = _dataclass_packers(cls)
     if entry is not None:
-        return entry[1](resource, out)
+        return entry[1](resource, out, depth)
     info = type_info(cls)
     values = checked_values(resource, info)
     out.append(info.stream_prefix)
@@ -149,12 +172,12 @@ def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
     data.type = cls
     for name, name_repr, value in zip(info.field_names, info.name_reprs, values):  # noqa: B905 - lengths checked
         out.append(name_repr)
-        data[name] = _pack_value(value, out)
+        data[name] = _pack_value(value, out, depth + 1)
     out.append("]")
     return data
 
 
-Packer = Callable[[Any, list[Any]], ResourceDict]
+Packer = Callable[[Any, list[Any], int], ResourceDict]
 TopPacker = Callable[[Any], tuple[ResourceDict, str]]
 
 # Per dataclass type: (the TypeInfo they were made for, its generated packer
@@ -186,12 +209,12 @@ def _dataclass_packers(cls: type) -> tuple[TypeInfo, Packer, TopPacker] | None:
 def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
     """Generates the packers of a dataclass resource type (as dataclasses generates __init__).
 
-    ``pack(resource, out)`` appends the stream of a nested resource and returns
-    its ResourceDict; ``pack_top(resource)`` returns the ResourceDict and the
-    digest. Both read attributes directly, merge constant stream pieces and
-    handle the common field values inline, so a small record costs a few
-    Python calls. A type without fields gets a constant ``pack_top``: its
-    ResourceDict is shared, as none is ever mutated.
+    ``pack(resource, out, depth)`` appends the stream of a resource nested at
+    level ``depth`` and returns its ResourceDict; ``pack_top(resource)``
+    returns the ResourceDict and the digest. Both read attributes directly,
+    merge constant stream pieces and handle the common field values inline,
+    so a small record costs a few Python calls. A type without fields gets a
+    constant ``pack_top``: its ResourceDict is shared, as none is ever mutated.
     """
     body = ["data = new_dict(ResourceDict)", "data.type = cls"]
     head = info.stream_prefix
@@ -222,14 +245,14 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
             "        append(text)",
             f"        data[{name!r}] = packed",
             "    else:",
-            f"        data[{name!r}] = pack_value(value, out)",
+            f"        data[{name!r}] = pack_value(value, out, depth + 1)",
         ]
         head = ""
     body.append(f"append({head + ']'!r})")
-    lines = ["def pack(resource, out):", "    append = out.append"]
+    lines = ["def pack(resource, out, depth):", "    append = out.append"]
     lines += [f"    {line}" for line in body]
     lines += ["    return data", "", "def pack_top(resource):"]
-    lines += ["    out = []", "    append = out.append"]
+    lines += ["    out = []", "    append = out.append", "    depth = 0"]
     lines += ["    try:"] + [f"        {line}" for line in body]
     lines += [
         "    except RecursionError:",
@@ -260,8 +283,14 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
     return pack, pack_top
 
 
-def _pack_value(value: Any, out: list[Any]) -> Any:
-    """Appends the stream of a field value and returns its ResourceDict form."""
+def _pack_value(value: Any, out: list[Any], depth: int) -> Any:
+    """Appends the stream of a field value and returns its ResourceDict form.
+
+    ``depth`` is the value's level: 1 for a field of the committed resource.
+
+    Raises:
+        FieldTypeError: a container or resource deeper than MAX_DEPTH.
+    """
     cls = type(value)
     if cls is str:
         out.append("s" + repr(value))
@@ -279,6 +308,8 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
         out.append("i1" if value else "i0")
         return value
     if cls is list or cls is tuple:
+        if depth > MAX_DEPTH:
+            raise _too_deep_to_commit(value, depth)
         out.append("seq[")
         result = _pack_uniform(value, out) if len(value) >= 16 else None
         if result is None:
@@ -293,16 +324,18 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
                     out.append(text)
                     append(copy)
                 else:
-                    append(_pack_value(item, out))
+                    append(_pack_value(item, out, depth + 1))
         out.append("]")
         return result
     if cls is dict:
+        if depth > MAX_DEPTH:
+            raise _too_deep_to_commit(value, depth)
         value = _str_keys(value)
         out.append("map[")
         packed = {}
         for key in sorted(value):
             out.append(repr(key))
-            packed[key] = _pack_value(value[key], out)
+            packed[key] = _pack_value(value[key], out, depth + 1)
         out.append("]")
         return packed
     if cls is bytes:
@@ -318,7 +351,9 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
                 return copy
             _stream_resource(value, out)
             return value.deep_copy_resource()
-        return _pack_resource(value, out)
+        if depth > MAX_DEPTH:
+            raise _too_deep_to_commit(value, depth)
+        return _pack_resource(value, out, depth)
     if isinstance(value, type) and issubclass(value, ResourceBase):
         out.append("type[" + type_info(value).type_id + "]")
         return value
@@ -326,7 +361,7 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
     normal = to_dict_value(value)
     if type(normal) is cls:  # pragma: no cover - to_dict_value rejects what it cannot convert
         raise FieldTypeError(f"Encountered unsupported field type {cls}: {value!r}")
-    return _pack_value(normal, out)
+    return _pack_value(normal, out, depth)
 
 
 def _stream(value: Any, out: list[Any]) -> None:

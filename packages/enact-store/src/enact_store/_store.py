@@ -115,7 +115,8 @@ class Store:
         otherwise it is durable (as far as the backend is) when this returns.
 
         Raises:
-            FieldTypeError: the resource holds a value resources cannot hold.
+            FieldTypeError: the resource holds a value resources cannot hold,
+                or nests deeper than ``enact_resource.MAX_DEPTH`` levels.
             SerializationError: the backend cannot represent a value.
         """
         if not isinstance(resource, ResourceBase):
