@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import decimal
 import operator
+import re
 from collections.abc import Callable, Mapping
 from hashlib import sha256
 from typing import Any
@@ -56,8 +57,9 @@ def digest(value: Any) -> str:
     order all digest alike.
 
     Raises:
-        FieldTypeError: the value holds something resources cannot hold, or
-            contains itself.
+        FieldTypeError: the value holds something resources cannot hold (a
+            string with a lone surrogate, say), contains itself, or (for a
+            resource) nests deeper than :data:`MAX_DEPTH` levels.
     """
     if isinstance(value, ResourceBase):
         # The packer (generated per dataclass type) is the faster walk, even
@@ -71,11 +73,15 @@ def digest(value: Any) -> str:
             _stream(value, out)
     except RecursionError:
         raise _too_deep(value) from None
-    return _hash(out)
+    return _hash(out, value)
 
 
 def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
-    """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass."""
+    """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass.
+
+    Raises:
+        FieldTypeError: as :func:`digest`.
+    """
     cls = type(resource)
     # A dataclass: its generated packer does it all (see _dataclass_packers).
     entry = _PACKERS.get(cls)
@@ -88,7 +94,10 @@ def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
     stream = cls._enact_stream_
     if stream is not None:
         # A value type with its own stream (Str, Int, ...): one field, no walk.
-        return resource.to_resource_dict(), sha256(stream(resource).encode()).hexdigest()
+        text = stream(resource)
+        if "\\" in text and "\\ud" in text:
+            check_text(resource)
+        return resource.to_resource_dict(), sha256(text.encode()).hexdigest()
     entry = _dataclass_packers(cls)
     if entry is not None:
         return entry[2](resource)
@@ -97,30 +106,99 @@ def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
         data = _pack_resource(resource, out, 0)
     except RecursionError:
         raise _too_deep(resource) from None
-    return data, _hash(out)
+    return data, _hash(out, data)
 
 
-def _hash(out: list[Any]) -> str:
-    """Hashes the collected stream: text pieces, and raw bytes values as they are."""
+# Strings are streamed as their repr, which writes a lone surrogate (a code
+# point of U+D800-U+DFFF: not Unicode text, and no UTF-8 encoder takes it) as
+# an escape: a backslash, "ud" and three hex digits. So a stream without a
+# backslash (found at memchr speed) or without "\ud" holds no lone surrogate,
+# and only a hit costs the precise search of check_text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(value: Any) -> None:
+    """Raises FieldTypeError if a string in ``value`` holds a lone surrogate.
+
+    Looks through resources, ResourceDicts, lists and dicts: at strings,
+    mapping keys and field names; the error names where the string is.
+    """
+    # (path to the item, what the item is: a "value", a "key" or a field "name")
+    stack: list[tuple[str, str, Any]] = [("", "value", value)]
+    while stack:
+        path, role, item = stack.pop()
+        if isinstance(item, str):  # Also a Str, whose one field is the string.
+            found = _SURROGATE.search(item)
+            if found is not None:
+                raise _surrogate_error(value, path, role, item, found.start())
+        elif isinstance(item, ResourceDict | ResourceBase):
+            fields = item.items() if isinstance(item, ResourceDict) else item.field_items()
+            for name, field in fields:
+                stack.append((path, "name", name))
+                stack.append((f"{path}.{name}", "value", field))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}[{index}]", "value", entry) for index, entry in enumerate(item))
+        elif isinstance(item, Mapping):
+            for key, entry in item.items():
+                stack.append((path, "key", key))
+                stack.append((f"{path}[{key!r}]", "value", entry))
+
+
+def _surrogate_error(value: Any, path: str, role: str, text: str, index: int) -> FieldTypeError:
+    kind = value.type if isinstance(value, ResourceDict) else type(value)
+    if not path:
+        where = f"the {kind.__qualname__} value"
+    elif path.startswith("."):
+        where = f"field {path[1:]} of {kind.__qualname__}"
+    else:
+        where = f"the {kind.__qualname__} value at {path}"
+    what = {
+        "value": f"The string in {where}",
+        "key": f"A key of the mapping in {where}",
+        "name": f"A field name of the resource in {where}",
+    }[role]
+    return FieldTypeError(
+        f"{what} holds a lone surrogate ({text[index]!r} at index {index}): "
+        "not Unicode text, so no store can keep it (UTF-8 cannot encode it). Text decoded "
+        "with errors='surrogateescape' holds them: decode with errors='replace' instead"
+    )
+
+
+def _hash(out: list[Any], value: Any) -> str:
+    """Hashes the collected stream: text pieces, and raw bytes values as they are.
+
+    Raises:
+        FieldTypeError: a string in ``value`` (whose stream ``out`` is) holds a
+            lone surrogate.
+    """
     try:
-        return sha256("".join(out).encode()).hexdigest()
+        text = "".join(out)
     except TypeError:
         # The stream holds bytes values: hash piece by piece (blobs uncopied).
-        return _hash_pieces(out)
+        return _hash_pieces(out, value)
+    if "\\" in text and "\\ud" in text:
+        check_text(value)
+    return sha256(text.encode()).hexdigest()
 
 
-def _hash_pieces(out: list[Any]) -> str:
+def _hash_pieces(out: list[Any], value: Any) -> str:
     hasher = sha256()
     text: list[str] = []
     for piece in out:
         if type(piece) is str:
             text.append(piece)
         else:
-            hasher.update("".join(text).encode())
+            _hash_text(hasher, "".join(text), value)
             text.clear()
             hasher.update(piece)
-    hasher.update("".join(text).encode())
+    _hash_text(hasher, "".join(text), value)
     return hasher.hexdigest()
+
+
+def _hash_text(hasher: Any, text: str, value: Any) -> None:
+    if "\\" in text and "\\ud" in text:
+        check_text(value)
+    hasher.update(text.encode())
 
 
 _infos = _INFOS
@@ -258,9 +336,12 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
         "    except RecursionError:",
         "        raise too_deep(resource) from None",
         "    try:",
-        "        return data, sha256(''.join(out).encode()).hexdigest()",
+        "        text = ''.join(out)",
         "    except TypeError:  # Raw bytes values in the stream.",
-        "        return data, hash_pieces(out)",
+        "        return data, hash_pieces(out, data)",
+        "    if '\\\\' in text and '\\\\ud' in text:  # A lone surrogate? (see check_text)",
+        "        check_text(data)",
+        "    return data, sha256(text.encode()).hexdigest()",
     ]
     namespace: dict[str, Any] = {
         "new_dict": _new_dict,
@@ -272,6 +353,7 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
         "sha256": sha256,
         "too_deep": _too_deep,
         "hash_pieces": _hash_pieces,
+        "check_text": check_text,
     }
     # The source holds only field names (identifiers) and reprs of constants.
     exec("\n".join(lines), namespace)

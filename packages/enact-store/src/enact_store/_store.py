@@ -115,8 +115,9 @@ class Store:
         otherwise it is durable (as far as the backend is) when this returns.
 
         Raises:
-            FieldTypeError: the resource holds a value resources cannot hold,
-                or nests deeper than ``enact_resource.MAX_DEPTH`` levels.
+            FieldTypeError: the resource holds a value resources cannot hold
+                (a string with a lone surrogate, say), or nests deeper than
+                ``enact_resource.MAX_DEPTH`` levels; the same on every backend.
             SerializationError: the backend cannot represent a value.
         """
         if not isinstance(resource, ResourceBase):
