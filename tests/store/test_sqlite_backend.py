@@ -152,8 +152,11 @@ def _fill_with_garbage(store: es.Store) -> tuple[int, Exception]:
 
 
 def _assert_collected(store: es.Store, kept: es.Ref[Box], garbage: int) -> None:
+    before = len(list(store.backend.iter_digests()))
     report = store.gc(grace_period=0)
-    assert len(report.deleted) == garbage
+    # A gc that stopped for want of space may have deleted a few already.
+    assert 0 < len(report.deleted) == before - 1 <= garbage
+    assert list(store.backend.iter_digests()) == [kept.digest]
     with store:
         assert store.tags["kept"].get() == kept.get()
     assert store.verify().ok
