@@ -20,6 +20,7 @@ from _store_testlib import (
     Pair,
     canonical,
     fresh_ref,
+    tag_name,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -286,6 +287,34 @@ def test_tagging_a_missing_object_raises_not_found(store: es.Store) -> None:
     with pytest.raises(es.NotFound, match=missing.digest):
         store.tags["main"] = missing
     assert "main" not in store.tags
+
+
+# The longest names (200 characters), with as many parts as fit, and names at
+# the file store's limit of 255 bytes for the name with '%2F' for '/' (see
+# FileBackend): 199 + 2 * 28 = 255, 200 + 2 * 28 = 256.
+LONG_TAG_NAMES = [
+    tag_name(200, 99),
+    tag_name(200, 0),
+    tag_name(199, 28),
+    tag_name(200, 28),
+    tag_name(200, 60),
+]
+
+
+def test_every_valid_tag_name_up_to_200_characters_round_trips(
+    store: es.Store, reopen: Callable[[], es.Store]
+) -> None:
+    refs = {name: store.commit(Box(name)) for name in LONG_TAG_NAMES}
+    for name, ref in refs.items():
+        store.tags[name] = ref
+
+    fresh = reopen()
+    assert sorted(fresh.tags) == sorted(store.tags)
+    for name, ref in refs.items():
+        assert fresh.tags[name] == ref
+        del fresh.tags[name]
+        assert name not in fresh.tags
+    assert not set(reopen().tags) & set(LONG_TAG_NAMES)
 
 
 @pytest.mark.parametrize("name", ["", "../x", "/abs", "a..b", "-x", "x y", "a//b", "x/", ".x"])

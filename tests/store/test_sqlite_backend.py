@@ -5,11 +5,14 @@ The behaviour it shares with PostgresBackend is in test_sql_backends.py.
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -148,3 +151,118 @@ def test_opening_a_store_twice_in_a_process_loses_nothing_it_commits_later(
     assert db.with_name(db.name + "-wal").exists()
     again.close()
     first.close()
+
+
+# --- A full disk (a real, small file system: tmpfs, where mounting is allowed). ---
+
+
+def _fill(path: Path) -> None:
+    """Grows ``path`` until the file system is full (as another program might)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _free(ballast: Path, error: BaseException) -> None:
+    """Frees the space the error asks for, by shrinking the ballast file."""
+    text = str(error)
+    assert "\n" not in text
+    match = re.search(r"(\d+) KiB", text)
+    assert match, text
+    os.truncate(ballast, ballast.stat().st_size - int(match.group(1)) * 1024)
+
+
+def _garbage(store: es.Store, count: int, size: int) -> None:
+    for i in range(count):
+        store.commit(Box(os.urandom(size) + str(i).encode()))
+
+
+def _fill_with_garbage(store: es.Store) -> tuple[int, Exception]:
+    """Commits objects until a commit fails; returns how many were stored and the error."""
+    count = 0
+    while True:
+        try:
+            _garbage(store, 1, 20_000)
+        except Exception as e:
+            return count, e
+        count += 1
+
+
+def _assert_collected(store: es.Store, kept: es.Ref[Box], garbage: int) -> None:
+    before = len(list(store.backend.iter_digests()))
+    report = store.gc(grace_period=0)
+    # A gc that stopped for want of space may have deleted a few already.
+    assert 0 < len(report.deleted) == before - 1 <= garbage
+    assert list(store.backend.iter_digests()) == [kept.digest]
+    with store:
+        assert store.tags["kept"].get() == kept.get()
+    assert store.verify().ok
+    _garbage(store, 20, 20_000)  # The store takes new objects again.
+
+
+def test_a_store_that_filled_its_disk_is_collected_after_freeing_what_the_error_says(
+    small_filesystem: Callable[[int], Path],
+) -> None:
+    fs = small_filesystem(8 << 10)
+    ballast = fs / "other-files"
+    ballast.write_bytes(b"\0" * (4 << 20))
+    store = es.Store(es.SqliteBackend(fs / "store.db"))
+    kept = store.commit(Box("kept"))
+    store.tags["kept"] = kept
+    garbage, full = _fill_with_garbage(store)
+    assert isinstance(full, es.StoreIOError), full
+    assert full.errno == errno.ENOSPC
+    assert str(fs / "store.db") in str(full)
+
+    # Everything since the disk filled up is in the write-ahead log, which
+    # cannot be folded into the database: gc says how much space to free.
+    with pytest.raises(es.StoreIOError, match=r"disk is full.*free at least") as advice:
+        store.gc(grace_period=0)
+    _free(ballast, advice.value)
+
+    _assert_collected(store, kept, garbage)
+
+
+def test_a_store_on_a_full_disk_says_how_much_space_to_free_to_open_it(
+    small_filesystem: Callable[[int], Path],
+) -> None:
+    fs = small_filesystem(8 << 10)
+    ballast = fs / "other-files"
+    store = es.Store(es.SqliteBackend(fs / "store.db"))
+    kept = store.commit(Box("kept"))
+    store.tags["kept"] = kept
+    _garbage(store, 50, 20_000)
+    store.close()
+    _fill(ballast)
+
+    # Opening a WAL database creates its log and shared-memory files.
+    with pytest.raises(es.StoreIOError, match="disk is full") as advice:
+        es.SqliteBackend(fs / "store.db")
+    assert advice.value.errno == errno.ENOSPC
+    _free(ballast, advice.value)
+
+    _assert_collected(es.Store(es.SqliteBackend(fs / "store.db")), kept, 50)
+
+
+def test_gc_deletes_on_a_disk_with_little_space_left(
+    small_filesystem: Callable[[int], Path],
+) -> None:
+    # Deleting 1,000 objects in one transaction would log ~1 MiB of pages.
+    fs = small_filesystem(32 << 10)
+    ballast = fs / "other-files"
+    store = es.Store(es.SqliteBackend(fs / "store.db"))
+    kept = store.commit(Box("kept"))
+    store.tags["kept"] = kept
+    with store.batch():
+        _garbage(store, 1000, 4000)
+    store.close()
+    _fill(ballast)
+    os.truncate(ballast, ballast.stat().st_size - (320 << 10))
+
+    _assert_collected(es.Store(es.SqliteBackend(fs / "store.db")), kept, 1000)

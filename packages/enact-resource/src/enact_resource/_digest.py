@@ -1,4 +1,4 @@
-"""Content digests: the sha256 of the byte stream defined in docs/format.md §2.
+"""Content digests: the sha256 of the byte stream defined in SPEC 3.2.
 
 The stream is built in one pass over the value. Its pieces are collected in a
 list and hashed at the end: text pieces joined and encoded at once, raw
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import decimal
 import operator
+import re
 from collections.abc import Callable, Mapping
 from hashlib import sha256
 from itertools import repeat
@@ -37,6 +38,13 @@ from enact_resource._resource import (
 __all__ = ["digest", "pack_resource"]
 
 _new_dict = dict.__new__
+
+#: The most levels of lists, tuples, dicts and resources that the fields of a
+#: committed resource may nest. Deeper values are refused when committed, so
+#: that whatever is stored can be read back (reading recurses, a few frames
+#: per level, within the interpreter's recursion limit).
+MAX_DEPTH = 100
+
 # Ints below this size can always be written as text (the interpreter limits
 # int-to-text conversion to sys.get_int_max_str_digits() digits, at least 640).
 _BIG = 10**600
@@ -50,8 +58,9 @@ def digest(value: Any) -> str:
     order all digest alike.
 
     Raises:
-        FieldTypeError: the value holds something resources cannot hold, or
-            contains itself.
+        FieldTypeError: the value holds something resources cannot hold (a
+            string with a lone surrogate, say), contains itself, or (for a
+            resource) nests deeper than :data:`MAX_DEPTH` levels.
     """
     if isinstance(value, ResourceBase):
         # The packer (generated per dataclass type) is the faster walk, even
@@ -65,7 +74,7 @@ def digest(value: Any) -> str:
             _stream(value, out)
     except RecursionError:
         raise _too_deep(value) from None
-    return _hash(out)
+    return _hash(out, value)
 
 
 def pack_resource(resource: ResourceBase, context: Any = None) -> tuple[ResourceDict, str]:
@@ -74,6 +83,9 @@ def pack_resource(resource: ResourceBase, context: Any = None) -> tuple[Resource
     ``context`` is handed to the ``_enact_pack_`` of every atomic value packed
     (for extensions: a store passes what identifies it, so that refs can
     check that it holds their targets); None when only digesting.
+
+    Raises:
+        FieldTypeError: as :func:`digest`.
     """
     cls = type(resource)
     # A dataclass: its generated packer does it all (see _dataclass_packers).
@@ -87,39 +99,111 @@ def pack_resource(resource: ResourceBase, context: Any = None) -> tuple[Resource
     stream = cls._enact_stream_
     if stream is not None:
         # A value type with its own stream (Str, Int, ...): one field, no walk.
-        return resource.to_resource_dict(), sha256(stream(resource).encode()).hexdigest()
+        text = stream(resource)
+        if "\\" in text and "\\ud" in text:
+            check_text(resource)
+        return resource.to_resource_dict(), sha256(text.encode()).hexdigest()
     entry = _dataclass_packers(cls)
     if entry is not None:
         return entry[2](resource, context)
     out: list[Any] = []
     try:
-        data = _pack_resource(resource, out, context)
+        data = _pack_resource(resource, out, 0, context)
     except RecursionError:
         raise _too_deep(resource) from None
-    return data, _hash(out)
+    return data, _hash(out, data)
 
 
-def _hash(out: list[Any]) -> str:
-    """Hashes the collected stream: text pieces, and raw bytes values as they are."""
+# Strings are streamed as their repr, which writes a lone surrogate (a code
+# point of U+D800-U+DFFF: not Unicode text, and no UTF-8 encoder takes it) as
+# an escape: a backslash, "ud" and three hex digits. So a stream without a
+# backslash (found at memchr speed) or without "\ud" holds no lone surrogate,
+# and only a hit costs the precise search of check_text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(value: Any) -> None:
+    """Raises FieldTypeError if a string in ``value`` holds a lone surrogate.
+
+    Looks through resources, ResourceDicts, lists and dicts: at strings,
+    mapping keys and field names; the error names where the string is.
+    """
+    # (path to the item, what the item is: a "value", a "key" or a field "name")
+    stack: list[tuple[str, str, Any]] = [("", "value", value)]
+    while stack:
+        path, role, item = stack.pop()
+        if isinstance(item, str):  # Also a Str, whose one field is the string.
+            found = _SURROGATE.search(item)
+            if found is not None:
+                raise _surrogate_error(value, path, role, item, found.start())
+        elif isinstance(item, ResourceDict | ResourceBase):
+            fields = item.items() if isinstance(item, ResourceDict) else item.field_items()
+            for name, field in fields:
+                stack.append((path, "name", name))
+                stack.append((f"{path}.{name}", "value", field))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}[{index}]", "value", entry) for index, entry in enumerate(item))
+        elif isinstance(item, Mapping):
+            for key, entry in item.items():
+                stack.append((path, "key", key))
+                stack.append((f"{path}[{key!r}]", "value", entry))
+
+
+def _surrogate_error(value: Any, path: str, role: str, text: str, index: int) -> FieldTypeError:
+    kind = value.type if isinstance(value, ResourceDict) else type(value)
+    if not path:
+        where = f"the {kind.__qualname__} value"
+    elif path.startswith("."):
+        where = f"field {path[1:]} of {kind.__qualname__}"
+    else:
+        where = f"the {kind.__qualname__} value at {path}"
+    what = {
+        "value": f"The string in {where}",
+        "key": f"A key of the mapping in {where}",
+        "name": f"A field name of the resource in {where}",
+    }[role]
+    return FieldTypeError(
+        f"{what} holds a lone surrogate ({text[index]!r} at index {index}): "
+        "not Unicode text, so no store can keep it (UTF-8 cannot encode it). Text decoded "
+        "with errors='surrogateescape' holds them: decode with errors='replace' instead"
+    )
+
+
+def _hash(out: list[Any], value: Any) -> str:
+    """Hashes the collected stream: text pieces, and raw bytes values as they are.
+
+    Raises:
+        FieldTypeError: a string in ``value`` (whose stream ``out`` is) holds a
+            lone surrogate.
+    """
     try:
-        return sha256("".join(out).encode()).hexdigest()
+        text = "".join(out)
     except TypeError:
         # The stream holds bytes values: hash piece by piece (blobs uncopied).
-        return _hash_pieces(out)
+        return _hash_pieces(out, value)
+    if "\\" in text and "\\ud" in text:
+        check_text(value)
+    return sha256(text.encode()).hexdigest()
 
 
-def _hash_pieces(out: list[Any]) -> str:
+def _hash_pieces(out: list[Any], value: Any) -> str:
     hasher = sha256()
     text: list[str] = []
     for piece in out:
         if type(piece) is str:
             text.append(piece)
         else:
-            hasher.update("".join(text).encode())
+            _hash_text(hasher, "".join(text), value)
             text.clear()
             hasher.update(piece)
-    hasher.update("".join(text).encode())
+    _hash_text(hasher, "".join(text), value)
     return hasher.hexdigest()
+
+
+def _hash_text(hasher: Any, text: str, value: Any) -> None:
+    if "\\" in text and "\\ud" in text:
+        check_text(value)
+    hasher.update(text.encode())
 
 
 _infos = _INFOS
@@ -140,14 +224,30 @@ def _too_deep(value: Any) -> FieldTypeError:
     )
 
 
-def _pack_resource(resource: ResourceBase, out: list[Any], ctx: Any) -> ResourceDict:
-    """Appends the stream of a resource nested in a value and returns its ResourceDict."""
+def _too_deep_to_commit(value: Any, depth: int) -> FieldTypeError:
+    cycle = find_cycle(value)
+    if cycle is not None:
+        return FieldTypeError(
+            f"Encountered a cycle: a {type(cycle).__qualname__} value contains itself"
+        )
+    return FieldTypeError(
+        f"Value is nested too deeply: the fields of a resource may nest at most {MAX_DEPTH} "
+        f"levels of lists, tuples, dicts and resources (a {type(value).__qualname__} is at "
+        f"level {depth}); keep deeper structures as resources of their own, behind refs"
+    )
+
+
+def _pack_resource(resource: ResourceBase, out: list[Any], depth: int, ctx: Any) -> ResourceDict:
+    """Appends the stream of a resource nested in a value and returns its ResourceDict.
+
+    ``depth`` is the resource's level (0 for the top); its fields are one deeper.
+    """
     cls = type(resource)
     entry = _PACKERS.get(cls)
     if entry is None or not _current(entry, cls):
         entry = _dataclass_packers(cls)
     if entry is not None:
-        return entry[1](resource, out, ctx)
+        return entry[1](resource, out, depth, ctx)
     info = type_info(cls)
     values = checked_values(resource, info)
     out.append(info.stream_prefix)
@@ -155,13 +255,13 @@ def _pack_resource(resource: ResourceBase, out: list[Any], ctx: Any) -> Resource
     data.type = cls
     for name, name_repr, value in zip(info.field_names, info.name_reprs, values):  # noqa: B905 - lengths checked
         out.append(name_repr)
-        data[name] = _pack_value(value, out, ctx)
+        data[name] = _pack_value(value, out, depth + 1, ctx)
     out.append("]")
     return data
 
 
-# pack(resource, out, context) and pack_top(resource, context); see _make_packers.
-Packer = Callable[[Any, list[Any], Any], ResourceDict]
+# pack(resource, out, depth, context) and pack_top(resource, context); see _make_packers.
+Packer = Callable[[Any, list[Any], int, Any], ResourceDict]
 TopPacker = Callable[[Any, Any], tuple[ResourceDict, str]]
 
 # Per dataclass type: (the TypeInfo they were made for, its generated packer
@@ -193,12 +293,12 @@ def _dataclass_packers(cls: type) -> tuple[TypeInfo, Packer, TopPacker] | None:
 def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
     """Generates the packers of a dataclass resource type (as dataclasses generates __init__).
 
-    ``pack(resource, out)`` appends the stream of a nested resource and returns
-    its ResourceDict; ``pack_top(resource)`` returns the ResourceDict and the
-    digest. Both read attributes directly, merge constant stream pieces and
-    handle the common field values inline, so a small record costs a few
-    Python calls. A type without fields gets a constant ``pack_top``: its
-    ResourceDict is shared, as none is ever mutated.
+    ``pack(resource, out, depth)`` appends the stream of a resource nested at
+    level ``depth`` and returns its ResourceDict; ``pack_top(resource)``
+    returns the ResourceDict and the digest. Both read attributes directly,
+    merge constant stream pieces and handle the common field values inline,
+    so a small record costs a few Python calls. A type without fields gets a
+    constant ``pack_top``: its ResourceDict is shared, as none is ever mutated.
     """
     body = ["data = new_dict(ResourceDict)", "data.type = cls"]
     head = info.stream_prefix
@@ -229,22 +329,25 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
             "        append(text)",
             f"        data[{name!r}] = packed",
             "    else:",
-            f"        data[{name!r}] = pack_value(value, out, ctx)",
+            f"        data[{name!r}] = pack_value(value, out, depth + 1, ctx)",
         ]
         head = ""
     body.append(f"append({head + ']'!r})")
-    lines = ["def pack(resource, out, ctx):", "    append = out.append"]
+    lines = ["def pack(resource, out, depth, ctx):", "    append = out.append"]
     lines += [f"    {line}" for line in body]
     lines += ["    return data", "", "def pack_top(resource, ctx=None):"]
-    lines += ["    out = []", "    append = out.append"]
+    lines += ["    out = []", "    append = out.append", "    depth = 0"]
     lines += ["    try:"] + [f"        {line}" for line in body]
     lines += [
         "    except RecursionError:",
         "        raise too_deep(resource) from None",
         "    try:",
-        "        return data, sha256(''.join(out).encode()).hexdigest()",
+        "        text = ''.join(out)",
         "    except TypeError:  # Raw bytes values in the stream.",
-        "        return data, hash_pieces(out)",
+        "        return data, hash_pieces(out, data)",
+        "    if '\\\\' in text and '\\\\ud' in text:  # A lone surrogate? (see check_text)",
+        "        check_text(data)",
+        "    return data, sha256(text.encode()).hexdigest()",
     ]
     namespace: dict[str, Any] = {
         "new_dict": _new_dict,
@@ -256,6 +359,7 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
         "sha256": sha256,
         "too_deep": _too_deep,
         "hash_pieces": _hash_pieces,
+        "check_text": check_text,
     }
     # The source holds only field names (identifiers) and reprs of constants.
     exec("\n".join(lines), namespace)
@@ -270,8 +374,14 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
     return pack, pack_top
 
 
-def _pack_value(value: Any, out: list[Any], ctx: Any) -> Any:
-    """Appends the stream of a field value and returns its ResourceDict form."""
+def _pack_value(value: Any, out: list[Any], depth: int, ctx: Any) -> Any:
+    """Appends the stream of a field value and returns its ResourceDict form.
+
+    ``depth`` is the value's level: 1 for a field of the committed resource.
+
+    Raises:
+        FieldTypeError: a container or resource deeper than MAX_DEPTH.
+    """
     cls = type(value)
     if cls is str:
         out.append("s" + repr(value))
@@ -289,6 +399,8 @@ def _pack_value(value: Any, out: list[Any], ctx: Any) -> Any:
         out.append("i1" if value else "i0")
         return value
     if cls is list or cls is tuple:
+        if depth > MAX_DEPTH:
+            raise _too_deep_to_commit(value, depth)
         out.append("seq[")
         result = _pack_uniform(value, out, ctx) if len(value) >= 16 else None
         if result is None:
@@ -303,16 +415,18 @@ def _pack_value(value: Any, out: list[Any], ctx: Any) -> Any:
                     out.append(text)
                     append(copy)
                 else:
-                    append(_pack_value(item, out, ctx))
+                    append(_pack_value(item, out, depth + 1, ctx))
         out.append("]")
         return result
     if cls is dict:
+        if depth > MAX_DEPTH:
+            raise _too_deep_to_commit(value, depth)
         value = _str_keys(value)
         out.append("map[")
         packed = {}
         for key in sorted(value):
             out.append(repr(key))
-            packed[key] = _pack_value(value[key], out, ctx)
+            packed[key] = _pack_value(value[key], out, depth + 1, ctx)
         out.append("]")
         return packed
     if cls is bytes:
@@ -328,7 +442,9 @@ def _pack_value(value: Any, out: list[Any], ctx: Any) -> Any:
                 return copy
             _stream_resource(value, out)
             return value.deep_copy_resource()
-        return _pack_resource(value, out, ctx)
+        if depth > MAX_DEPTH:
+            raise _too_deep_to_commit(value, depth)
+        return _pack_resource(value, out, depth, ctx)
     if isinstance(value, type) and issubclass(value, ResourceBase):
         out.append("type[" + type_info(value).type_id + "]")
         return value
@@ -336,7 +452,7 @@ def _pack_value(value: Any, out: list[Any], ctx: Any) -> Any:
     normal = to_dict_value(value)
     if type(normal) is cls:  # pragma: no cover - to_dict_value rejects what it cannot convert
         raise FieldTypeError(f"Encountered unsupported field type {cls}: {value!r}")
-    return _pack_value(normal, out, ctx)
+    return _pack_value(normal, out, depth, ctx)
 
 
 def _stream(value: Any, out: list[Any]) -> None:

@@ -9,7 +9,7 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from enact_resource._errors import FieldTypeError
+from enact_resource._errors import DeserializationError, FieldTypeError
 
 __all__ = [
     "FieldValue",
@@ -225,8 +225,20 @@ class ResourceBase:
         )
 
     def deep_copy_resource(self: R) -> R:
-        """Returns a deep copy that shares nothing mutable with ``self``."""
-        return type(self).from_resource_dict(self.to_resource_dict())
+        """Returns a deep copy that shares nothing mutable with ``self``.
+
+        Raises:
+            FieldTypeError: the resource holds a value resources cannot hold,
+                or is nested too deeply to copy.
+        """
+        data = self.to_resource_dict()
+        try:
+            return type(self).from_resource_dict(data)
+        except RecursionError:
+            raise FieldTypeError(
+                f"{type(self).__qualname__} is nested too deeply to copy "
+                "(deeper than the interpreter's recursion limit allows here)"
+            ) from None
 
     def set_from(self, other: ResourceBase) -> None:
         """Makes ``self`` equal to ``other`` (a resource of the same type).
@@ -304,8 +316,20 @@ class ResourceDict(dict[str, ResourceDictValue]):
         self.type = type
 
     def to_resource(self) -> ResourceBase:
-        """Builds the resource this dict describes."""
-        return self.type.from_resource_dict(self)
+        """Builds the resource this dict describes.
+
+        Raises:
+            DeserializationError: the data is nested too deeply to build here
+                (deeper than the interpreter's recursion limit allows).
+        """
+        try:
+            return self.type.from_resource_dict(self)
+        except RecursionError:
+            raise DeserializationError(
+                f"{self.type.__qualname__} data is nested too deeply to build here (deeper "
+                "than the interpreter's recursion limit allows; commits refuse values nested "
+                "more than enact_resource.MAX_DEPTH levels)"
+            ) from None
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ResourceDict) and other.type is not self.type:

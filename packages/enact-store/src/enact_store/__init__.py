@@ -20,6 +20,7 @@ from enact_store._errors import (
     StoreConfigError,
     StoreError,
     StoreFormatError,
+    StoreIOError,
     UnsupportedOperation,
 )
 from enact_store._maintenance import (
@@ -68,6 +69,7 @@ __all__ = [
     "StoreConfigError",
     "StoreError",
     "StoreFormatError",
+    "StoreIOError",
     "Tags",
     "UnsupportedOperation",
     "VerifyReport",

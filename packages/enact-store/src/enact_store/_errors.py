@@ -8,6 +8,9 @@ The tree (``EnactError`` is the root shared by every enact package)::
         ├── NotFound (LookupError)             the store has no object with that digest
         ├── RefError (ValueError)              a malformed digest or an invalid reference
         ├── CorruptionError                    stored data does not hash to its digest
+        │                                      (or is not a regular file in a file store)
+        ├── StoreIOError (OSError)             the operating system refused an operation on
+        │                                      the store (permission, disk full, ...)
         ├── GcRefused                          gc deleted nothing: it met objects or
         │                                      entries it cannot read (``.problems``)
         ├── UnsupportedOperation (NotImplementedError)
@@ -86,6 +89,24 @@ class GcRefused(StoreError):
             f"gc deleted nothing: it met {count} that could hide what is still in use "
             f"(repair them first, see verify): {shown}{more}"
         )
+
+
+class StoreIOError(StoreError, OSError):
+    """The operating system refused an operation on a store's files or database.
+
+    Permission denied, no space left on the device, a path component that is
+    not a directory, a read-only file system... The message is one line naming
+    the path and the system's reason; ``errno`` and ``filename`` are set as on
+    an ``OSError`` when they are known.
+    """
+
+    def __init__(self, message: str, *, errno: int | None = None, path: str | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.filename = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class UnsupportedOperation(StoreError, NotImplementedError):

@@ -157,7 +157,9 @@ class Store:
         :func:`enact_store.copy`.
 
         Raises:
-            FieldTypeError: the resource holds a value resources cannot hold.
+            FieldTypeError: the resource holds a value resources cannot hold
+                (a string with a lone surrogate, say), or nests deeper than
+                ``enact_resource.MAX_DEPTH`` levels; the same on every backend.
             SerializationError: the backend cannot represent a value.
             NotFound: a ref inside names an object this store does not hold.
         """

@@ -23,6 +23,8 @@ built-in exception it resembles (in parentheses), so ``except TypeError`` or
     │   │   ├── NotFound (LookupError)          the store has no object with that digest
     │   │   ├── RefError (ValueError)           a malformed digest or an invalid reference
     │   │   ├── CorruptionError                 stored data does not hash to its digest
+    │   │   ├── StoreIOError (OSError)          the operating system refused an operation
+    │   │   │                                   on the store (permission, disk full, ...)
     │   │   ├── GcRefused                       gc deleted nothing: it met objects or
     │   │   │                                   entries it cannot read (.problems)
     │   │   ├── UnsupportedOperation (NotImplementedError)
@@ -96,6 +98,7 @@ from enact_store import (
     StoreConfigError,
     StoreError,
     StoreFormatError,
+    StoreIOError,
     UnsupportedOperation,
 )
 
@@ -129,6 +132,7 @@ __all__ = [
     "StoreConfigError",
     "StoreError",
     "StoreFormatError",
+    "StoreIOError",
     "TypeNotRegisteredError",
     "UnsupportedOperation",
     "WrappedException",

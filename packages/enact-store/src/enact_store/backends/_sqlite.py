@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import os
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from time import time as wall_time
 from typing import Any, TypeVar
@@ -21,8 +23,10 @@ from enact_store._errors import (
     StoreConfigError,
     StoreError,
     StoreFormatError,
+    StoreIOError,
 )
-from enact_store.backends._sql import READ_PAGE, SqlBackend
+from enact_store._ref import check_digest
+from enact_store.backends._sql import PAGE, READ_PAGE, SqlBackend
 
 __all__ = ["SqliteBackend"]
 
@@ -48,6 +52,15 @@ _INSERT = (
     f" WHERE objects.written < excluded.written - {REFRESH_INTERVAL}"
 )
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+# Free space (bytes) that deleting needs besides what folding the log into the
+# database needs: a few pages of log per deleted row, with a wide margin.
+_DELETE_ROOM = 256 << 10
+
+
+class _DiskFull(Exception):
+    """A deletion transaction found the disk full (handled by SqliteBackend.delete)."""
+
 
 # Connections inherited from a parent process through fork(). SQLite forbids
 # using them in the child, and closing them could disturb the parent's locks,
@@ -112,6 +125,18 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
     top-level invocation's record is written, that is before ``invoke``
     returns or raises; a process killed during the invocation loses that
     invocation's objects, never earlier ones.
+
+    A full disk: writes that find it full raise :class:`StoreIOError`
+    saying how much space to free. gc works on a full disk where it can: it
+    first folds the write-ahead log into the database, deletes in one
+    transaction per batch and, when even that finds no room, one object per
+    transaction, folding the log in after each, so it needs only a few
+    pages free; where not even that is free (opening a store needs room for
+    its ``-wal`` and ``-shm`` files), the error says how many KiB to free.
+    Deleting frees pages inside the database file for new objects (a commit
+    that finds the disk full folds the log into them and tries again); the
+    file does not shrink (SQLite's ``VACUUM`` shrinks it, given free space
+    the size of the database).
 
     Opening never changes a file that is not an enact store: it is recognised
     from its header (the application id that marks enact stores, or, for a
@@ -354,6 +379,7 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         """
         deadline = time.monotonic() + self._timeout
         delay = 0.001
+        folded = False
         while True:
             conn: sqlite3.Connection | None = None
             try:
@@ -367,7 +393,20 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
                         conn.rollback()
                 if not isinstance(e, sqlite3.Error):
                     raise
-                if getattr(e, "sqlite_errorcode", 0) & 0xFF not in _BUSY_CODES:
+                code = getattr(e, "sqlite_errorcode", 0) & 0xFF
+                if code == sqlite3.SQLITE_FULL and not folded and conn is not None:
+                    # The log may only need folding into free pages of the
+                    # database (after gc) to be written over instead of grown.
+                    folded = True
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                        continue
+                if code == sqlite3.SQLITE_FULL or (
+                    code == sqlite3.SQLITE_IOERR and self._disk_is_full()
+                ):
+                    # Opening needs room too: WAL mode creates two files.
+                    raise self._disk_full_error(e, deleting=False) from e
+                if code not in _BUSY_CODES:
                     raise StoreError(f"SQLite store {self._path}: {e}") from e
                 if time.monotonic() >= deadline:
                     raise StoreError(
@@ -419,8 +458,57 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         )
         conn.execute("COMMIT")
 
+    def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
+        """Deletes objects by digest (see :meth:`StorageBackend.delete`), also on a full disk.
+
+        Deletions are written to the write-ahead log, so they need a little
+        free space. When there is too little for a batch, the log is folded
+        into the database and truncated (giving its space back), and the
+        objects are deleted one per transaction, the log being folded in
+        after each, so that deleting needs only a few pages of free space.
+        Freed pages stay in the database file for new objects; the file
+        does not shrink (``VACUUM`` shrinks it, and needs free space the
+        size of the database).
+
+        Raises:
+            StoreIOError: the disk is too full even for that; the message
+                says how much space to free.
+        """
+        self._check_writable()
+        checked = [check_digest(digest) for digest in digests]
+        limit = float("inf") if older_than is None else float(older_than)
+        # Fold the log into the database first: on a disk that filled up, the
+        # log may hold what the database file had no room for, and only then
+        # can deletions reuse the log's space instead of growing it.
+        if checked:
+            self._checkpoint("PASSIVE")
+        done: list[str] = []
+        for start in range(0, len(checked), PAGE):
+            batch = checked[start : start + PAGE]
+            try:
+                done.extend(self._run(functools.partial(self._delete_batch, batch, limit)))
+            except _DiskFull:
+                done.extend(self._delete_with_little_space(batch, limit))
+        return done
+
+    def delete_all_or_none(self, digests: Iterable[str], older_than: float) -> bool:
+        # As delete(): fold the log into the database first, so that on a disk
+        # that filled up the deletions free pages new objects can use.
+        self._check_writable()
+        self._checkpoint("PASSIVE")
+        return super().delete_all_or_none(digests, older_than)
+
     def _delete_all(self, digests: list[str], limit: float, conn: sqlite3.Connection) -> bool:
         # The write lock is held from the count to the delete: no refresh between.
+        try:
+            return self._delete_all_in(digests, limit, conn)
+        except sqlite3.Error as e:
+            if getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+                conn.rollback()
+                return False  # gc then deletes layer by layer, which copes with little room.
+            raise
+
+    def _delete_all_in(self, digests: list[str], limit: float, conn: sqlite3.Connection) -> bool:
         conn.execute("BEGIN IMMEDIATE")
         parts = []
         for start in range(0, len(digests), READ_PAGE):
@@ -447,19 +535,94 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
     def _delete_batch(self, batch: list[str], limit: float, conn: sqlite3.Connection) -> list[str]:
         # Two statements per READ_PAGE digests (not one per digest), in one
         # write transaction, so the rows selected are the rows deleted.
-        conn.execute("BEGIN IMMEDIATE")
-        deleted: list[str] = []
-        for start in range(0, len(batch), READ_PAGE):
-            part = batch[start : start + READ_PAGE]
-            where = f"digest IN ({','.join('?' * len(part))}) AND written < ?"
-            params = [*part, limit]
-            found = {
-                row[0] for row in conn.execute(f"SELECT digest FROM objects WHERE {where}", params)
-            }
-            conn.execute(f"DELETE FROM objects WHERE {where}", params)
-            deleted.extend(digest for digest in part if digest in found)
-        conn.execute("COMMIT")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            deleted: list[str] = []
+            for start in range(0, len(batch), READ_PAGE):
+                part = batch[start : start + READ_PAGE]
+                where = f"digest IN ({','.join('?' * len(part))}) AND written < ?"
+                params = [*part, limit]
+                found = {
+                    row[0]
+                    for row in conn.execute(f"SELECT digest FROM objects WHERE {where}", params)
+                }
+                conn.execute(f"DELETE FROM objects WHERE {where}", params)
+                deleted.extend(digest for digest in part if digest in found)
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+                raise _DiskFull from e  # _run rolls the transaction back.
+            raise
         return deleted
+
+    def _delete_with_little_space(self, batch: list[str], limit: float) -> list[str]:
+        self._checkpoint("TRUNCATE")
+        done: list[str] = []
+        for digest in batch:
+            try:
+                if self._run(functools.partial(self._delete_batch, [digest], limit)):
+                    done.append(digest)
+            except _DiskFull as e:
+                raise self._disk_full_error(e.__cause__, deleting=True) from e.__cause__
+            # Fold the deletion into the database, so that the next one
+            # writes over the same pages of the log instead of growing it.
+            self._checkpoint("PASSIVE")
+        return done
+
+    def _checkpoint(self, mode: str) -> None:
+        """Folds the write-ahead log into the database, as far as it can (never raises)."""
+        with contextlib.suppress(sqlite3.Error, StoreError):
+            self._run(lambda conn: conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall())
+
+    def _disk_is_full(self) -> bool:
+        """Whether the device holding the database has less than _DELETE_ROOM free."""
+        try:
+            info = os.statvfs(self._path.parent)
+        except (OSError, AttributeError):  # No statvfs on Windows.
+            return False
+        return info.f_bavail * info.f_frsize < _DELETE_ROOM
+
+    def _growth_to_fold_log(self) -> int:
+        """Bytes the database file grows by when the log is folded into it (deletions
+        need that first): up to its page count, or at most the log's size if unknown."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        try:
+            file_size = os.path.getsize(self._path)
+            if conn is None:
+                return os.path.getsize(f"{self._path}-wal")
+        except OSError:
+            return 0
+        try:
+            # Direct reads, not _run: this runs while _run reports an error.
+            (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+            (page_count,) = conn.execute("PRAGMA page_count").fetchone()
+        except sqlite3.Error:
+            with contextlib.suppress(OSError):
+                return os.path.getsize(f"{self._path}-wal")
+            return 0
+        return max(0, int(page_size) * int(page_count) - file_size)
+
+    def _disk_full_error(self, cause: BaseException | None, *, deleting: bool) -> StoreIOError:
+        """A one-line StoreIOError saying how much space to free, and what for."""
+        need = _DELETE_ROOM + self._growth_to_fold_log()
+        kib = -(-need // 1024)
+        reason = f"the disk is full ({cause})" if cause is not None else "the disk is full"
+        if deleting:
+            advice = (
+                f"deleting objects needs free space to record the deletions: free at least "
+                f"{kib} KiB on its device (for instance by deleting other files), "
+                "then run gc again"
+            )
+        else:
+            advice = (
+                f"free space on its device ({kib} KiB lets gc run, which makes room "
+                "inside the store for new objects)"
+            )
+        return StoreIOError(
+            f"SQLite store {self._path}: {reason}: {advice}",
+            errno=errno.ENOSPC,
+            path=str(self._path),
+        )
 
     # --- Lifetime. ---
 
