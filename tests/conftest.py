@@ -8,6 +8,8 @@ branch in BackendFactory._open.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -77,3 +79,33 @@ def store(backend_factory: BackendFactory) -> es.Store:
 def reopen(backend_factory: BackendFactory) -> Callable[[], es.Store]:
     """Returns a new Store over a new backend instance at the same location."""
     return lambda: es.Store(backend_factory())
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """Mounts a tmpfs of ``size`` KiB (a real file system that fills up) and returns its path.
+
+    Needs the right to mount (root, as in the test containers); skipped where
+    mounting is not allowed. Unmounted after the test.
+    """
+    mounted: list[Path] = []
+
+    def mount(size_kib: int) -> Path:
+        where = tmp_path / f"fs{len(mounted)}"
+        where.mkdir()
+        if shutil.which("mount") is None:
+            pytest.skip("no mount command here to make a small file system")
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0777", "tmpfs", str(where)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in reversed(mounted):
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)

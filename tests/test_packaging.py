@@ -16,9 +16,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,25 +118,22 @@ def _venv(uv: str, where: Path, wheels: list[Path]) -> Path:
     return python
 
 
-def _readme_example(path: Path, where: Path) -> Path:
-    """Writes a README's python examples into ``where``; returns the file to run.
+def _readme_programs(path: Path, where: Path) -> list[Path]:
+    """Writes a README's python blocks into ``where``; returns them in order, to run.
 
-    A block before the last that starts with ``# NAME.py`` is written as that
-    module (the program imports it); the other blocks are the program, run
-    in order as one file (each is a self-contained example).
+    A block whose first line is ``# NAME.py`` is written as that file (other
+    blocks may import it, or run after it on what it stored); the others as
+    ``example_N.py``. Every block runs, in order, in ``where``.
     """
     blocks = re.findall(r"^```python\n(.*?)^```", path.read_text(), re.DOTALL | re.MULTILINE)
     assert blocks, f"{path} should hold a python example"
-    program = []
-    for block in blocks[:-1]:
+    programs = []
+    for number, block in enumerate(blocks):
         named = re.match(r"# (\w+\.py)\b", block)
-        if named:
-            (where / named[1]).write_text(block)
-        else:
-            program.append(block)
-    example = where / "example.py"
-    example.write_text("\n\n".join([*program, blocks[-1]]))
-    return example
+        program = where / (named[1] if named else f"example_{number}.py")
+        program.write_text(block)
+        programs.append(program)
+    return programs
 
 
 # --- Building ---
@@ -261,10 +260,12 @@ def test_the_store_works_installed_with_only_enact_resource(built: Built, tmp_pa
     assert "ModuleNotFoundError: No module named 'enact_invoke'" in no_invoke.stderr
 
     # The store's README example uses only enact_store and enact_resource.
-    example = _readme_example(ROOT / "packages" / "enact-store" / "README.md", tmp_path)
-    result = _run([str(python), str(example)], cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 object deleted" in result.stdout
+    outputs = []
+    for program in _readme_programs(ROOT / "packages" / "enact-store" / "README.md", tmp_path):
+        result = _run([str(python), str(program)], cwd=tmp_path)
+        assert result.returncode == 0, f"{program.name}: {result.stdout}{result.stderr}"
+        outputs.append(result.stdout)
+    assert "1 object deleted" in "".join(outputs)
 
 
 # --- Everything together ---
@@ -305,7 +306,61 @@ def test_the_installed_enact_command_runs_the_demo(full_venv: Path, tmp_path: Pa
     assert (tmp_path / ".enact" / "store.db").exists()
     listed = _run([str(script), "ls"], cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith("demo/latest  Invocation  #")
+    assert re.match(r"demo/latest +Invocation +#[0-9a-f]{8}\n", listed.stdout), listed.stdout
+    assert "demo/run-1/answered" in listed.stdout
+
+
+def test_the_enact_wheel_holds_the_page_of_enact_serve_and_the_otel_extra(built: Built) -> None:
+    version = _project("enact")["version"]
+    with zipfile.ZipFile(built.wheel("enact")) as wheel:
+        files = wheel.namelist()
+        metadata = wheel.read(f"enact-{version}.dist-info/METADATA").decode()
+    for name in ("index.html", "app.js", "app.css"):
+        assert f"enact/_static/{name}" in files
+    assert "enact/otel.py" in files
+    assert "Provides-Extra: otel" in metadata
+    assert re.search(r"^Requires-Dist: opentelemetry-sdk.*extra == .otel.", metadata, re.MULTILINE)
+
+
+def test_the_installed_enact_serve_serves_its_page(full_venv: Path, tmp_path: Path) -> None:
+    script = full_venv.with_name("enact.exe" if os.name == "nt" else "enact")
+    demo = _run([str(script), "demo", "--answer", "Installed"], cwd=tmp_path)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    server = subprocess.Popen(
+        [str(script), "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        found = re.match(r"enact serve: (http://127\.0\.0\.1:\d+/)\n", server.stdout.readline())
+        assert found, server.stderr.read() if server.stderr else ""
+        with urllib.request.urlopen(found[1], timeout=30) as page:
+            assert b'<script src="/static/app.js"' in page.read()
+        with urllib.request.urlopen(found[1] + "static/app.js", timeout=30) as script_file:
+            assert b"/api/runs" in script_file.read()
+        with urllib.request.urlopen(found[1] + "api/runs", timeout=30) as runs:
+            assert b"demo/latest" in runs.read()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert server.returncode == 0
+
+
+def test_export_without_the_otel_extra_says_what_to_install(
+    full_venv: Path, tmp_path: Path
+) -> None:
+    script = full_venv.with_name("enact.exe" if os.name == "nt" else "enact")
+    assert _run([str(script), "demo", "--answer", "x"], cwd=tmp_path).returncode == 0
+    result = _run([str(script), "export", "--otel", "demo/latest"], cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "enact: error: export --otel needs OpenTelemetry: pip install 'enact[otel]'\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -320,9 +375,9 @@ def test_the_installed_enact_command_runs_the_demo(full_venv: Path, tmp_path: Pa
 def test_the_readme_examples_run_against_the_installed_wheels(
     full_venv: Path, tmp_path: Path, readme: str
 ) -> None:
-    example = _readme_example(ROOT / readme, tmp_path)
-    result = _run([str(full_venv), str(example)], cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    for program in _readme_programs(ROOT / readme, tmp_path):
+        result = _run([str(full_venv), str(program)], cwd=tmp_path)
+        assert result.returncode == 0, f"{program.name}: {result.stdout}{result.stderr}"
 
 
 # --- Sibling ranges ---

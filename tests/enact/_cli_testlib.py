@@ -83,6 +83,17 @@ def no_psycopg_env(tmp_path: Path) -> dict[str, str]:
     return {"PYTHONPATH": path}
 
 
+def no_otel_env(tmp_path: Path) -> dict[str, str]:
+    """An environment in which ``import opentelemetry`` fails as if it were not installed."""
+    shim = tmp_path / "no-otel"
+    (shim / "opentelemetry").mkdir(parents=True, exist_ok=True)
+    (shim / "opentelemetry" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'opentelemetry'\", name='opentelemetry')\n"
+    )
+    path = os.pathsep.join(p for p in (str(shim), os.environ.get("PYTHONPATH")) if p)
+    return {"PYTHONPATH": path}
+
+
 def open_default(cwd: Path | None = None) -> enact.Store:
     """Opens the default store of ``cwd`` (else of the current directory)."""
     path = DEFAULT_DB if cwd is None else cwd / DEFAULT_DB

@@ -8,6 +8,7 @@ every error).
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from _cli_testlib import (
     DEFAULT_DB,
+    assert_one_line_error,
     latest_digest,
     open_default,
     run_enact,
@@ -55,8 +57,10 @@ def test_ls_lists_tags_with_target_type_and_short_digest_and_counts_objects(
     assert lines[1].split() == ["demo/run-1", "Invocation", f"#{digest[:8]}"]
     store = open_default()
     objects = sum(1 for _ in store.backend.iter_digests())
+    answered = store.tags["demo/run-1/answered"].digest
     store.close()
-    assert lines[2] == f"2 tags, {objects} objects in sqlite:///.enact/store.db"
+    assert lines[2].split() == ["demo/run-1/answered", "Invocation", f"#{answered[:8]}"]
+    assert lines[3] == f"3 tags, {objects} objects in sqlite:///.enact/store.db"
 
 
 def test_ls_on_an_empty_store_says_so(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -205,7 +209,7 @@ def test_tag_creates_moves_and_deletes_a_tag(
 
     store = open_default()
     assert "keep/this" not in store.tags
-    assert set(store.tags) == {"demo/latest", "demo/run-1"}
+    assert set(store.tags) == {"demo/latest", "demo/run-1", "demo/run-1/answered"}
     store.close()
 
 
@@ -331,7 +335,7 @@ def test_copy_copies_every_tag_and_its_closure_by_default(
     store.close()
     assert out == (
         f"copied {objects} objects to sqlite:///copy/store.db (0 already there); "
-        "tags: demo/latest, demo/run-1\n"
+        "tags: demo/latest, demo/run-1, demo/run-1/answered\n"
     )
     assert main(["--store", "sqlite:///copy/store.db", "verify"]) == 0
     assert main(["--store", "sqlite:///copy/store.db", "tree", "demo/latest"]) == 0
@@ -369,8 +373,32 @@ def test_stats_reports_counts_backend_and_size_on_disk(
     assert lines["store"].strip() == "sqlite:///.enact/store.db"
     assert lines["backend"].strip() == f"SqliteBackend({str(demo_store)!r})"
     assert int(lines["objects"]) == objects
-    assert int(lines["tags"]) == 2
+    assert int(lines["tags"]) == 3
+    assert int(lines["format"]) == enact.FORMAT_VERSION
     assert lines["size"].strip().endswith("KiB on disk")
+
+
+def test_migrate_upgrades_an_old_store_only_when_asked(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixture = Path(__file__).parents[1] / "fixtures" / "stores" / "0.1" / "store.db"
+    shutil.copy(fixture, in_tmp / "old.db")
+    before = (in_tmp / "old.db").read_bytes()
+
+    for command in (["ls"], ["verify"], ["stats"]):
+        assert main(["--store", "sqlite:///old.db", *command]) == 0
+    assert "format:   0 (run `enact migrate`)" in capsys.readouterr().out
+    assert (in_tmp / "old.db").read_bytes() == before  # Reading changed nothing.
+
+    assert main(["--store", "sqlite:///old.db", "migrate"]) == 0
+    assert capsys.readouterr().out == (
+        f"migrated sqlite:///old.db from storage format 0 to {enact.FORMAT_VERSION}\n"
+    )
+    assert main(["--store", "sqlite:///old.db", "migrate"]) == 0
+    assert capsys.readouterr().out == (
+        f"sqlite:///old.db is at storage format {enact.FORMAT_VERSION}: nothing to do\n"
+    )
+    assert main(["--store", "sqlite:///old.db", "verify"]) == 0
 
 
 def test_stats_of_a_memory_store_has_no_size(
@@ -421,3 +449,153 @@ def test_python_dash_m_and_the_console_script_both_run_the_command(tmp_path: Pat
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "0 tags, 0 objects in memory://\n"
+
+
+# --- gc and verify on a damaged store (nothing deleted, every problem one line) ---
+
+HOLDERS = """\
+import dataclasses
+import enact
+
+@enact.register
+@dataclasses.dataclass
+class Doc(enact.Resource):
+    text: str
+
+@enact.register
+@dataclasses.dataclass
+class Holder(enact.Resource):
+    note: str
+    doc: enact.Ref[Doc]
+"""
+
+MAKE_HOLDER_STORE = """\
+import sqlite3, enact, holders
+with enact.open_store('sqlite:///.enact/store.db') as s:
+    doc = enact.commit(holders.Doc('precious'))
+    holder = enact.commit(holders.Holder('the holder', doc))
+    s.tags['main'] = holder
+    garbage = enact.commit(holders.Doc('garbage'))
+    s.tags['other'] = enact.commit(holders.Doc('other'))
+s.close()
+with sqlite3.connect('.enact/store.db') as db:
+    db.execute('UPDATE objects SET written = written - 10000')
+db.close()
+print(doc.digest, holder.digest, garbage.digest)
+"""
+
+
+def _holder_store(tmp_path: Path) -> tuple[str, str, str]:
+    """A store where tag main names a Holder of a precious Doc; returns their digests and
+    an old garbage Doc's."""
+    (tmp_path / "holders.py").write_text(HOLDERS)
+    made = subprocess.run(
+        [sys.executable, "-c", MAKE_HOLDER_STORE],
+        cwd=tmp_path,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    )
+    doc, holder, garbage = made.stdout.split()
+    return doc, holder, garbage
+
+
+def _stored(tmp_path: Path) -> set[str]:
+    with sqlite3.connect(tmp_path / DEFAULT_DB) as db:
+        digests = {row[0] for row in db.execute("SELECT digest FROM objects")}
+    db.close()
+    return digests
+
+
+def _damage(tmp_path: Path, digest: str, damage: bytes | None) -> None:
+    """Replaces an object's stored bytes (None: flips a bit inside its note)."""
+    with sqlite3.connect(tmp_path / DEFAULT_DB) as db:
+        (data,) = db.execute("SELECT data FROM objects WHERE digest = ?", (digest,)).fetchone()
+        db.execute(
+            "UPDATE objects SET data = ? WHERE digest = ?",
+            (
+                bytes(data).replace(b"the holder", b"the hold\x65s") if damage is None else damage,
+                digest,
+            ),
+        )
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("damage", "imports"),
+    [(None, ["--import", "holders"]), (b"\x00\xff not an object", [])],
+    ids=["flipped-byte", "undecodable"],
+)
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["run", "dry-run"])
+def test_gc_deletes_nothing_behind_a_damaged_object_and_names_it(
+    tmp_path: Path, damage: bytes | None, imports: list[str], dry_run: list[str]
+) -> None:
+    doc, holder, garbage = _holder_store(tmp_path)
+    _damage(tmp_path, holder, damage)
+    before = _stored(tmp_path)
+    assert {doc, holder, garbage} <= before
+
+    result = run_enact(tmp_path, *imports, "gc", "--grace", "0", *dry_run)
+
+    assert_one_line_error(result, 1, "gc deleted nothing: 1 problem in sqlite:///.enact/store.db")
+    [line] = result.stdout.splitlines()
+    assert line.startswith(f"corrupt     {holder}: ")
+    assert ("hashes to" if damage is None else "cannot be decoded") in line
+    assert line.endswith(f"(sqlite {tmp_path / DEFAULT_DB} objects row {holder})")
+    assert _stored(tmp_path) == before
+
+
+def test_verify_ls_and_gc_get_past_a_malformed_tag_row_and_report_it(tmp_path: Path) -> None:
+    doc, holder, garbage = _holder_store(tmp_path)
+    with sqlite3.connect(tmp_path / DEFAULT_DB) as db:
+        db.execute("INSERT INTO tags (name, digest) VALUES ('broken', 'not a digest')")
+    db.close()
+    before = _stored(tmp_path)
+    where = f"sqlite {tmp_path / DEFAULT_DB} tags row 'broken'"
+
+    ls = run_enact(tmp_path, "ls")
+    verify = run_enact(tmp_path, "--import", "holders", "verify")
+    gc = run_enact(tmp_path, "--import", "holders", "gc", "--grace", "0")
+
+    assert ls.returncode == 0, ls.stderr
+    assert [line.split()[0] for line in ls.stdout.splitlines()[:-1]] == ["main", "other"]
+    assert verify.returncode == 1, verify.stderr
+    assert verify.stdout.splitlines() == [
+        f"malformed   {where}: the tag names 'not a digest', not a digest (64 lowercase hex "
+        "digits)",
+        "1 problem in sqlite:///.enact/store.db (4 objects verified)",
+    ]
+    assert_one_line_error(gc, 1, "gc deleted nothing: 1 problem")
+    assert gc.stdout.startswith(f"malformed   {where}: ")
+    assert _stored(tmp_path) == before
+    assert {doc, holder, garbage} <= before
+
+
+def test_gc_reports_refs_the_store_already_lost_and_still_collects(tmp_path: Path) -> None:
+    doc, holder, garbage = _holder_store(tmp_path)
+    with sqlite3.connect(tmp_path / DEFAULT_DB) as db:
+        db.execute("DELETE FROM objects WHERE digest = ?", (doc,))
+    db.close()
+
+    # (Without --import: the holder is read with its stored type.)
+    result = run_enact(tmp_path, "gc", "--grace", "0")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        f"dangling    {holder} -> {doc} (missing)",
+        "1 ref from the tags' trees to objects the store lacks (already lost; see `enact verify`)",
+    ]
+    assert "deleted 1 unreachable object" in result.stdout
+    assert garbage not in _stored(tmp_path)
+
+
+def test_gc_grace_defaults_to_default_grace_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    import enact_store
+    from enact import _cli
+
+    assert enact.DEFAULT_GRACE_PERIOD == enact_store.DEFAULT_GRACE_PERIOD
+    monkeypatch.setattr(_cli, "DEFAULT_GRACE_PERIOD", 7.5)
+    parser = _cli._build_parser()
+
+    assert parser.parse_args(["gc"]).grace == 7.5

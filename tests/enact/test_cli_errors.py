@@ -11,9 +11,13 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,7 @@ import pytest
 from _cli_testlib import (
     DEFAULT_DB,
     assert_one_line_error,
+    no_otel_env,
     no_psycopg_env,
     open_default,
     run_enact,
@@ -56,6 +61,7 @@ DEFINED_IN_MAIN = (
     "script run as __main__ (python script.py); pass --import path/to/that_script.py, the "
     "script that defines Point"
 )
+NO_OTEL = "enact: error: export --otel needs OpenTelemetry: pip install 'enact[otel]'"
 NO_PSYCOPG = (
     "enact: error: cannot open the store: PostgresBackend needs psycopg 3 and psycopg-pool: "
     "pip install 'enact-store[postgres]'"
@@ -141,6 +147,7 @@ ERRORS: list[tuple[str, str, int, str]] = [
     ("verify", "empty", 1, NO_DEFAULT_STORE),
     ("gc", "empty", 1, NO_DEFAULT_STORE),
     ("stats", "empty", 1, NO_DEFAULT_STORE),
+    ("migrate", "empty", 1, NO_DEFAULT_STORE),
     (
         "--store file:nothere ls",
         "empty",
@@ -303,6 +310,77 @@ ERRORS: list[tuple[str, str, int, str]] = [
         )
     ),
     ("demo --answer x", "empty stdout-closed", 1, STDOUT_CLOSED),
+    ("serve", "demo stdout-closed", 1, STDOUT_CLOSED),
+    ("export --otel demo/latest", "demo stdout-closed", 1, STDOUT_CLOSED),
+    ("export --otel demo/latest", "demo stdout-full", 1, STDOUT_FULL),
+    # --- serve ---
+    ("serve", "empty", 1, NO_DEFAULT_STORE),
+    (
+        "serve --port 99999",
+        "empty",
+        2,
+        "enact: error: argument --port: expected a port number 0-65535, got '99999' "
+        "(see 'enact serve --help')",
+    ),
+    (
+        "serve --token ''",
+        "demo",
+        2,
+        "enact: error: --token must not be empty (see 'enact serve --help')",
+    ),
+    (
+        "serve --host 0.0.0.0 --writable",
+        "demo",
+        1,
+        "enact: error: --writable on 0.0.0.0, which is not a loopback address, needs a token: "
+        "pass --token TOKEN or set ENACT_SERVE_TOKEN (or serve read-only)",
+    ),
+    (
+        "serve --port {busy}",
+        "demo port-busy",
+        1,
+        "enact: error: cannot listen on 127.0.0.1:{busy}: Address already in use (pick another "
+        "with --port N, or --port 0 for any free port)",
+    ),
+    # --- export ---
+    ("export", "empty", 2, f"enact: error: the following arguments are required: REF|TAG {ANY}"),
+    (
+        "export demo/latest",
+        "demo",
+        2,
+        "enact: error: export needs a format: --otel (OpenTelemetry spans) "
+        "(see 'enact export --help')",
+    ),
+    ("export --otel demo/latest", "empty", 1, NO_DEFAULT_STORE),
+    ("export --otel nope", "demo", 1, "enact: error: unknown tag 'nope' (see `enact ls`)"),
+    (
+        "export --otel {output}",
+        "demo",
+        1,
+        "enact: error: {output} is a Haiku, not an Invocation (try `enact show {output}`)",
+    ),
+    ("export --otel demo/latest", "demo no-otel", 1, NO_OTEL),
+    (
+        "export --otel demo/latest --endpoint ftp://x",
+        "demo",
+        2,
+        "enact: error: --endpoint must be an http:// or https:// URL, got 'ftp://x' "
+        "(see 'enact export --help')",
+    ),
+    (
+        "export --otel demo/latest --endpoint http://127.0.0.1:{closed}/v1/traces",
+        "demo closed-port",
+        1,
+        "enact: error: cannot send the spans to http://127.0.0.1:{closed}/v1/traces: "
+        "[Errno 111] Connection refused",
+    ),
+    (
+        "export --otel demo/latest --endpoint http://127.0.0.1:{collector}/v1/traces",
+        "demo collector-refuses",
+        1,
+        "enact: error: the collector at http://127.0.0.1:{collector}/v1/traces refused "
+        "the spans: HTTP 400 Bad Request",
+    ),
     ("ls", "demo stdout-full", 1, STDOUT_FULL),
     ("tree demo/latest", "demo stdout-full", 1, STDOUT_FULL),
     ("show demo/latest --json", "demo stdout-full", 1, STDOUT_FULL),
@@ -352,8 +430,24 @@ def _run_python(cwd: Path, *args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=cwd, check=True, timeout=60)
 
 
-def _prepare(setup: str, cwd: Path, demo: Path) -> tuple[dict[str, str], dict[str, Any]]:
-    """Prepares ``cwd`` for a case; returns the placeholders and run_enact's options."""
+class _Refuses(BaseHTTPRequestHandler):
+    """An OTLP collector that refuses everything."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_error(400)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _prepare(
+    setup: str, cwd: Path, demo: Path, cleanup: list[Callable[[], None]]
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Prepares ``cwd`` for a case; returns the placeholders and run_enact's options.
+
+    What must be undone after the case (a listening socket, a server) goes in ``cleanup``.
+    """
     values = {"cwd": str(cwd), "zeros": "0" * 64}
     options: dict[str, Any] = {}
     for part in setup.split():
@@ -391,6 +485,24 @@ def _prepare(setup: str, cwd: Path, demo: Path) -> tuple[dict[str, str], dict[st
                 (cwd / name).write_text(text)
         elif part == "no-psycopg":
             options["env"] = no_psycopg_env(cwd.parent / f"{cwd.name}-shim")
+        elif part == "no-otel":
+            options["env"] = no_otel_env(cwd.parent / f"{cwd.name}-shim")
+        elif part == "port-busy":
+            busy = socket.socket()
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            cleanup.append(busy.close)
+            values["busy"] = str(busy.getsockname()[1])
+        elif part == "closed-port":
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                values["closed"] = str(probe.getsockname()[1])
+        elif part == "collector-refuses":
+            collector = HTTPServer(("127.0.0.1", 0), _Refuses)
+            thread = threading.Thread(target=collector.serve_forever, daemon=True)
+            thread.start()
+            cleanup.extend([collector.server_close, collector.shutdown])
+            values["collector"] = str(collector.server_address[1])
         elif part == "stdout-closed":
             options["close_stdout"] = True
         elif part == "stdout-full":
@@ -417,10 +529,14 @@ def test_every_error_is_one_line_on_stderr_with_a_non_zero_status(
 ) -> None:
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    values, options = _prepare(setup, cwd, demo_template)
-    args = [arg.format(**values) for arg in shlex.split(command)]
-
-    result = run_enact(cwd, *args, **options)
+    cleanup: list[Callable[[], None]] = []
+    try:
+        values, options = _prepare(setup, cwd, demo_template, cleanup)
+        args = [arg.format(**values) for arg in shlex.split(command)]
+        result = run_enact(cwd, *args, **options)
+    finally:
+        for undo in reversed(cleanup):
+            undo()
 
     assert "Traceback" not in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1, result.stderr  # One line, and only one.
@@ -535,3 +651,36 @@ def test_stored_names_are_escaped_in_errors_and_listings(tmp_path: Path) -> None
     assert shown.stdout == "Po\\x1b[2Jint[raw](x=1)\n"
     assert "evil\\x1b]0;pwned\\x07.Po\\x1b[2Jint" in shown.stderr
     assert listed.stdout.startswith("evil  Po\\x1b[2Jint (not registered)")
+
+
+# --- Files that are not stores (issue 11 item 3): refused, and left as they were ---
+
+
+def _another_programs_database(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE users (name TEXT)")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _another_programs_database,
+        lambda path: path.write_bytes(b"x"),
+        lambda path: path.write_text("notes\n"),
+    ],
+    ids=["another-programs-database", "one-byte-file", "text-file"],
+)
+@pytest.mark.parametrize("command", ["ls", "show x", "tree x", "stats", "verify", "gc", "demo"])
+def test_a_file_that_is_not_a_store_is_refused_by_every_command_and_left_untouched(
+    tmp_path: Path, make: Callable[[Path], None], command: str
+) -> None:
+    make(tmp_path / "other.db")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    result = run_enact(tmp_path, "--store", "sqlite:///other.db", *shlex.split(command))
+
+    assert_one_line_error(result, 1, "Not an enact store: ")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -105,6 +105,15 @@ def test_first_run_shows_the_trace_the_answered_request_and_a_partial_replay(
     assert f"tags demo/latest and demo/run-1 -> Invocation #{digest[:8]}" in parts["Saved"]
     assert isinstance(invokable, WriteHaiku)
 
+    # The run as answered, before the partial replay, is kept for `enact serve`'s diff.
+    answered, _, before = stored(tmp_path, "demo/run-1/answered")
+    assert answered != digest
+    assert (
+        f"tag demo/run-1/answered -> #{answered[:8]}, the run before the replay" in (parts["Saved"])
+    )
+    assert before.lines == [first, middle, last]
+    assert before.title == "Rain on the roof"
+
 
 def test_second_run_finds_the_first_by_tag_replays_it_and_continues_the_sequence(
     tmp_path: Path,

@@ -184,6 +184,13 @@ class Node(er.Resource):
     children: list[es.Ref[Node]]
 
 
+def tag_name(length: int, slashes: int) -> str:
+    """A valid tag name of ``length`` characters with ``slashes`` '/' in it."""
+    parts = slashes + 1
+    size, extra = divmod(length - slashes, parts)
+    return "/".join(chr(ord("a") + i % 26) * (size + (i < extra)) for i in range(parts))
+
+
 def fresh_ref(ref: es.Ref[T]) -> es.Ref[T]:
     """A new ref to the same digest, with nothing cached."""
     return type(ref)(ref.digest)

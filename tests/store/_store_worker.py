@@ -11,6 +11,10 @@
         points the tag "ping" at it; pong waits for it, reads it, commits a
         reply that refers to it and points "pong" at that; ping waits for the
         reply before the next round. Each prints "done" at the end.
+    python _store_worker.py gc URL GRACE [layered]
+        prints "start", runs gc with that grace period, printing "deleted N TOTAL"
+        after each deletion step, then "done N"; with "layered", as on a
+        backend that cannot delete a batch atomically (layer after layer)
 
 Running the script puts its folder first on sys.path, so _store_testlib is
 imported by the same name as in the tests and its types keep their type ids.
@@ -104,6 +108,21 @@ def pong(url: str, rounds: int) -> None:
     print("done", flush=True)
 
 
+def gc(url: str, grace: float, layered: bool) -> None:
+    store = es.open_store(url)
+    if layered:
+        store.backend.delete_all_or_none = lambda digests, older_than: False  # type: ignore[method-assign]
+    print("start", flush=True)
+
+    def progress(done: int, total: int | None) -> None:
+        if total is not None:
+            print(f"deleted {done} {total}", flush=True)
+
+    report = store.gc(grace_period=grace, progress=progress)
+    store.close()
+    print(f"done {len(report.deleted)}", flush=True)
+
+
 if __name__ == "__main__":
     mode, url, *args = sys.argv[1:]
     if mode == "crash":
@@ -114,5 +133,7 @@ if __name__ == "__main__":
         ping(url, int(args[0]))
     elif mode == "pong":
         pong(url, int(args[0]))
+    elif mode == "gc":
+        gc(url, float(args[0]), args[1:] == ["layered"])
     else:
         raise SystemExit(f"unknown mode {mode!r}")

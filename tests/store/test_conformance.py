@@ -20,6 +20,7 @@ from _store_testlib import (
     Pair,
     canonical,
     fresh_ref,
+    tag_name,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -288,6 +289,34 @@ def test_tagging_a_missing_object_raises_not_found(store: es.Store) -> None:
     assert "main" not in store.tags
 
 
+# The longest names (200 characters), with as many parts as fit, and names at
+# the file store's limit of 255 bytes for the name with '%2F' for '/' (see
+# FileBackend): 199 + 2 * 28 = 255, 200 + 2 * 28 = 256.
+LONG_TAG_NAMES = [
+    tag_name(200, 99),
+    tag_name(200, 0),
+    tag_name(199, 28),
+    tag_name(200, 28),
+    tag_name(200, 60),
+]
+
+
+def test_every_valid_tag_name_up_to_200_characters_round_trips(
+    store: es.Store, reopen: Callable[[], es.Store]
+) -> None:
+    refs = {name: store.commit(Box(name)) for name in LONG_TAG_NAMES}
+    for name, ref in refs.items():
+        store.tags[name] = ref
+
+    fresh = reopen()
+    assert sorted(fresh.tags) == sorted(store.tags)
+    for name, ref in refs.items():
+        assert fresh.tags[name] == ref
+        del fresh.tags[name]
+        assert name not in fresh.tags
+    assert not set(reopen().tags) & set(LONG_TAG_NAMES)
+
+
 @pytest.mark.parametrize("name", ["", "../x", "/abs", "a..b", "-x", "x y", "a//b", "x/", ".x"])
 def test_invalid_tag_names_raise_value_error(store: es.Store, name: str) -> None:
     ref = store.commit(Box(1))
@@ -358,7 +387,33 @@ _KEYS = st.one_of(
     st.text(max_size=8).map(lambda key: "#" + key),
     st.sampled_from(["#res", "#type", "#b85", "#b64", "#float", "##", "#"]),
 )
-_DIGESTS = st.text("0123456789abcdef", min_size=64, max_size=64)
+# Refs in a committed value must name objects the store holds (commit never
+# leaves a dangling ref): each generated ref names a Str, committed first.
+_REF_TARGETS: dict[str, er.Str] = {}
+
+
+def _ref_to(text: str) -> es.Ref[er.Str]:
+    target = er.Str(text)
+    ref: es.Ref[er.Str] = es.Ref(er.digest(target))
+    _REF_TARGETS[ref.digest] = target
+    return ref
+
+
+def _refs_in(value: Any) -> list[es.Ref[Any]]:
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, es.Ref):
+            found.append(item)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, er.Resource):
+            stack.extend(item.field_values())
+    return found
+
+
 _ATOMS = st.one_of(
     st.none(),
     st.booleans(),
@@ -372,7 +427,7 @@ _ATOMS = st.one_of(
     st.builds(er.Float, _FLOATS),
     st.builds(er.Bytes, st.binary(max_size=8)),
     st.just(er.NoneResource()),
-    st.builds(es.Ref, _DIGESTS),
+    st.builds(_ref_to, st.text(max_size=8)),
 )
 LEGAL_VALUES = st.recursive(
     _ATOMS,
@@ -404,6 +459,8 @@ def test_every_legal_value_round_trips_with_an_identical_digest(
 
         writer = es.Store(backend_factory())
         try:
+            for target in _refs_in(value):
+                writer.commit(_REF_TARGETS[target.digest])
             ref = writer.commit(resource)
         finally:
             writer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -309,3 +310,122 @@ def test_refresh_stamps_stored_objects_as_just_written_and_ignores_others(
     assert now - written[kept.digest] < 600
     assert now - written[other.digest] > 3600
     assert er.digest(Box("never stored")) not in written
+
+
+# --- Deleting parents first: the store stays closed under refs at every instant ---
+
+
+def _garbage_dag(store: es.Store) -> tuple[set[str], list[es.Ref[Node]]]:
+    """Chains and trees of unreachable Nodes sharing children; returns (digests, roots)."""
+    shared = [store.commit(Node(f"shared leaf {i}", [])) for i in range(5)]
+    roots = []
+    for c in range(6):  # chains, each ending in a shared leaf
+        ref = shared[c % 5]
+        for i in range(12):
+            ref = store.commit(Node(f"chain {c}.{i}", [ref]))
+        roots.append(ref)
+    for t in range(4):  # trees whose leaves are shared leaves
+        level = shared[t:] + shared[:t]
+        for depth in range(3):
+            level = [
+                store.commit(Node(f"tree {t}.{depth}.{i}", level[i : i + 2]))
+                for i in range(0, len(level), 2)
+            ]
+        roots.extend(level)
+    digests = set().union(*(_closure(store, root) for root in roots))
+    return digests, roots
+
+
+def _dangling(store: es.Store) -> list[tuple[str, str]]:
+    """(parent, missing child) for every ref from a stored object to one the store lacks."""
+    report = store.verify()
+    assert report.corrupt == []
+    assert report.unreadable == []
+    return [(p.referrer or "", p.digest or "") for p in report.dangling]
+
+
+@pytest.mark.parametrize("in_one_step", [True, False], ids=["together", "in-layers"])
+def test_gc_deletes_parents_before_children_so_no_ref_ever_dangles(
+    store: es.Store, monkeypatch: pytest.MonkeyPatch, in_one_step: bool
+) -> None:
+    kept = _tree(store, "kept")
+    store.tags["main"] = kept
+    garbage, _ = _garbage_dag(store)
+    with store:
+        children = {d: [c.digest for c in es.Ref(d).get().children] for d in garbage}
+    _age_everything(store)
+    if not in_one_step:  # As on a backend that cannot delete a batch atomically.
+        monkeypatch.setattr(store.backend, "delete_all_or_none", lambda digests, older: False)
+    steps: list[int] = []
+
+    def check(done: int, total: int | None) -> None:
+        if total is not None:  # After each deletion step.
+            steps.append(done)
+            assert _dangling(store) == []
+
+    report = store.gc(grace_period=GRACE, progress=check)
+
+    assert set(report.deleted) == garbage
+    assert set(store.backend.iter_digests()) == _closure(store, kept)
+    position = {digest: i for i, digest in enumerate(report.deleted)}
+    assert all(position[p] < position[c] for p in garbage for c in children[p])
+    assert steps[-1] == len(garbage)
+    if not in_one_step:
+        assert len(steps) >= 13  # the 13 levels of a chain, one after the other
+
+
+def test_gc_keeps_an_unreachable_object_refreshed_during_the_run_with_all_it_reaches(
+    store: es.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.tags["main"] = store.commit(Node("kept", []))
+    child = store.commit(Node("child", []))
+    middle = store.commit(Node("middle", [child]))
+    top = store.commit(Node("top", [middle]))
+    _age_everything(store)
+    listed = store.backend.iter_objects
+
+    def list_then_refresh() -> Iterator[tuple[str, float]]:
+        # Right after gc has listed `middle` as old: a writer re-commits it.
+        yield from listed()
+        store.commit(Node("middle", [child]))
+
+    monkeypatch.setattr(store.backend, "iter_objects", list_then_refresh)
+
+    report = store.gc(grace_period=GRACE)
+
+    assert report.deleted == [top.digest]
+    assert report.kept_recent == 2
+    assert store.has(fresh_ref(middle))
+    assert store.has(fresh_ref(child))
+    assert _dangling(store) == []
+
+
+def test_delete_all_or_none_deletes_every_object_or_none(store: es.Store) -> None:
+    refs = [store.commit(Box(("all or none", i))) for i in range(3)]
+    digests = [ref.digest for ref in refs]
+    age_objects(store.backend, digests, OLD)
+    cutoff = store.backend.now() - GRACE
+    absent = er.digest(Box("never stored"))
+    store.commit(Box(("all or none", 0)))  # refreshed: written after the cutoff
+
+    assert not store.backend.delete_all_or_none(digests, cutoff)
+    assert not store.backend.delete_all_or_none([*digests[1:], absent], cutoff)
+    assert all(store.has(fresh_ref(ref)) for ref in refs)
+    # A file store cannot delete several files atomically: it never does.
+    atomic = not isinstance(store.backend, es.FileBackend)
+    assert store.backend.delete_all_or_none(digests[1:], cutoff) is atomic
+    assert [store.has(fresh_ref(ref)) for ref in refs] == [True, not atomic, not atomic]
+
+
+def test_a_backend_without_atomic_deletes_says_so() -> None:
+    class Minimal(es.StorageBackend):
+        def commit(self, packed_resource: es.PackedResource[Any]) -> None: ...
+
+        def has(self, ref: es.Ref[Any]) -> bool:
+            return False
+
+        def get(self, ref: es.Ref[Any]) -> er.ResourceDict | None:
+            return None
+
+    assert Minimal().delete_all_or_none([er.digest(Box(1))], 0.0) is False
+    assert list(Minimal().problems()) == []

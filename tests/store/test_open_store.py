@@ -181,3 +181,24 @@ def test_store_config_error_is_a_value_error() -> None:
 def test_url_that_is_not_a_str_raises_store_config_error(tmp_path: Path) -> None:
     with pytest.raises(es.StoreConfigError, match="must be a str"):
         es.open_store(tmp_path)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("special", ["#", "?", "/", "@", ":", "&", "=", "%", "'", '"', " "])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "mysql://someone:{}@db.example/x",
+        "mysql://db.example/x?user=someone&password={}",
+        "host=db.example password={}",
+        "postgresql:someone:{}@db.example/x",
+    ],
+)
+def test_an_unsupported_url_is_shown_without_its_password(template: str, special: str) -> None:
+    password = f"Sekr{special}tPw9"
+
+    with pytest.raises(es.StoreConfigError, match="Unsupported store URL") as caught:
+        es.open_store(template.format(password))
+
+    for secret in (password, "Sekr", "tPw9"):
+        assert secret not in str(caught.value)
+    assert "db.example" in str(caught.value)

@@ -8,13 +8,23 @@ too (see _store_testlib.BACKEND_KINDS).
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
+import traceback
+import urllib.parse
 from typing import Any
 
 import pytest
-from _store_testlib import BackendFactory, Box, fresh_ref, postgres_admin, postgres_sessions
+from _store_testlib import (
+    BackendFactory,
+    Box,
+    fresh_ref,
+    postgres_admin,
+    postgres_sessions,
+    postgres_url,
+)
 
 import enact_resource as er
 import enact_store as es
@@ -234,3 +244,140 @@ def test_a_failing_query_raises_one_line_store_error(
 
     assert "\n" not in str(caught.value)
     assert "PostgreSQL store" in str(caught.value)
+
+
+# --- Credentials never appear in messages or logs. ---
+
+# Each special character in a password, and all of them at once. The
+# password's parts around the specials ("Sekr", "tPw9") are searched for too:
+# a raw '@' or '/' can make libpq take part of a password for a host name.
+SPECIALS = ["#", "?", "/", "@", ":", "&", "=", "%", "'", '"', " ", "#?/@:&=%' \" "]
+PARTS = ("Sekr", "tPw9")
+
+
+def _secret(special: str) -> str:
+    return f"{PARTS[0]}{special}{PARTS[1]}"
+
+
+def _dsn_forms(host: str, port: str, user: str, db: str, password: str) -> dict[str, str]:
+    """A DSN in every form a user might write one, each holding ``password``."""
+    encoded = urllib.parse.quote(password, safe="")
+    quoted = "'" + password.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    url = f"postgresql://{user}@{host}:{port}/{db}"
+    return {
+        "url": f"postgresql://{user}:{encoded}@{host}:{port}/{db}",
+        "url raw": f"postgresql://{user}:{password}@{host}:{port}/{db}",
+        "url query": f"{url}?sslmode=prefer&password={encoded}",
+        "url query raw": f"{url}?sslmode=prefer&password={password}",
+        "key=value": f"host={host} port={port} user={user} dbname={db} password={quoted}",
+        "key=value raw": f"host={host} port={port} user={user} dbname={db} password={password}",
+    }
+
+
+def _assert_hidden(texts: list[str], password: str) -> None:
+    for text in texts:
+        for secret in (password, urllib.parse.quote(password, safe=""), *PARTS):
+            assert secret not in text, (secret, text)
+
+
+def _failure_texts(error: BaseException) -> list[str]:
+    """What a user sees of an error: its message, repr, and its traceback as logged."""
+    return [str(error), repr(error), "".join(traceback.format_exception(error))]
+
+
+def _server() -> tuple[str, str, str, str]:
+    parts = urllib.parse.urlsplit(postgres_url())
+    return parts.hostname or "", str(parts.port), parts.username or "", parts.path.lstrip("/")
+
+
+def _open_both_ways(dsn: str) -> list[BaseException]:
+    """The errors of opening ``dsn`` with PostgresBackend and with open_store."""
+    errors = []
+    for opener in (es.PostgresBackend, es.open_store):
+        with pytest.raises(es.StoreError) as caught:
+            opener(dsn)
+        assert "\n" not in str(caught.value)
+        errors.append(caught.value)
+    return errors
+
+
+@pytest.mark.parametrize("special", SPECIALS)
+def test_no_password_in_the_errors_of_an_unreachable_server(
+    special: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password = _secret(special)
+    for form, dsn in _dsn_forms("127.0.0.1", "1", "someone", "db", password).items():
+        for error in _open_both_ways(dsn):
+            _assert_hidden(_failure_texts(error), password)
+            if form in ("url", "url query", "key=value") and isinstance(error, es.StoreConfigError):
+                assert "127.0.0.1" in str(error), error
+    _assert_hidden([caplog.text], password)
+
+
+@pytest.mark.usefixtures("postgres_factory")  # skipped, as it is, where no server is set up
+@pytest.mark.parametrize("special", SPECIALS)
+def test_no_password_in_the_errors_of_a_wrong_password(
+    special: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password = _secret(special)
+    host, port, user, db = _server()
+    refused = 0
+    for dsn in _dsn_forms(host, port, user, db, password).values():
+        for error in _open_both_ways(dsn):
+            _assert_hidden(_failure_texts(error), password)
+            refused += "password authentication failed" in str(error)
+    assert refused >= 4  # The well-formed DSNs reached the server, which refused them.
+    _assert_hidden([caplog.text], password)
+
+
+@pytest.mark.parametrize("special", SPECIALS)
+def test_no_password_in_the_dsn_repr_location_and_logs_of_a_backend(
+    special: str, postgres_factory: BackendFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The DSN names the right password last: libpq uses it, and the backend
+    # opens, with another password (the secret) earlier in the same DSN.
+    caplog.set_level(logging.DEBUG)
+    password = _secret(special)
+    parts = urllib.parse.urlsplit(postgres_factory.url)
+    right = urllib.parse.quote(parts.password or "", safe="")
+    where = f"{parts.hostname}:{parts.port}{parts.path}"
+    quoted = "'" + password.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    options = urllib.parse.parse_qs(parts.query)["options"][0]
+    dsns = [
+        f"postgresql://{parts.username}:{urllib.parse.quote(password, safe='')}@{where}"
+        f"?{parts.query}&password={right}",
+        f"postgresql://{parts.username}:{password}@{where}?{parts.query}&password={right}",
+        f"postgresql://{parts.username}@{where}?password={urllib.parse.quote(password)}"
+        f"&{parts.query}&password={right}",
+        f"host={parts.hostname} port={parts.port} dbname={parts.path[1:]} "
+        f"user={parts.username} password={quoted} options='{options}' "
+        f"password='{parts.password}'",
+    ]
+    opened = 0
+    for dsn in dsns:
+        try:
+            backend = es.PostgresBackend(dsn)
+        except es.StoreConfigError as e:  # A raw '@', '/', '%' or space: refused.
+            _assert_hidden(_failure_texts(e), password)
+            continue
+        opened += 1
+        try:
+            ref = es.Store(backend).commit(Box(special))
+            texts = [backend.dsn, repr(backend), backend.location(ref.digest)]
+        finally:
+            backend.close()
+        _assert_hidden(texts, password)
+        assert str(parts.hostname) in backend.dsn
+    assert opened >= 3
+    _assert_hidden([caplog.text], password)
+
+
+def test_a_url_with_a_raw_at_sign_in_its_password_says_to_percent_encode_it() -> None:
+    password = _secret("@")
+    with pytest.raises(es.StoreConfigError, match="percent-encode") as caught:
+        es.PostgresBackend(f"postgresql://someone:{password}@127.0.0.1:1/db")
+
+    assert "postgresql://***@127.0.0.1:1/db" in str(caught.value)
+    _assert_hidden(_failure_texts(caught.value), password)

@@ -5,9 +5,14 @@ The behaviour it shares with PostgresBackend is in test_sql_backends.py.
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -108,3 +113,156 @@ def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> Non
     with pytest.raises(es.StoreError, match="not an SQLite database"):
         es.SqliteBackend(path)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("second", ["read-write", "read-only"])
+def test_opening_a_store_twice_in_a_process_loses_nothing_it_commits_later(
+    db: Path, second: str
+) -> None:
+    # Probing the file again for the second backend (its header read with
+    # open(), or an immutable connection) must not drop the locks of the
+    # first one's connections: another process closing its last connection
+    # would take itself for the last, delete the write-ahead log under them,
+    # and what they commit afterwards would be seen by no other process.
+    first = es.Store(es.SqliteBackend(db))
+    first.commit(Box("before"))
+    again = es.SqliteBackend(db, read_only=second == "read-only")
+    again.has(es.Ref(er.digest(Box("before"))))
+    child = (
+        "import sys; sys.path.insert(0, sys.argv[2])\n"
+        "import _store_testlib as t, enact_store as es\n"
+        "s = es.Store(es.SqliteBackend(sys.argv[1])); s.commit(t.Box('from another process'))\n"
+        "s.close()\n"
+    )
+    here = str(Path(__file__).parent)
+    subprocess.run([sys.executable, "-c", child, str(db), here], check=True, timeout=60)
+
+    after = first.commit(Box("after"))
+
+    check = (
+        "import sys; sys.path.insert(0, sys.argv[2]); import enact_store as es\n"
+        "b = es.SqliteBackend(sys.argv[1], read_only=True)\n"
+        "sys.exit(0 if b.has(es.Ref(sys.argv[3])) else 3)\n"
+    )
+    seen = subprocess.run(
+        [sys.executable, "-c", check, str(db), here, after.digest], timeout=60, check=False
+    )
+    assert seen.returncode == 0
+    assert db.with_name(db.name + "-wal").exists()
+    again.close()
+    first.close()
+
+
+# --- A full disk (a real, small file system: tmpfs, where mounting is allowed). ---
+
+
+def _fill(path: Path) -> None:
+    """Grows ``path`` until the file system is full (as another program might)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _free(ballast: Path, error: BaseException) -> None:
+    """Frees the space the error asks for, by shrinking the ballast file."""
+    text = str(error)
+    assert "\n" not in text
+    match = re.search(r"(\d+) KiB", text)
+    assert match, text
+    os.truncate(ballast, ballast.stat().st_size - int(match.group(1)) * 1024)
+
+
+def _garbage(store: es.Store, count: int, size: int) -> None:
+    for i in range(count):
+        store.commit(Box(os.urandom(size) + str(i).encode()))
+
+
+def _fill_with_garbage(store: es.Store) -> tuple[int, Exception]:
+    """Commits objects until a commit fails; returns how many were stored and the error."""
+    count = 0
+    while True:
+        try:
+            _garbage(store, 1, 20_000)
+        except Exception as e:
+            return count, e
+        count += 1
+
+
+def _assert_collected(store: es.Store, kept: es.Ref[Box], garbage: int) -> None:
+    before = len(list(store.backend.iter_digests()))
+    report = store.gc(grace_period=0)
+    # A gc that stopped for want of space may have deleted a few already.
+    assert 0 < len(report.deleted) == before - 1 <= garbage
+    assert list(store.backend.iter_digests()) == [kept.digest]
+    with store:
+        assert store.tags["kept"].get() == kept.get()
+    assert store.verify().ok
+    _garbage(store, 20, 20_000)  # The store takes new objects again.
+
+
+def test_a_store_that_filled_its_disk_is_collected_after_freeing_what_the_error_says(
+    small_filesystem: Callable[[int], Path],
+) -> None:
+    fs = small_filesystem(8 << 10)
+    ballast = fs / "other-files"
+    ballast.write_bytes(b"\0" * (4 << 20))
+    store = es.Store(es.SqliteBackend(fs / "store.db"))
+    kept = store.commit(Box("kept"))
+    store.tags["kept"] = kept
+    garbage, full = _fill_with_garbage(store)
+    assert isinstance(full, es.StoreIOError), full
+    assert full.errno == errno.ENOSPC
+    assert str(fs / "store.db") in str(full)
+
+    # Everything since the disk filled up is in the write-ahead log, which
+    # cannot be folded into the database: gc says how much space to free.
+    with pytest.raises(es.StoreIOError, match=r"disk is full.*free at least") as advice:
+        store.gc(grace_period=0)
+    _free(ballast, advice.value)
+
+    _assert_collected(store, kept, garbage)
+
+
+def test_a_store_on_a_full_disk_says_how_much_space_to_free_to_open_it(
+    small_filesystem: Callable[[int], Path],
+) -> None:
+    fs = small_filesystem(8 << 10)
+    ballast = fs / "other-files"
+    store = es.Store(es.SqliteBackend(fs / "store.db"))
+    kept = store.commit(Box("kept"))
+    store.tags["kept"] = kept
+    _garbage(store, 50, 20_000)
+    store.close()
+    _fill(ballast)
+
+    # Opening a WAL database creates its log and shared-memory files.
+    with pytest.raises(es.StoreIOError, match="disk is full") as advice:
+        es.SqliteBackend(fs / "store.db")
+    assert advice.value.errno == errno.ENOSPC
+    _free(ballast, advice.value)
+
+    _assert_collected(es.Store(es.SqliteBackend(fs / "store.db")), kept, 50)
+
+
+def test_gc_deletes_on_a_disk_with_little_space_left(
+    small_filesystem: Callable[[int], Path],
+) -> None:
+    # Deleting 1,000 objects in one transaction would log ~1 MiB of pages.
+    fs = small_filesystem(32 << 10)
+    ballast = fs / "other-files"
+    store = es.Store(es.SqliteBackend(fs / "store.db"))
+    kept = store.commit(Box("kept"))
+    store.tags["kept"] = kept
+    with store.batch():
+        _garbage(store, 1000, 4000)
+    store.close()
+    _fill(ballast)
+    os.truncate(ballast, ballast.stat().st_size - (320 << 10))
+
+    _assert_collected(es.Store(es.SqliteBackend(fs / "store.db")), kept, 1000)

@@ -61,10 +61,10 @@ def test_verify_finds_an_object_corrupted_in_the_file_or_database(
     report = es.Store(persistent_factory()).verify()
 
     assert not report.ok
-    assert [digest for digest, _ in report.corrupt] == [corrupt.digest]
-    detail = report.corrupt[0][1]
-    assert corrupt.digest in detail
-    assert store.backend.location(corrupt.digest) in detail
+    [problem] = report.corrupt
+    assert (problem.kind, problem.digest) == ("corrupt", corrupt.digest)
+    assert "hashes to" in problem.detail
+    assert problem.location == store.backend.location(corrupt.digest)
     assert report.checked == 2
     assert report.unreadable == []
     assert report.dangling == []
@@ -83,7 +83,7 @@ def test_verify_checks_objects_of_unregistered_types_from_their_stored_form(
     assert report.ok, report
     assert report.checked == 2
     store.backend.delete([child.digest])
-    assert store.verify().dangling == [(unknown, child.digest)]
+    assert [(p.referrer, p.digest) for p in store.verify().dangling] == [(unknown, child.digest)]
 
 
 def test_verify_reports_an_object_whose_type_id_does_not_fit_its_fields_as_corrupt(
@@ -96,7 +96,7 @@ def test_verify_reports_an_object_whose_type_id_does_not_fit_its_fields_as_corru
 
     report = store.verify()
 
-    assert [digest for digest, _ in report.corrupt] == [ref.digest]
+    assert [(p.kind, p.digest) for p in report.corrupt] == [("corrupt", ref.digest)]
     assert not report.ok
 
 
@@ -116,13 +116,14 @@ def test_verify_reports_refs_to_a_deleted_child_and_a_tag_to_a_deleted_object(
     report = store.verify()
 
     assert not report.ok
-    assert sorted(report.dangling) == sorted(
+    assert sorted((p.referrer, p.digest) for p in report.dangling) == sorted(
         [
             (parent.digest, child.digest),
             (grandparent.digest, child.digest),
             ("tag:gone", lonely.digest),
         ]
     )
+    assert {p.kind for p in report.dangling} == {"dangling"}
     assert report.corrupt == []
     assert report.checked == 2
 
@@ -137,7 +138,7 @@ def test_verify_reports_undecodable_bytes_as_corrupt(
 
     report = store.verify()
 
-    assert [digest for digest, _ in report.corrupt] == [ref.digest]
+    assert [(p.kind, p.digest) for p in report.corrupt] == [("corrupt", ref.digest)]
 
 
 def test_objects_written_with_full_type_ids_read_and_verify(

@@ -813,6 +813,14 @@ def open_invocation(
 ) -> tuple[Frame, ResourceBase, Exception | None] | Invocation[Any, Any]:
     """Starts a top-level invocation: its frame, its input, and an error found before
     it runs (recorded as its outcome); or the recorded invocation, if entirely reused."""
+    # What the call will refer to without writing it (a given input, the
+    # recorded invocation to replay) is stamped as just written first, so
+    # that a concurrent gc keeps it, and all it reaches, while this runs.
+    protect: list[Ref[Any]] = [arg_ref] if isinstance(arg_ref, Ref) else []
+    if replay_from is not None:
+        protect += [replay_from.request, replay_from.response]
+    if protect:
+        store.refresh(protect)
     input_ref: Ref[Any]
     if arg_ref is None:
         input_ref = store.commit(NoneResource())

@@ -100,7 +100,7 @@ class ExceptionResource(Resource, Exception):
     def _describe_type(cls) -> tuple[str, tuple[str, ...]]:
         if not dataclasses.fields(cls):
             # No dataclass fields: the exception's args are its one field, and
-            # the type id is the name alone (SPEC 3.1), as in the original
+            # the type id is the name alone (docs/format.md §1), as in the original
             # format. (Releases before 0.2 added a fields digest; their
             # records are read as stored types and upgraded to the class.)
             return json.dumps({"name": cls.type_name()}, sort_keys=True), _ARGS

@@ -72,12 +72,14 @@ class ReplayContext(Guide):
             store (the records are read from it).
     """
 
-    __slots__ = ("_given", "_saved")
+    __slots__ = ("_given", "_saved", "_user")
 
     # The invocations given as resources, by position: committed when the
     # context is entered in a tracked call (None once done, or if none).
     _given: dict[int, Invocation[Any, Any]] | None
     _saved: list[tuple[Frame, Guide | None, Token[Frame | None] | None]]
+    # Made by the user (not by replay): its refs are refreshed when entered.
+    _user: bool
 
     def __init__(
         self,
@@ -123,6 +125,7 @@ class ReplayContext(Guide):
         self._by_request = None
         self._given = given or None
         self._saved = []
+        self._user = True
         self.exception_override = exception_override
         self.strict = strict
 
@@ -136,6 +139,7 @@ class ReplayContext(Guide):
         context = cast(ReplayContext, super()._guide(children, exception_override, strict))
         context._given = None
         context._saved = []
+        context._user = False
         return context
 
     def __enter__(self) -> ReplayContext:
@@ -152,6 +156,9 @@ class ReplayContext(Guide):
             for position, invocation in self._given.items():
                 children[position] = frame.store.commit(invocation)
             self._given = None
+        if frame.tracked and self._user:
+            # Recorded calls this replay may reuse: kept by a concurrent gc.
+            frame.store.refresh(self._children)
         self._saved.append((frame, frame.replay, None))
         frame.replay = self
         return self

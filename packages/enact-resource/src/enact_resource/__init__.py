@@ -13,7 +13,7 @@ package never imports Pillow or numpy.
 from importlib.metadata import PackageNotFoundError, version
 
 from enact_resource._builtins import Bytes, Float, Int, NoneResource, Str
-from enact_resource._digest import digest, pack_resource
+from enact_resource._digest import MAX_DEPTH, digest, pack_resource
 from enact_resource._errors import (
     DeserializationError,
     EnactError,
@@ -49,6 +49,7 @@ for _builtin in (Str, Int, Float, Bytes, NoneResource, Image, NPArray):
     register(_builtin)
 
 __all__ = [
+    "MAX_DEPTH",
     "Bytes",
     "DeserializationError",
     "EnactError",

@@ -50,7 +50,7 @@ class _ValueResource(ResourceBase):
         data["value"] = self._enact_plain_(self)  # type: ignore[attr-defined]
         return data
 
-    def _enact_pack_(self) -> tuple[str, Any]:
+    def _enact_pack_(self, context: Any = None) -> tuple[str, Any]:
         stream = self._enact_stream_()  # type: ignore[misc]
         return stream, self
 
@@ -147,7 +147,7 @@ class NoneResource(ResourceBase):
         return f"{type(self).__qualname__}()"
 
 
-# Names fixed by the format (SPEC 3.1), shared with data written by the original enact.
+# Names fixed by the format (docs/format.md §1), shared with data written by the original enact.
 for _cls, _name in (
     (Str, "enact.resource_types.Str"),
     (Int, "enact.resource_types.Int"),

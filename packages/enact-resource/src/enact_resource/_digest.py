@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import decimal
 import operator
+import re
 from collections.abc import Callable, Mapping
 from hashlib import sha256
+from itertools import repeat
 from typing import Any
 
 from enact_resource._errors import FieldTypeError
@@ -36,6 +38,13 @@ from enact_resource._resource import (
 __all__ = ["digest", "pack_resource"]
 
 _new_dict = dict.__new__
+
+#: The most levels of lists, tuples, dicts and resources that the fields of a
+#: committed resource may nest. Deeper values are refused when committed, so
+#: that whatever is stored can be read back (reading recurses, a few frames
+#: per level, within the interpreter's recursion limit).
+MAX_DEPTH = 100
+
 # Ints below this size can always be written as text (the interpreter limits
 # int-to-text conversion to sys.get_int_max_str_digits() digits, at least 640).
 _BIG = 10**600
@@ -49,8 +58,9 @@ def digest(value: Any) -> str:
     order all digest alike.
 
     Raises:
-        FieldTypeError: the value holds something resources cannot hold, or
-            contains itself.
+        FieldTypeError: the value holds something resources cannot hold (a
+            string with a lone surrogate, say), contains itself, or (for a
+            resource) nests deeper than :data:`MAX_DEPTH` levels.
     """
     if isinstance(value, ResourceBase):
         # The packer (generated per dataclass type) is the faster walk, even
@@ -64,11 +74,19 @@ def digest(value: Any) -> str:
             _stream(value, out)
     except RecursionError:
         raise _too_deep(value) from None
-    return _hash(out)
+    return _hash(out, value)
 
 
-def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
-    """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass."""
+def pack_resource(resource: ResourceBase, context: Any = None) -> tuple[ResourceDict, str]:
+    """Returns ``(resource.to_resource_dict(), digest(resource))``, computed in one pass.
+
+    ``context`` is handed to the ``_enact_pack_`` of every atomic value packed
+    (for extensions: a store passes what identifies it, so that refs can
+    check that it holds their targets); None when only digesting.
+
+    Raises:
+        FieldTypeError: as :func:`digest`.
+    """
     cls = type(resource)
     # A dataclass: its generated packer does it all (see _dataclass_packers).
     entry = _PACKERS.get(cls)
@@ -77,48 +95,120 @@ def pack_resource(resource: ResourceBase) -> tuple[ResourceDict, str]:
         # four times per tracked call.
         info = entry[0]
         if _infos.get(cls) is info and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
-            return entry[2](resource)
+            return entry[2](resource, context)
     stream = cls._enact_stream_
     if stream is not None:
         # A value type with its own stream (Str, Int, ...): one field, no walk.
-        return resource.to_resource_dict(), sha256(stream(resource).encode()).hexdigest()
+        text = stream(resource)
+        if "\\" in text and "\\ud" in text:
+            check_text(resource)
+        return resource.to_resource_dict(), sha256(text.encode()).hexdigest()
     entry = _dataclass_packers(cls)
     if entry is not None:
-        return entry[2](resource)
+        return entry[2](resource, context)
     out: list[Any] = []
     try:
-        data = _pack_resource(resource, out)
+        data = _pack_resource(resource, out, 0, context)
     except RecursionError:
         raise _too_deep(resource) from None
-    return data, _hash(out)
+    return data, _hash(out, data)
 
 
-def _hash(out: list[Any]) -> str:
-    """Hashes the collected stream: text pieces, and raw bytes values as they are."""
+# Strings are streamed as their repr, which writes a lone surrogate (a code
+# point of U+D800-U+DFFF: not Unicode text, and no UTF-8 encoder takes it) as
+# an escape: a backslash, "ud" and three hex digits. So a stream without a
+# backslash (found at memchr speed) or without "\ud" holds no lone surrogate,
+# and only a hit costs the precise search of check_text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(value: Any) -> None:
+    """Raises FieldTypeError if a string in ``value`` holds a lone surrogate.
+
+    Looks through resources, ResourceDicts, lists and dicts: at strings,
+    mapping keys and field names; the error names where the string is.
+    """
+    # (path to the item, what the item is: a "value", a "key" or a field "name")
+    stack: list[tuple[str, str, Any]] = [("", "value", value)]
+    while stack:
+        path, role, item = stack.pop()
+        if isinstance(item, str):  # Also a Str, whose one field is the string.
+            found = _SURROGATE.search(item)
+            if found is not None:
+                raise _surrogate_error(value, path, role, item, found.start())
+        elif isinstance(item, ResourceDict | ResourceBase):
+            fields = item.items() if isinstance(item, ResourceDict) else item.field_items()
+            for name, field in fields:
+                stack.append((path, "name", name))
+                stack.append((f"{path}.{name}", "value", field))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}[{index}]", "value", entry) for index, entry in enumerate(item))
+        elif isinstance(item, Mapping):
+            for key, entry in item.items():
+                stack.append((path, "key", key))
+                stack.append((f"{path}[{key!r}]", "value", entry))
+
+
+def _surrogate_error(value: Any, path: str, role: str, text: str, index: int) -> FieldTypeError:
+    kind = value.type if isinstance(value, ResourceDict) else type(value)
+    if not path:
+        where = f"the {kind.__qualname__} value"
+    elif path.startswith("."):
+        where = f"field {path[1:]} of {kind.__qualname__}"
+    else:
+        where = f"the {kind.__qualname__} value at {path}"
+    what = {
+        "value": f"The string in {where}",
+        "key": f"A key of the mapping in {where}",
+        "name": f"A field name of the resource in {where}",
+    }[role]
+    return FieldTypeError(
+        f"{what} holds a lone surrogate ({text[index]!r} at index {index}): "
+        "not Unicode text, so no store can keep it (UTF-8 cannot encode it). Text decoded "
+        "with errors='surrogateescape' holds them: decode with errors='replace' instead"
+    )
+
+
+def _hash(out: list[Any], value: Any) -> str:
+    """Hashes the collected stream: text pieces, and raw bytes values as they are.
+
+    Raises:
+        FieldTypeError: a string in ``value`` (whose stream ``out`` is) holds a
+            lone surrogate.
+    """
     try:
-        return sha256("".join(out).encode()).hexdigest()
+        text = "".join(out)
     except TypeError:
         # The stream holds bytes values: hash piece by piece (blobs uncopied).
-        return _hash_pieces(out)
+        return _hash_pieces(out, value)
+    if "\\" in text and "\\ud" in text:
+        check_text(value)
+    return sha256(text.encode()).hexdigest()
 
 
-def _hash_pieces(out: list[Any]) -> str:
+def _hash_pieces(out: list[Any], value: Any) -> str:
     hasher = sha256()
     text: list[str] = []
     for piece in out:
         if type(piece) is str:
             text.append(piece)
         else:
-            hasher.update("".join(text).encode())
+            _hash_text(hasher, "".join(text), value)
             text.clear()
             hasher.update(piece)
-    hasher.update("".join(text).encode())
+    _hash_text(hasher, "".join(text), value)
     return hasher.hexdigest()
+
+
+def _hash_text(hasher: Any, text: str, value: Any) -> None:
+    if "\\" in text and "\\ud" in text:
+        check_text(value)
+    hasher.update(text.encode())
 
 
 _infos = _INFOS
 # The _enact_pack_ function of each atomic type met so far, by exact type.
-_FAST_PACK: dict[type, Callable[[Any], tuple[str, Any]]] = {}
+_FAST_PACK: dict[type, Callable[[Any, Any], tuple[str, Any]]] = {}
 # The _enact_stream_ function of each type with one met so far, by exact type.
 _FAST_STREAM: dict[type, Callable[[Any], str]] = {}
 
@@ -134,14 +224,30 @@ def _too_deep(value: Any) -> FieldTypeError:
     )
 
 
-def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
-    """Appends the stream of a resource nested in a value and returns its ResourceDict."""
+def _too_deep_to_commit(value: Any, depth: int) -> FieldTypeError:
+    cycle = find_cycle(value)
+    if cycle is not None:
+        return FieldTypeError(
+            f"Encountered a cycle: a {type(cycle).__qualname__} value contains itself"
+        )
+    return FieldTypeError(
+        f"Value is nested too deeply: the fields of a resource may nest at most {MAX_DEPTH} "
+        f"levels of lists, tuples, dicts and resources (a {type(value).__qualname__} is at "
+        f"level {depth}); keep deeper structures as resources of their own, behind refs"
+    )
+
+
+def _pack_resource(resource: ResourceBase, out: list[Any], depth: int, ctx: Any) -> ResourceDict:
+    """Appends the stream of a resource nested in a value and returns its ResourceDict.
+
+    ``depth`` is the resource's level (0 for the top); its fields are one deeper.
+    """
     cls = type(resource)
     entry = _PACKERS.get(cls)
     if entry is None or not _current(entry, cls):
         entry = _dataclass_packers(cls)
     if entry is not None:
-        return entry[1](resource, out)
+        return entry[1](resource, out, depth, ctx)
     info = type_info(cls)
     values = checked_values(resource, info)
     out.append(info.stream_prefix)
@@ -149,13 +255,14 @@ def _pack_resource(resource: ResourceBase, out: list[Any]) -> ResourceDict:
     data.type = cls
     for name, name_repr, value in zip(info.field_names, info.name_reprs, values):  # noqa: B905 - lengths checked
         out.append(name_repr)
-        data[name] = _pack_value(value, out)
+        data[name] = _pack_value(value, out, depth + 1, ctx)
     out.append("]")
     return data
 
 
-Packer = Callable[[Any, list[Any]], ResourceDict]
-TopPacker = Callable[[Any], tuple[ResourceDict, str]]
+# pack(resource, out, depth, context) and pack_top(resource, context); see _make_packers.
+Packer = Callable[[Any, list[Any], int, Any], ResourceDict]
+TopPacker = Callable[[Any, Any], tuple[ResourceDict, str]]
 
 # Per dataclass type: (the TypeInfo they were made for, its generated packer
 # of nested values, its generated top-level packer).
@@ -186,12 +293,12 @@ def _dataclass_packers(cls: type) -> tuple[TypeInfo, Packer, TopPacker] | None:
 def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
     """Generates the packers of a dataclass resource type (as dataclasses generates __init__).
 
-    ``pack(resource, out)`` appends the stream of a nested resource and returns
-    its ResourceDict; ``pack_top(resource)`` returns the ResourceDict and the
-    digest. Both read attributes directly, merge constant stream pieces and
-    handle the common field values inline, so a small record costs a few
-    Python calls. A type without fields gets a constant ``pack_top``: its
-    ResourceDict is shared, as none is ever mutated.
+    ``pack(resource, out, depth)`` appends the stream of a resource nested at
+    level ``depth`` and returns its ResourceDict; ``pack_top(resource)``
+    returns the ResourceDict and the digest. Both read attributes directly,
+    merge constant stream pieces and handle the common field values inline,
+    so a small record costs a few Python calls. A type without fields gets a
+    constant ``pack_top``: its ResourceDict is shared, as none is ever mutated.
     """
     body = ["data = new_dict(ResourceDict)", "data.type = cls"]
     head = info.stream_prefix
@@ -218,26 +325,29 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
             "else:",
             "    fast_pack = FAST_PACK.get(kind)",
             "    if fast_pack is not None:",
-            "        text, packed = fast_pack(value)",
+            "        text, packed = fast_pack(value, ctx)",
             "        append(text)",
             f"        data[{name!r}] = packed",
             "    else:",
-            f"        data[{name!r}] = pack_value(value, out)",
+            f"        data[{name!r}] = pack_value(value, out, depth + 1, ctx)",
         ]
         head = ""
     body.append(f"append({head + ']'!r})")
-    lines = ["def pack(resource, out):", "    append = out.append"]
+    lines = ["def pack(resource, out, depth, ctx):", "    append = out.append"]
     lines += [f"    {line}" for line in body]
-    lines += ["    return data", "", "def pack_top(resource):"]
-    lines += ["    out = []", "    append = out.append"]
+    lines += ["    return data", "", "def pack_top(resource, ctx=None):"]
+    lines += ["    out = []", "    append = out.append", "    depth = 0"]
     lines += ["    try:"] + [f"        {line}" for line in body]
     lines += [
         "    except RecursionError:",
         "        raise too_deep(resource) from None",
         "    try:",
-        "        return data, sha256(''.join(out).encode()).hexdigest()",
+        "        text = ''.join(out)",
         "    except TypeError:  # Raw bytes values in the stream.",
-        "        return data, hash_pieces(out)",
+        "        return data, hash_pieces(out, data)",
+        "    if '\\\\' in text and '\\\\ud' in text:  # A lone surrogate? (see check_text)",
+        "        check_text(data)",
+        "    return data, sha256(text.encode()).hexdigest()",
     ]
     namespace: dict[str, Any] = {
         "new_dict": _new_dict,
@@ -249,19 +359,29 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
         "sha256": sha256,
         "too_deep": _too_deep,
         "hash_pieces": _hash_pieces,
+        "check_text": check_text,
     }
     # The source holds only field names (identifiers) and reprs of constants.
     exec("\n".join(lines), namespace)
     pack: Packer = namespace["pack"]
     pack_top: TopPacker = namespace["pack_top"]
     if not info.field_names:
-        data, value = pack_top(None)
-        pack_top = lambda _resource: (data, value)  # noqa: E731
+        data, value = pack_top(None, None)
+
+        def pack_top(_resource: Any, _ctx: Any = None) -> tuple[ResourceDict, str]:
+            return data, value
+
     return pack, pack_top
 
 
-def _pack_value(value: Any, out: list[Any]) -> Any:
-    """Appends the stream of a field value and returns its ResourceDict form."""
+def _pack_value(value: Any, out: list[Any], depth: int, ctx: Any) -> Any:
+    """Appends the stream of a field value and returns its ResourceDict form.
+
+    ``depth`` is the value's level: 1 for a field of the committed resource.
+
+    Raises:
+        FieldTypeError: a container or resource deeper than MAX_DEPTH.
+    """
     cls = type(value)
     if cls is str:
         out.append("s" + repr(value))
@@ -279,8 +399,10 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
         out.append("i1" if value else "i0")
         return value
     if cls is list or cls is tuple:
+        if depth > MAX_DEPTH:
+            raise _too_deep_to_commit(value, depth)
         out.append("seq[")
-        result = _pack_uniform(value, out) if len(value) >= 16 else None
+        result = _pack_uniform(value, out, ctx) if len(value) >= 16 else None
         if result is None:
             result = []
             append = result.append
@@ -289,20 +411,22 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
                 # dispatch below; everything else through it.
                 fast_pack = _FAST_PACK.get(type(item))
                 if fast_pack is not None:
-                    text, copy = fast_pack(item)
+                    text, copy = fast_pack(item, ctx)
                     out.append(text)
                     append(copy)
                 else:
-                    append(_pack_value(item, out))
+                    append(_pack_value(item, out, depth + 1, ctx))
         out.append("]")
         return result
     if cls is dict:
+        if depth > MAX_DEPTH:
+            raise _too_deep_to_commit(value, depth)
         value = _str_keys(value)
         out.append("map[")
         packed = {}
         for key in sorted(value):
             out.append(repr(key))
-            packed[key] = _pack_value(value[key], out)
+            packed[key] = _pack_value(value[key], out, depth + 1, ctx)
         out.append("]")
         return packed
     if cls is bytes:
@@ -313,12 +437,14 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
             fast_pack = cls._enact_pack_
             if fast_pack is not None:
                 _FAST_PACK[cls] = fast_pack
-                text, copy = fast_pack(value)
+                text, copy = fast_pack(value, ctx)
                 out.append(text)
                 return copy
             _stream_resource(value, out)
             return value.deep_copy_resource()
-        return _pack_resource(value, out)
+        if depth > MAX_DEPTH:
+            raise _too_deep_to_commit(value, depth)
+        return _pack_resource(value, out, depth, ctx)
     if isinstance(value, type) and issubclass(value, ResourceBase):
         out.append("type[" + type_info(value).type_id + "]")
         return value
@@ -326,7 +452,7 @@ def _pack_value(value: Any, out: list[Any]) -> Any:
     normal = to_dict_value(value)
     if type(normal) is cls:  # pragma: no cover - to_dict_value rejects what it cannot convert
         raise FieldTypeError(f"Encountered unsupported field type {cls}: {value!r}")
-    return _pack_value(normal, out)
+    return _pack_value(normal, out, depth, ctx)
 
 
 def _stream(value: Any, out: list[Any]) -> None:
@@ -385,7 +511,7 @@ def _stream(value: Any, out: list[Any]) -> None:
         _stream(normal, out)
 
 
-def _pack_uniform(items: list[Any] | tuple[Any, ...], out: list[Any]) -> list[Any] | None:
+def _pack_uniform(items: list[Any] | tuple[Any, ...], out: list[Any], ctx: Any) -> list[Any] | None:
     """Packs a list of items of one kind in C-level maps; None if it is not one.
 
     Plain ints, strs and floats are streamed as one piece (a list of 100,000
@@ -404,7 +530,7 @@ def _pack_uniform(items: list[Any] | tuple[Any, ...], out: list[Any]) -> list[An
     fast_pack = _FAST_PACK.get(kind)
     if fast_pack is None:
         return None
-    packed = list(map(fast_pack, items))
+    packed = list(map(fast_pack, items, repeat(ctx, len(items))))
     out.extend(map(_first, packed))
     return list(map(_second, packed))
 

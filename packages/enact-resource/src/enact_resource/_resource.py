@@ -9,7 +9,7 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from enact_resource._errors import FieldTypeError
+from enact_resource._errors import DeserializationError, FieldTypeError
 
 __all__ = [
     "FieldValue",
@@ -62,7 +62,7 @@ class TypeInfo:
         self.key = key
         self.type_id = type_id
         self.field_names = field_names
-        # Pieces of the digest stream (SPEC 3.2) that depend only on the type.
+        # Pieces of the digest stream (docs/format.md §2) that depend only on the type.
         self.stream_prefix = "res[" + type_id
         self.name_reprs = tuple(repr(name) for name in field_names)
         # Reads the field values off a dataclass instance in one C call.
@@ -136,13 +136,16 @@ class ResourceBase:
     _enact_atomic_: ClassVar[bool] = False
 
     #: Optionally, a function returning an instance's whole digest stream
-    #: (SPEC 3.2) as text, for types that can produce it faster than the
+    #: (docs/format.md §2) as text, for types that can produce it faster than the
     #: generic walk (Str, Int, Ref, ...). It must equal the generic stream.
     _enact_stream_: ClassVar[Callable[[Any], str] | None] = None
 
-    #: Optionally, for atomic types: a function returning (the instance's
-    #: digest stream, the copy to keep in a ResourceDict) in one call.
-    _enact_pack_: ClassVar[Callable[[Any], tuple[str, Any]] | None] = None
+    #: Optionally, for atomic types: a function of (instance, context)
+    #: returning (the instance's digest stream, the copy to keep in a
+    #: ResourceDict) in one call. ``context`` is what the caller of
+    #: :func:`pack_resource` passed (None when only digesting); it may raise
+    #: to stop the packing (a store uses it to check refs).
+    _enact_pack_: ClassVar[Callable[[Any, Any], tuple[str, Any]] | None] = None
 
     #: Optionally, for atomic types: a function returning copies (as
     #: :meth:`deep_copy_resource` makes them) of a list of instances, or None
@@ -171,7 +174,7 @@ class ResourceBase:
 
     @classmethod
     def type_id(cls) -> str:
-        """Returns the type id: the JSON text identifying this type (SPEC 3.1)."""
+        """Returns the type id: the JSON text identifying this type (docs/format.md §1)."""
         return type_info(cls).type_id
 
     @classmethod
@@ -222,8 +225,20 @@ class ResourceBase:
         )
 
     def deep_copy_resource(self: R) -> R:
-        """Returns a deep copy that shares nothing mutable with ``self``."""
-        return type(self).from_resource_dict(self.to_resource_dict())
+        """Returns a deep copy that shares nothing mutable with ``self``.
+
+        Raises:
+            FieldTypeError: the resource holds a value resources cannot hold,
+                or is nested too deeply to copy.
+        """
+        data = self.to_resource_dict()
+        try:
+            return type(self).from_resource_dict(data)
+        except RecursionError:
+            raise FieldTypeError(
+                f"{type(self).__qualname__} is nested too deeply to copy "
+                "(deeper than the interpreter's recursion limit allows here)"
+            ) from None
 
     def set_from(self, other: ResourceBase) -> None:
         """Makes ``self`` equal to ``other`` (a resource of the same type).
@@ -301,8 +316,20 @@ class ResourceDict(dict[str, ResourceDictValue]):
         self.type = type
 
     def to_resource(self) -> ResourceBase:
-        """Builds the resource this dict describes."""
-        return self.type.from_resource_dict(self)
+        """Builds the resource this dict describes.
+
+        Raises:
+            DeserializationError: the data is nested too deeply to build here
+                (deeper than the interpreter's recursion limit allows).
+        """
+        try:
+            return self.type.from_resource_dict(self)
+        except RecursionError:
+            raise DeserializationError(
+                f"{self.type.__qualname__} data is nested too deeply to build here (deeper "
+                "than the interpreter's recursion limit allows; commits refuse values nested "
+                "more than enact_resource.MAX_DEPTH levels)"
+            ) from None
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ResourceDict) and other.type is not self.type:

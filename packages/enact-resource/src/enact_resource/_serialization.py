@@ -1,6 +1,6 @@
 """Serialisation of ResourceDicts to JSON bytes, on msgspec.
 
-Encoding (SPEC 3.3). JSON objects whose keys begin with ``#`` are escapes:
+Encoding (docs/format.md §3-5). JSON objects whose keys begin with ``#`` are escapes:
 
 =====================  =============================================
 ``{"#res": T, ...}``   a resource of type id ``T`` with its fields

@@ -212,7 +212,7 @@ def stored_type(type_id: str, field_names: tuple[str, ...] | None) -> type[Store
 
 
 def parse_type_id(type_id: str) -> tuple[str, str | None]:
-    """Returns (name, fields digest or None) of a type id (SPEC 3.1).
+    """Returns (name, fields digest or None) of a type id (docs/format.md §1).
 
     Raises:
         DeserializationError: the text is not a type id.

@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from enact_store._backend import FORMAT_VERSION, StorageBackend
 from enact_store._errors import (
     CorruptionError,
+    GcRefused,
     NoActiveStoreError,
     NoStoreError,
     NotAStoreError,
@@ -19,9 +20,17 @@ from enact_store._errors import (
     StoreConfigError,
     StoreError,
     StoreFormatError,
+    StoreIOError,
     UnsupportedOperation,
 )
-from enact_store._maintenance import CopyReport, GcReport, VerifyReport, copy
+from enact_store._maintenance import (
+    DEFAULT_GRACE_PERIOD,
+    CopyReport,
+    GcReport,
+    Problem,
+    VerifyReport,
+    copy,
+)
 from enact_store._pprint import PPrinter, PPValue, pformat, pprint
 from enact_store._ref import PackedResource, Ref
 from enact_store._store import Store, Tags, commit, get
@@ -34,10 +43,12 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "DEFAULT_GRACE_PERIOD",
     "FORMAT_VERSION",
     "CopyReport",
     "CorruptionError",
     "FileBackend",
+    "GcRefused",
     "GcReport",
     "InMemoryBackend",
     "NoActiveStoreError",
@@ -48,6 +59,7 @@ __all__ = [
     "PPrinter",
     "PackedResource",
     "PostgresBackend",
+    "Problem",
     "ReadOnlyStoreError",
     "Ref",
     "RefError",
@@ -57,6 +69,7 @@ __all__ = [
     "StoreConfigError",
     "StoreError",
     "StoreFormatError",
+    "StoreIOError",
     "Tags",
     "UnsupportedOperation",
     "VerifyReport",

@@ -54,8 +54,10 @@ class StorageBackend(abc.ABC):
 
     A backend needs only :meth:`commit`, :meth:`has` and :meth:`get`. Richer
     backends also implement the optional capabilities below (batch commit,
-    listing, deleting, tags); the defaults raise :class:`UnsupportedOperation`
-    or fall back to the three required methods.
+    listing, deleting, tags, reporting malformed entries); the defaults raise
+    :class:`UnsupportedOperation` or fall back to the three required methods.
+    Listing never fails on one malformed entry: it skips it, and
+    :meth:`problems` reports it.
     """
 
     #: Whether data read back is known to be what was committed, so the store
@@ -106,6 +108,10 @@ class StorageBackend(abc.ABC):
         (:meth:`now`). Committing an object that is already stored refreshes
         its time if it is older than :data:`REFRESH_INTERVAL`, so that gc's
         grace period protects objects a writer is still using.
+
+        Never fails on a malformed entry (a key that is not a digest, a time
+        that is not a number, a stray file): it skips it, and
+        :meth:`problems` reports it. Every digest yielded is valid.
         """
         raise UnsupportedOperation(f"{type(self).__name__} cannot list its objects")
 
@@ -129,6 +135,18 @@ class StorageBackend(abc.ABC):
         """
         raise UnsupportedOperation(f"{type(self).__name__} cannot delete objects")
 
+    def delete_all_or_none(self, digests: Iterable[str], older_than: float) -> bool:
+        """Deletes all of the objects or none of them, atomically; returns whether it did.
+
+        They are deleted, in one transaction, if every one is stored and was
+        last written before ``older_than`` (on the backend's clock);
+        otherwise none is. gc uses it to delete objects that refer to each
+        other in one step, so that no other process ever sees a parent
+        without its child. Optional: the default deletes nothing and returns
+        False, and gc deletes in smaller steps with :meth:`delete`.
+        """
+        return False
+
     def now(self) -> float:
         """The backend's clock in seconds, as used by :meth:`iter_objects` (for gc)."""
         return wall_time()
@@ -145,9 +163,42 @@ class StorageBackend(abc.ABC):
         """Deletes a tag; returns whether it existed."""
         raise UnsupportedOperation(f"{type(self).__name__} does not support tags")
 
+    def compare_and_set_tag(self, name: str, expected: str | None, new: str | None) -> bool:
+        """Atomically points a tag at ``new`` if it names ``expected`` now; returns whether it did.
+
+        ``expected`` None means the tag must not exist; ``new`` None deletes
+        it. Atomic against every other tag write, in this process and in any
+        other sharing the store (the one primitive that lets several writers
+        move a name without losing an update).
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} cannot compare-and-set tags")
+
     def list_tags(self) -> dict[str, str]:
-        """Returns every tag name and the digest it names."""
+        """Returns every tag name and the digest it names.
+
+        As :meth:`iter_objects`, never fails on a malformed entry (an invalid
+        name, a value that is not a digest): it skips it, and :meth:`problems`
+        reports it.
+        """
         raise UnsupportedOperation(f"{type(self).__name__} does not support tags")
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """Yields ``(location, detail)`` for every entry that listing skipped.
+
+        An entry is what the backend keeps an object or a tag in (a row, a
+        file): one that is neither a valid object nor a valid tag (a digest
+        column that is not 64 lowercase hex digits, a tag naming no digest, a
+        stray file or directory) is skipped by :meth:`iter_objects` and
+        :meth:`list_tags`, so that one bad entry does not stop the others
+        being listed, and reported here, so that it is not silently ignored:
+        ``verify`` reports it and ``gc`` deletes nothing while any exists (a
+        malformed tag might have named a root). ``location`` says where the
+        entry is (for instance ``tags row 'main'`` or a file path), ``detail``
+        what is wrong with it, both on one line. The contents of objects are
+        not examined (``verify`` does that). A backend whose listing can skip
+        entries must implement this; the default yields nothing.
+        """
+        return iter(())
 
     def migrate(self) -> tuple[int | None, int | None]:
         """Upgrades the store to :data:`FORMAT_VERSION`; returns (old, new) versions.

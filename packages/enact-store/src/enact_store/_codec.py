@@ -12,7 +12,7 @@ from enact_resource import (
     TypeNotRegisteredError,
 )
 from enact_store._errors import CorruptionError
-from enact_store._ref import PackedResource
+from enact_store._ref import _DECODING, PackedResource, home_token
 
 __all__ = ["decode_object", "encode_object"]
 
@@ -29,16 +29,21 @@ def encode_object(packed: PackedResource[Any]) -> bytes:
     return _SERIALIZER.serialize(packed.data)
 
 
-def decode_object(digest: str, data: bytes, location: str | Callable[[], str]) -> ResourceDict:
+def decode_object(
+    digest: str, data: bytes, location: str | Callable[[], str], home: object = None
+) -> ResourceDict:
     """Decodes stored bytes; errors name the digest and where the object lives.
 
     ``location`` may be a function, called only to report an error (building
     the text on every read costs more than the rest of a small decode).
+    ``home`` is the backend the data comes from: refs read from it name it
+    as the backend that holds their targets (see Store.commit).
 
     Raises:
         CorruptionError: the bytes are not a valid encoded resource.
         TypeNotRegisteredError: the data names a type that is not registered.
     """
+    token = _DECODING.set(None if home is None else home_token(home))
     try:
         return _SERIALIZER.deserialize(data)
     except DeserializationError as e:
@@ -46,3 +51,5 @@ def decode_object(digest: str, data: bytes, location: str | Callable[[], str]) -
         if isinstance(e, TypeNotRegisteredError):
             raise TypeNotRegisteredError(e.type_id, f"reading object {digest} from {where}") from e
         raise CorruptionError(digest, where, f"cannot be decoded: {e}") from e
+    finally:
+        _DECODING.reset(token)

@@ -8,6 +8,11 @@ The tree (``EnactError`` is the root shared by every enact package)::
         ├── NotFound (LookupError)             the store has no object with that digest
         ├── RefError (ValueError)              a malformed digest or an invalid reference
         ├── CorruptionError                    stored data does not hash to its digest
+        │                                      (or is not a regular file in a file store)
+        ├── StoreIOError (OSError)             the operating system refused an operation on
+        │                                      the store (permission, disk full, ...)
+        ├── GcRefused                          gc deleted nothing: it met objects or
+        │                                      entries it cannot read (``.problems``)
         ├── UnsupportedOperation (NotImplementedError)
         │                                      the backend lacks an optional capability
         ├── ReadOnlyStoreError (PermissionError)
@@ -20,7 +25,14 @@ The tree (``EnactError`` is the root shared by every enact package)::
                                                release reads (or needs migrating)
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from enact_resource import EnactError
+
+if TYPE_CHECKING:
+    from enact_store._maintenance import GcReport, Problem
 
 
 class StoreError(EnactError):
@@ -53,6 +65,48 @@ class CorruptionError(StoreError):
         self.digest = digest
         self.location = location
         self.detail = detail
+
+
+class GcRefused(StoreError):
+    """gc deleted nothing, because it met objects or entries it could not read.
+
+    An object gc cannot read or verify may refer to anything, and a malformed
+    tag may have named a root, so gc cannot tell what is garbage. Raised
+    before anything is deleted (also by a dry run).
+
+    Attributes:
+        problems: what gc could not read, and why (:class:`Problem` entries).
+        report: what gc found before it stopped (``deleted`` is empty).
+    """
+
+    def __init__(self, problems: list[Problem], report: GcReport) -> None:
+        self.problems = problems
+        self.report = report
+        shown = "; ".join(problem.describe() for problem in problems[:3])
+        more = f"; and {len(problems) - 3} more (see .problems)" if len(problems) > 3 else ""
+        count = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
+        super().__init__(
+            f"gc deleted nothing: it met {count} that could hide what is still in use "
+            f"(repair them first, see verify): {shown}{more}"
+        )
+
+
+class StoreIOError(StoreError, OSError):
+    """The operating system refused an operation on a store's files or database.
+
+    Permission denied, no space left on the device, a path component that is
+    not a directory, a read-only file system... The message is one line naming
+    the path and the system's reason; ``errno`` and ``filename`` are set as on
+    an ``OSError`` when they are known.
+    """
+
+    def __init__(self, message: str, *, errno: int | None = None, path: str | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.filename = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class UnsupportedOperation(StoreError, NotImplementedError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from enact_resource import (
@@ -27,9 +28,39 @@ R = TypeVar("R", bound="Ref[Any]")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _new = object.__new__
+
+#: While a backend decodes stored data (see enact_store._codec): that
+#: backend's home token, which refs read from the data take as their home.
+_DECODING: ContextVar[object] = ContextVar("enact_decoding_backend", default=None)
+
+
+class ForeignRef(Exception):
+    """Raised while packing for a commit: a ref whose target the store is not known to hold."""
+
+    def __init__(self, ref: Ref[Any]) -> None:
+        super().__init__(ref)
+        self.ref = ref
+
+
+def home_token(backend: object) -> object:
+    """The token that refs hold to say that ``backend`` holds their targets.
+
+    A plain object of the backend's own rather than the backend itself: the
+    in-memory backend holds refs, and refs holding it would make a cycle.
+    """
+    token = getattr(backend, "_enact_home_", None)
+    if token is None:
+        token = object()
+        try:
+            backend._enact_home_ = token  # type: ignore[attr-defined]
+        except AttributeError:
+            return token  # A backend with __slots__: its refs are simply checked.
+    return token
+
+
 _tuple_new = tuple.__new__
 
-# The digest stream's prefix (SPEC 3.2: "res[" and the type id) of each ref
+# The digest stream's prefix (docs/format.md §2: "res[" and the type id) of each ref
 # class met so far. Refs are not dataclasses, so a class's type id is fixed
 # once its name is (set_type_name is called before a class's first use).
 _PREFIXES: dict[type, str] = {}
@@ -96,7 +127,7 @@ class Ref(ResourceBase, Generic[T]):
     mutating it never changes what any ref returns later.
     """
 
-    __slots__ = ("_cached", "_digest")
+    __slots__ = ("_cached", "_digest", "_home")
     # Kept whole (as a private copy) inside ResourceDicts.
     _enact_atomic_ = True
 
@@ -105,6 +136,11 @@ class Ref(ResourceBase, Generic[T]):
     # mutated: every get() builds a new resource from it, so dereferencing a
     # loaded ref costs one conversion and no hashing.
     _cached: ResourceDict | None
+    # The home token (see home_token) of the backend known to hold the
+    # target: the one that committed it, or whose data this ref was read from
+    # (None: not known). A store checks the other refs inside a resource it
+    # commits (see Store.commit).
+    _home: object
 
     def __init__(self, digest: str) -> None:
         # check_digest, inlined: refs are made by the thousand.
@@ -112,6 +148,7 @@ class Ref(ResourceBase, Generic[T]):
             check_digest(digest)
         self._digest = digest
         self._cached = None
+        self._home = None
 
     @property
     def digest(self) -> str:
@@ -141,20 +178,30 @@ class Ref(ResourceBase, Generic[T]):
             check_digest(digest)
         ref._digest = digest
         ref._cached = None
+        ref._home = _DECODING.get()  # The backend whose data is being read, if any.
         return ref
 
     def _enact_stream_(self) -> str:
         # The generic stream of a one-field resource; a digest needs no escaping.
-        return f"{_prefix(type(self))}'digest's'{self._digest}']"
+        cls = type(self)
+        prefix = _PREFIXES.get(cls) or _prefix(cls)  # _prefix's cache, read inline
+        return f"{prefix}'digest's'{self._digest}']"
 
-    def _enact_pack_(self) -> tuple[str, Ref[T]]:
+    def _enact_pack_(self, context: object = None) -> tuple[str, Ref[T]]:
         # Stream (as _enact_stream_) and snapshot copy in one call: refs fill
         # invocation records, so this runs several times per tracked call.
+        # A store committing passes its home token as the context: a ref not
+        # known to be held there stops the packing, so that the store checks it.
+        home = self._home
+        if home is not context and context is not None:
+            raise ForeignRef(self)
         cls = type(self)
         copy = _new(cls)
         copy._digest = digest = self._digest
         copy._cached = self._cached
-        return f"{_prefix(cls)}'digest's'{digest}']", copy
+        copy._home = home
+        prefix = _PREFIXES.get(cls) or _prefix(cls)  # _prefix's cache, read inline
+        return f"{prefix}'digest's'{digest}']", copy
 
     def deep_copy_resource(self: R) -> R:
         # A new object, since modify() re-points a ref; the cache is shared as
@@ -162,6 +209,7 @@ class Ref(ResourceBase, Generic[T]):
         copy: R = _new(type(self))
         copy._digest = self._digest
         copy._cached = self._cached
+        copy._home = self._home
         return copy
 
     @classmethod
@@ -176,6 +224,7 @@ class Ref(ResourceBase, Generic[T]):
             copy = _new(cls)
             copy._digest = ref._digest
             copy._cached = ref._cached
+            copy._home = ref._home
             append(copy)
         return copies
 
@@ -184,6 +233,7 @@ class Ref(ResourceBase, Generic[T]):
             raise TypeError(f"set_from expects a Ref, got {type(other).__qualname__}")
         self._digest = other._digest
         self._cached = other._cached
+        self._home = other._home
 
     # --- Value semantics. ---
 
@@ -229,11 +279,15 @@ class Ref(ResourceBase, Generic[T]):
         If the block raises, the ref is left unchanged.
         """
         store = current_store()
+        # Stamped as just written first, so that a concurrent gc keeps it and
+        # what it refers to (which the new version may refer to as well).
+        store.refresh([self])
         resource = self.get()
         yield resource
         new = store.commit(resource)
         self._digest = new._digest
         self._cached = new._cached
+        self._home = new._home
 
     # --- Packing: override in subclasses to compress or encrypt. ---
 
@@ -253,6 +307,7 @@ class Ref(ResourceBase, Generic[T]):
         ref = _new(cls)
         ref._digest = digest(resource)  # Just computed: needs no check.
         ref._cached = None
+        ref._home = None
         return ref
 
     @classmethod
@@ -271,6 +326,7 @@ class Ref(ResourceBase, Generic[T]):
         ref = _new(cls)
         ref._digest = value
         ref._cached = data
+        ref._home = None  # Store.commit sets it once a backend holds the object.
         # tuple.__new__: the fast constructor of the PackedResource record.
         packed: PackedResource[Any] = _tuple_new(PackedResource, (data, ref))
         return packed

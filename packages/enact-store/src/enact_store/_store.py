@@ -14,7 +14,13 @@ from enact_resource import ResourceBase, ResourceDict, TypeNotRegisteredError, p
 from enact_store._backend import StorageBackend, check_tag_name
 from enact_store._context import ACTIVE, current_store
 from enact_store._errors import CorruptionError, NotFound, ReadOnlyStoreError, StoreError
-from enact_store._ref import PackedResource, Ref, check_digest
+from enact_store._ref import (
+    ForeignRef,
+    PackedResource,
+    Ref,
+    check_digest,
+    home_token,
+)
 from enact_store.backends._memory import InMemoryBackend
 
 if TYPE_CHECKING:
@@ -27,6 +33,9 @@ __all__ = ["Store", "Tags", "commit", "get"]
 T = TypeVar("T", bound=ResourceBase)
 
 _new = object.__new__
+
+# Values that hold no refs, skipped at once when commit looks for refs.
+_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
 
 #: Objects a batch holds before it writes them anyway (bounds its memory).
 BATCH_LIMIT = 2000
@@ -122,6 +131,8 @@ class Store:
         default = Ref.pack.__func__  # type: ignore[attr-defined]
         self._default_pack = getattr(ref_type.pack, "__func__", None) is default
         self._put = backend.commit
+        # What refs hold to say that this store's backend holds their target.
+        self._home = home_token(backend)
 
     @property
     def backend(self) -> StorageBackend:
@@ -171,9 +182,19 @@ class Store:
         Inside :meth:`batch` the object is written when the batch ends;
         otherwise it is durable (as far as the backend is) when this returns.
 
+        Never leaves a dangling ref: every ref inside the resource must name
+        an object this store holds (or has pending in the batch). Refs that
+        this store made or read are known to; any other (from another store,
+        or made from a digest) is checked, and one that names an object the
+        store lacks raises :class:`NotFound`. Copy such objects first with
+        :func:`enact_store.copy`.
+
         Raises:
-            FieldTypeError: the resource holds a value resources cannot hold.
+            FieldTypeError: the resource holds a value resources cannot hold
+                (a string with a lone surrogate, say), or nests deeper than
+                ``enact_resource.MAX_DEPTH`` levels; the same on every backend.
             SerializationError: the backend cannot represent a value.
+            NotFound: a ref inside names an object this store does not hold.
         """
         if not isinstance(resource, ResourceBase):
             raise TypeError(f"Only resources can be committed, got {type(resource).__qualname__}")
@@ -181,7 +202,13 @@ class Store:
             # Ref.pack, inlined for the default packing (keep the two alike):
             # every tracked call commits six objects, and the call it saves is
             # ~0.5 µs per tracked call (A/B over five alternating runs).
-            data, value = pack_resource(resource)
+            # Packing stops at a ref this store is not known to hold
+            # (ForeignRef, see Ref._enact_pack_): all are checked, then again.
+            try:
+                data, value = pack_resource(resource, self._home)
+            except ForeignRef:
+                self._check_refs(resource.field_values(), resource)
+                data, value = pack_resource(resource, self._home)
             ref = _new(self._ref_type)
             ref._digest = value
             ref._cached = data
@@ -189,6 +216,10 @@ class Store:
         else:
             packed = self._pack(resource)
             ref = packed.ref
+            self._check_refs(resource.field_values(), resource)
+        if resource._enact_atomic_ and isinstance(resource, Ref):
+            self._check_refs([resource], resource)  # Packed without _enact_pack_.
+        ref._home = self._home
         batches = _BATCHES.get()
         if batches is not _NO_BATCHES:
             pending = batches.get(self)
@@ -206,6 +237,59 @@ class Store:
                 return ref
         self._put(packed)
         return ref
+
+    def _check_refs(self, value: Any, resource: ResourceBase) -> None:
+        """Checks that every ref in ``value`` names an object this store holds (see commit).
+
+        Walks the values themselves (not copies), so that each ref found
+        present is marked as held here and packs without stopping again.
+        """
+        home = self._home
+        stack: list[Any] = [value]
+        while stack:
+            item = stack.pop()
+            kind = type(item)
+            if kind in _SCALARS:
+                continue
+            if isinstance(item, Ref):
+                if item._home is not home:
+                    if not self.has(item):
+                        raise NotFound(
+                            f"Cannot commit {type(resource).__qualname__}: it refers to "
+                            f"object {item._digest}, which this store ({self._describe()}) "
+                            "does not hold (a ref from another store?); copy that object "
+                            "here first (enact.copy), or commit it to this store"
+                        )
+                    item._home = home
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list | tuple):
+                stack.extend(item)
+            elif isinstance(item, ResourceBase) and not item._enact_atomic_:
+                stack.extend(item.field_values())
+
+    def refresh(self, refs: Iterable[Ref[Any]]) -> None:
+        """Stamps objects as just written, so that a concurrent gc keeps them.
+
+        gc keeps what was written within its grace period, and everything
+        that reaches or is reached from it; a writer that is about to refer
+        to objects it did not write itself (a replay reusing recorded calls,
+        a new version of an old object) refreshes them first, so that gc
+        cannot delete them meanwhile. The replay, ``invoke`` with a ref and
+        ``Ref.modify`` do this themselves.
+
+        Raises:
+            NotFound: the store does not hold one of the objects.
+            ReadOnlyStoreError: the store was opened read-only.
+        """
+        refs = list(refs)
+        digests = [check_digest(ref.digest) for ref in refs]
+        if not digests or self._backend.read_only:
+            return  # A read-only store is not written, so gc needs no warning.
+        self._backend.refresh(digests)
+        for ref in refs:
+            if not self.has(ref):
+                raise NotFound(f"Object {ref.digest} is not in the store ({self._describe()})")
 
     @contextlib.contextmanager
     def batch(self, *, background: bool = False) -> Iterator[None]:
@@ -356,11 +440,12 @@ class Store:
         else:
             data = self._ref_type.unpack(packed)
         ref._cached = data
+        ref._home = self._home
         return data
 
     def verify(self, progress: Progress | None = None) -> VerifyReport:
-        """Checks every object hashes to its digest; reports corrupt, unreadable and
-        dangling refs (see :func:`enact_store.verify`)."""
+        """Checks every object hashes to its digest; reports corrupt and unreadable
+        objects, dangling refs and malformed entries (see :func:`enact_store.verify`)."""
         from enact_store._maintenance import verify
 
         return verify(self, progress)
@@ -373,7 +458,14 @@ class Store:
         dry_run: bool = False,
         progress: Progress | None = None,
     ) -> GcReport:
-        """Deletes objects unreachable from tags and ``roots`` (see :func:`enact_store.gc`)."""
+        """Deletes objects unreachable from tags and ``roots`` (see :func:`enact_store.gc`).
+
+        ``grace_period`` defaults to :data:`DEFAULT_GRACE_PERIOD` (an hour).
+
+        Raises:
+            GcRefused: gc met an object it cannot read or verify, or a
+                malformed entry; nothing was deleted.
+        """
         from enact_store._maintenance import DEFAULT_GRACE_PERIOD, gc
 
         if self._backend.read_only and not dry_run:
@@ -406,7 +498,9 @@ class Tags(MutableMapping[str, Ref[Any]]):
         value = self._store.backend.get_tag(check_tag_name(name))
         if value is None:
             raise KeyError(name)
-        return self._store.ref_type.from_digest(value)
+        ref = self._store.ref_type.from_digest(value)
+        ref._home = self._store._home  # Tags name objects the store holds.
+        return ref
 
     def __setitem__(self, name: str, ref: Ref[Any]) -> None:
         check_tag_name(name)
@@ -416,6 +510,33 @@ class Tags(MutableMapping[str, Ref[Any]]):
             raise NotFound(f"Cannot tag {name!r}: object {ref.digest} is not in the store")
         self._store.flush()  # A tag never points at an object not yet written.
         self._store.backend.set_tag(name, ref.digest)
+
+    def compare_and_set(self, name: str, expected: Ref[Any] | None, new: Ref[Any] | None) -> bool:
+        """Atomically points ``name`` at ``new`` if it points at ``expected`` now.
+
+        ``expected`` None means the tag must not exist yet; ``new`` None
+        deletes it. Returns whether the tag was changed. Atomic on every
+        backend, across threads and processes sharing the store: of several
+        writers that read the same value and try to move the tag, exactly one
+        succeeds, so no update is lost.
+
+        Raises:
+            NotFound: the store does not hold ``new``.
+            UnsupportedOperation: the backend cannot compare-and-set.
+        """
+        check_tag_name(name)
+        for given in (expected, new):
+            if given is not None and not isinstance(given, Ref):
+                raise TypeError(f"Tags point at refs, got {type(given).__qualname__}")
+        if new is not None:
+            if not self._store.has(new):
+                raise NotFound(f"Cannot tag {name!r}: object {new.digest} is not in the store")
+            self._store.flush()  # A tag never points at an object not yet written.
+        return self._store.backend.compare_and_set_tag(
+            name,
+            None if expected is None else expected.digest,
+            None if new is None else new.digest,
+        )
 
     def __delitem__(self, name: str) -> None:
         if not self._store.backend.delete_tag(check_tag_name(name)):

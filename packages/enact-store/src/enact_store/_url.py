@@ -16,7 +16,8 @@ _FORMS = (
     "sqlite:///rel/path.db (relative to the current directory), sqlite:////abs/path.db "
     "or postgresql://user:password@host:port/dbname"
 )
-_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:)[^/@]*@")
+# A password parameter or keyword (in a query string or a key=value DSN).
+_PASSWORD_KEYWORD = re.compile(r"(?<![A-Za-z0-9_])((?:ssl)?password)\s*=", re.IGNORECASE)
 
 
 def open_store(url: str, *, create: bool = True, read_only: bool = False) -> Store:
@@ -96,5 +97,19 @@ def _bad(url: str, detail: str) -> StoreConfigError:
 
 
 def _redact(url: str) -> str:
-    """Hides a password (``scheme://user:password@host``) before a URL goes in a message."""
-    return _PASSWORD.sub(r"\1***@", url)
+    """Hides whatever may be a credential before a URL goes in a message.
+
+    Everything from a ``password`` parameter or keyword on, and everything
+    before the last '@' left (the user information, however its special
+    characters are written).
+    """
+    match = _PASSWORD_KEYWORD.search(url)
+    if match is not None:
+        url = url[: match.start()]
+    scheme, sep, _ = url.partition("://")
+    if "@" in url:
+        after = url.rsplit("@", 1)[1]
+        url = f"{scheme}://***@{after}" if sep else f"{url.partition(':')[0]}:***@{after}"
+    if match is not None:
+        url += f"{match.group(1)}=***"
+    return url

@@ -3,6 +3,8 @@
 The flat public API of enact-resource, enact-store and enact-invoke; each
 name here is the very object defined in its home package. Every exception,
 in one tree: see the module docstring of ``enact._errors`` (and the README).
+``enact.otel`` (extra ``enact[otel]``, imported on its own) exports recorded
+runs as OpenTelemetry spans.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -13,6 +15,7 @@ from enact._errors import (
     EnactError,
     ExceptionResource,
     FieldTypeError,
+    GcRefused,
     IncompleteSubinvocationError,
     InputChanged,
     InputRequest,
@@ -38,6 +41,7 @@ from enact._errors import (
     StoreConfigError,
     StoreError,
     StoreFormatError,
+    StoreIOError,
     TypeNotRegisteredError,
     UnsupportedOperation,
     UntrackedCallWarning,
@@ -79,6 +83,7 @@ from enact_resource import (
     register,
 )
 from enact_store import (
+    DEFAULT_GRACE_PERIOD,
     FORMAT_VERSION,
     CopyReport,
     FileBackend,
@@ -88,6 +93,7 @@ from enact_store import (
     PostgresBackend,
     PPrinter,
     PPValue,
+    Problem,
     Ref,
     SqliteBackend,
     StorageBackend,
@@ -108,6 +114,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "DEFAULT_GRACE_PERIOD",
     "FORMAT_VERSION",
     "AsyncInvokable",
     "AsyncInvokableBase",
@@ -122,6 +129,7 @@ __all__ = [
     "FieldValue",
     "FileBackend",
     "Float",
+    "GcRefused",
     "GcReport",
     "Image",
     "InMemoryBackend",
@@ -150,6 +158,7 @@ __all__ = [
     "PPrinter",
     "PackedResource",
     "PostgresBackend",
+    "Problem",
     "ReadOnlyStoreError",
     "Ref",
     "RefError",
@@ -175,6 +184,7 @@ __all__ = [
     "StoreConfigError",
     "StoreError",
     "StoreFormatError",
+    "StoreIOError",
     "StoredResource",
     "Str",
     "Tags",

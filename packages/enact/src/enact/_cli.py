@@ -21,15 +21,20 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 import traceback
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, cast
 
+from enact import otel
 from enact._demo import run_demo
 from enact._json import object_json, tree_json, write_json
+from enact._serve import is_loopback, make_server
 from enact._tree import DEFAULT_WIDTH, RAW_SHOWN, escape, short, tree_lines
 from enact_invoke import Invocation
 from enact_resource import (
@@ -40,10 +45,14 @@ from enact_resource import (
     TypeNotRegisteredError,
 )
 from enact_store import (
+    DEFAULT_GRACE_PERIOD,
+    FORMAT_VERSION,
     CorruptionError,
     FileBackend,
+    GcRefused,
     NoStoreError,
     NotFound,
+    Problem,
     Ref,
     SqliteBackend,
     Store,
@@ -56,9 +65,12 @@ from enact_store import (
 __all__ = ["DEFAULT_STORE", "main"]
 
 DEFAULT_STORE = "sqlite:///.enact/store.db"
+#: The port `enact serve` listens on unless told otherwise.
+DEFAULT_PORT = 8765
 #: Fewest hex digits accepted as a digest prefix.
 MIN_PREFIX = 6
 _HEX = re.compile(r"[0-9a-f]+")
+_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
 
 
 class CliError(Exception):
@@ -313,6 +325,12 @@ class _Progress:
     def _text(self) -> str:
         return f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
 
+    def clear(self) -> None:
+        """Clears the progress line on a terminal (and writes nothing otherwise)."""
+        if self._tty:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
     def finish(self, summary: str) -> None:
         """Clears the progress line (terminal) or writes ``label: summary`` (otherwise)."""
         if self._tty:
@@ -529,13 +547,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         progress = _Progress("verify")
         report = store.verify(progress=progress)
     progress.finish(f"{report.checked} of {progress.total or 0} objects read")
-    problems = [
-        *(f"corrupt     {d}: {detail}" for d, detail in report.corrupt),
-        *(f"unreadable  {d}: {_unreadable(detail)}" for d, detail in report.unreadable),
-        *(f"dangling    {src} -> {d} (missing)" for src, d in report.dangling),
-    ]
-    for line in problems:
-        print(escape(" ".join(line.split("\n"))))
+    problems = report.problems
+    for problem in problems:
+        print(_problem_line(problem))
     if problems:
         print(f"{_plural(len(problems), 'problem')} in {url} ({report.checked} objects verified)")
         return 1
@@ -543,24 +557,42 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _unreadable(detail: str) -> str:
-    """Shortens verify's detail for an object of a type this process does not know."""
-    found = re.match(r'TypeNotRegisteredError: .*?"name": "([^"]+)"', detail)
-    if found is None:
-        return detail
-    if found[1].startswith("__main__."):
-        return (
-            f"type {found[1]} was defined in a script run as __main__ "
-            "(pass --import path/to/that_script.py to read it)"
+def _problem_line(problem: Problem) -> str:
+    """One line for a problem verify or gc found: its kind, what it concerns, why."""
+    if problem.kind == "dangling":
+        text = f"{problem.referrer} -> {problem.digest} (missing)"
+    elif problem.kind == "malformed":
+        text = f"{problem.location}: {problem.detail}"
+    elif problem.kind == "unregistered":
+        name = problem.type_name or ""
+        hint = (
+            "pass --import path/to/that_script.py to read it (its type was defined in a "
+            "script run as __main__)"
+            if name.startswith("__main__.")
+            else "pass --import MODULE to read it"
         )
-    return f"type {found[1]} is not registered (pass --import MODULE to read it)"
+        text = f"{problem.digest}: {problem.detail} ({hint})"
+    else:
+        where = f" ({problem.location})" if problem.location else ""
+        text = f"{problem.digest}: {problem.detail}{where}"
+    return escape(" ".join(f"{problem.kind:<11} {text}".splitlines()))
 
 
 def _cmd_gc(args: argparse.Namespace) -> int:
     url = _store_url(args)
     with _opened(url, read_only=args.dry_run) as store:
         progress = _Progress("gc")
-        report = store.gc(grace_period=args.grace, dry_run=args.dry_run, progress=progress)
+        try:
+            report = store.gc(grace_period=args.grace, dry_run=args.dry_run, progress=progress)
+        except GcRefused as e:
+            progress.clear()
+            for problem in e.problems:
+                print(_problem_line(problem))
+            sys.stdout.flush()
+            raise CliError(
+                f"gc deleted nothing: {_plural(len(e.problems), 'problem')} in {url} could hide "
+                "what is still in use (listed above; see `enact verify`)"
+            ) from e
     unreachable = len(report.deleted) + report.kept_recent
     progress.finish(f"{report.reachable} reachable, {unreachable} unreachable")
     verb = "would delete" if args.dry_run else "deleted"
@@ -572,6 +604,13 @@ def _cmd_gc(args: argparse.Namespace) -> int:
         print(
             f"kept {report.kept_recent} unreachable objects younger than the grace period "
             f"({args.grace:g} s; a concurrent writer may still need them; see --grace)"
+        )
+    for problem in report.dangling:
+        print(_problem_line(problem))
+    if report.dangling:
+        print(
+            f"{_plural(len(report.dangling), 'ref')} from the tags' trees to objects the "
+            "store lacks (already lost; see `enact verify`)"
         )
     return 0
 
@@ -602,6 +641,134 @@ def _cmd_copy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    url = _store_url(args)
+    with _opened(url) as store:
+        old, new = store.backend.migrate()
+    if old == new:
+        print(f"{url} is at storage format {new}: nothing to do")
+    else:
+        print(f"migrated {url} from storage format {old} to {new}")
+    return 0
+
+
+def _redacted(url: str) -> str:
+    """A store URL without its password, to show."""
+    return _PASSWORD.sub(r"\1:***@", url)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    token: str | None = args.token
+    if token is None:
+        token = os.environ.get("ENACT_SERVE_TOKEN") or None
+    elif not token.strip():
+        _usage_error(args, "--token must not be empty")
+    host: str = args.host
+    loopback = is_loopback(host)
+    if args.writable and not loopback and token is None:
+        raise CliError(
+            f"--writable on {host}, which is not a loopback address, needs a token: pass "
+            "--token TOKEN or set ENACT_SERVE_TOKEN (or serve read-only)"
+        )
+    url = _store_url(args)
+    with _opened(url, read_only=not args.writable) as store:
+        try:
+            server = make_server(
+                store,
+                host=host,
+                port=args.port,
+                writable=args.writable,
+                token=token,
+                label=_redacted(url),
+            )
+        except OSError as e:
+            advice = " (pick another with --port N, or --port 0 for any free port)"
+            raise CliError(f"cannot listen on {host}:{args.port}: {e.strerror or e}{advice}") from e
+        with server:
+            mode = "writable: the inbox answers input requests" if args.writable else "read-only"
+            print(f"enact serve: {server.url}")
+            print(f"  store {_redacted(url)} ({mode}); Ctrl-C stops the server")
+            if not loopback:
+                reach = "with a token" if token else "read-only, without a token"
+                print(
+                    f"  note: {host} is reachable from other machines; served {reach}",
+                    file=sys.stderr,
+                )
+            sys.stdout.flush()
+            try:
+                with _stop_signals():
+                    server.serve_forever()
+            except KeyboardInterrupt:
+                print("enact serve: stopped", file=sys.stderr)
+    return 0
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """Makes SIGINT and SIGTERM stop the server cleanly (a KeyboardInterrupt).
+
+    Set explicitly: a process started in the background by a shell inherits
+    SIGINT ignored, and SIGTERM would otherwise end it without closing the store.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    if not args.otel:
+        _usage_error(args, "export needs a format: --otel (OpenTelemetry spans)")
+    endpoint: str | None = args.endpoint
+    if endpoint is not None and not re.match(r"https?://[^/]", endpoint):
+        _usage_error(args, f"--endpoint must be an http:// or https:// URL, got {endpoint!r}")
+    with _opened(_store_url(args), read_only=True) as store:
+        ref = _resolve(store, args.target)
+        target = store.load(ref)
+        if target.type is not Invocation:
+            raise CliError(
+                f"{escape(args.target)} is a {_shown_name(target.type)}, not an Invocation "
+                f"(try `enact show {escape(args.target)}`)"
+            )
+        try:
+            found = otel.spans(ref, store=store, content=args.content)
+        except ImportError as e:
+            raise CliError(f"export --otel needs OpenTelemetry: {otel.INSTALL}") from e
+        document = otel.otlp_json(found)
+    if endpoint is None:
+        write_json(document, sys.stdout)
+        return 0
+    _post_spans(endpoint, document)
+    print(f"sent {len(found)} spans (trace {otel.trace_id(ref):032x}) to {endpoint}")
+    return 0
+
+
+def _post_spans(endpoint: str, document: dict[str, Any]) -> None:
+    """Sends an OTLP/JSON trace request to a collector (its /v1/traces URL)."""
+    request = urllib.request.Request(
+        endpoint,
+        data=json.dumps(document).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+    except urllib.error.HTTPError as e:
+        raise CliError(
+            f"the collector at {_redacted(endpoint)} refused the spans: HTTP {e.code} {e.reason}"
+        ) from e
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise CliError(f"cannot send the spans to {_redacted(endpoint)}: {reason}") from e
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
     url = _store_url(args)
     with _opened(url, read_only=True) as store:
@@ -611,6 +778,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         size = _size(backend)
     print(f"store:    {url}")
     print(f"backend:  {backend!r}")
+    if backend.format_version is not None:
+        current = "" if backend.format_version == FORMAT_VERSION else " (run `enact migrate`)"
+        print(f"format:   {backend.format_version}{current}")
     print(f"objects:  {objects}")
     print(f"tags:     {tags}")
     if size is not None:
@@ -647,6 +817,16 @@ def _depth(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
     return value
 
 
@@ -755,9 +935,10 @@ def _build_parser() -> _Parser:
     gc.add_argument(
         "--grace",
         type=_seconds,
-        default=3600.0,
+        default=DEFAULT_GRACE_PERIOD,
         metavar="SECONDS",
-        help="keep unreachable objects written less than SECONDS ago (default: 3600)",
+        help="keep unreachable objects written less than SECONDS ago "
+        f"(default: {DEFAULT_GRACE_PERIOD:g})",
     )
     gc.add_argument("--dry-run", action="store_true", help="only report what would be deleted")
 
@@ -774,6 +955,69 @@ def _build_parser() -> _Parser:
     )
 
     command("stats", _cmd_stats, "count objects and tags, name the backend and its size")
+    command(
+        "migrate",
+        _cmd_migrate,
+        "upgrade the store to this release's storage format (older stores are read as they "
+        "are until then)",
+    )
+
+    serve = command(
+        "serve",
+        _cmd_serve,
+        "browse the store's runs in a web browser: call trees, objects, diffs of two runs, "
+        "and an inbox of runs waiting for input",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"the port to listen on (default: {DEFAULT_PORT}; 0: any free port)",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address to listen on (default: 127.0.0.1, this machine only); another "
+        "address serves read-only unless a token is set",
+    )
+    serve.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="require TOKEN on every request (the page takes it from ?token=TOKEN); "
+        "default: $ENACT_SERVE_TOKEN, else none",
+    )
+    serve.add_argument(
+        "--writable",
+        action="store_true",
+        help="open the store writable, so that the inbox can answer input requests and "
+        "continue runs (default: read-only; answering then runs your program: pass "
+        "--import for its types)",
+    )
+
+    export = command(
+        "export", _cmd_export, "write a recorded run as OpenTelemetry spans (OTLP/JSON)"
+    )
+    export.add_argument("target", metavar="REF|TAG", help="a tag, a digest or a digest prefix")
+    export.add_argument(
+        "--otel",
+        action="store_true",
+        help="as OpenTelemetry spans, one per call, with ids derived from the records "
+        "(needs pip install 'enact[otel]')",
+    )
+    export.add_argument(
+        "--content",
+        action="store_true",
+        help="put inputs, outputs, questions and exception messages in the spans "
+        "(default: only types, digests and states)",
+    )
+    export.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="send the spans to an OTLP/HTTP collector at URL "
+        "(e.g. http://localhost:4318/v1/traces) instead of writing them to stdout",
+    )
     return parser
 
 

@@ -14,7 +14,9 @@ call) and asks a person for a title with ``request_input``. The driver
 3. a partial replay: one line's recorded output removed with ``Ref.modify``
    and the run replayed, so that line is resampled and the rest are reused.
 
-The final record is tagged ``demo/latest`` and ``demo/run-N``.
+The final record is tagged ``demo/latest`` and ``demo/run-N``; the run as
+answered, before the partial replay, ``demo/run-N/answered`` (so that
+``enact serve`` can show what the replay reused and what it re-ran).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = ["DEFAULT_ANSWER", "Haiku", "PickLine", "WriteHaiku", "run_demo"]
 
 LATEST = "demo/latest"
 RUN_TAG = "demo/run-{}"
+ANSWERED_TAG = "demo/run-{}/answered"
 _RUN_TAG = re.compile(r"demo/run-(\d+)")
 DEFAULT_ANSWER = "Untitled"
 SEASONS = ("spring", "summer", "autumn", "winter")
@@ -191,7 +194,8 @@ def run_demo(
         seed: seeds Python's ``random`` for a reproducible run.
 
     Returns:
-        The final invocation, also tagged ``demo/latest`` and ``demo/run-N``.
+        The final invocation, also tagged ``demo/latest`` and ``demo/run-N``
+        (and the run before its partial replay ``demo/run-N/answered``).
     """
     if seed is not None:
         random.seed(seed)
@@ -229,12 +233,16 @@ def run_demo(
         replayed = _partial_replay(store, final, (run % 3) + 1, w)
 
         ref = store.commit(replayed)
+        answered = store.commit(final)
         store.tags[LATEST] = ref
         store.tags[RUN_TAG.format(run)] = ref
+        store.tags[ANSWERED_TAG.format(run)] = answered
         w.section("Saved")
         w.line(f"tags {LATEST} and {RUN_TAG.format(run)} -> Invocation {short(ref)}")
+        w.line(f"tag {ANSWERED_TAG.format(run)} -> {short(answered)}, the run before the replay")
         w.line(f"next: `enact demo` again builds on this run; `enact tree {LATEST}`,")
-        w.line(f"`enact show {LATEST} --depth 2`, `enact ls`, `enact verify`")
+        w.line(f"`enact show {LATEST} --depth 2`, `enact ls`, `enact verify`;")
+        w.line("`enact serve` to browse the runs and diff the replay in a web browser")
         w.flush()
     return replayed
 

@@ -23,6 +23,10 @@ built-in exception it resembles (in parentheses), so ``except TypeError`` or
     │   │   ├── NotFound (LookupError)          the store has no object with that digest
     │   │   ├── RefError (ValueError)           a malformed digest or an invalid reference
     │   │   ├── CorruptionError                 stored data does not hash to its digest
+    │   │   ├── StoreIOError (OSError)          the operating system refused an operation
+    │   │   │                                   on the store (permission, disk full, ...)
+    │   │   ├── GcRefused                       gc deleted nothing: it met objects or
+    │   │   │                                   entries it cannot read (.problems)
     │   │   ├── UnsupportedOperation (NotImplementedError)
     │   │   │                                   the backend lacks an optional capability
     │   │   ├── ReadOnlyStoreError (PermissionError)
@@ -95,6 +99,7 @@ from enact_resource import (
 )
 from enact_store import (
     CorruptionError,
+    GcRefused,
     NoActiveStoreError,
     NoStoreError,
     NotAStoreError,
@@ -104,6 +109,7 @@ from enact_store import (
     StoreConfigError,
     StoreError,
     StoreFormatError,
+    StoreIOError,
     UnsupportedOperation,
 )
 
@@ -113,6 +119,7 @@ __all__ = [
     "EnactError",
     "ExceptionResource",
     "FieldTypeError",
+    "GcRefused",
     "IncompleteSubinvocationError",
     "InputChanged",
     "InputRequest",
@@ -138,6 +145,7 @@ __all__ = [
     "StoreConfigError",
     "StoreError",
     "StoreFormatError",
+    "StoreIOError",
     "TypeNotRegisteredError",
     "UnsupportedOperation",
     "UntrackedCallWarning",

@@ -18,6 +18,14 @@ otherwise as an object with one key that names its kind:
 ``{"resource_type": T}``                   a resource type
 =========================================  =====================================
 
+``enact serve`` uses the same forms with a :class:`Style`: types of stored
+objects whose class this process lacks (or has in another version) carry
+``"raw": true``, and long values may be clipped to
+``{"clipped": KIND, "shown": PART, "length": N}`` (KIND ``"str"``, ``"bytes"``,
+``"list"`` or ``"map"``; PART the first characters, the first bytes in
+base64, the first items or a ``{"map": ...}`` of the first entries; N the
+whole value's length in characters, bytes, items or entries).
+
 The output is ASCII (other characters as ``\\uXXXX`` escapes), so it is safe
 on any terminal, and it is written from explicit stacks, so a call tree of any
 depth is written without hitting the recursion limit.
@@ -26,6 +34,7 @@ depth is written without hitting the recursion limit.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import decimal
 import json
 import math
@@ -34,10 +43,10 @@ from typing import Any, TextIO
 
 from enact._tree import NotAnInvocation, short
 from enact_invoke import Invocation
-from enact_resource import EnactError, ResourceBase, ResourceDict
+from enact_resource import EnactError, ResourceBase, ResourceDict, StoredResource
 from enact_store import Ref, Store
 
-__all__ = ["object_json", "tree_json", "write_json"]
+__all__ = ["Style", "object_json", "ref_json", "tree_json", "type_json", "value_json", "write_json"]
 
 _SPECIAL_FLOATS = {math.inf: "inf", -math.inf: "-inf"}
 
@@ -46,41 +55,75 @@ class JsonValueError(EnactError, TypeError):
     """A value that a stored object cannot hold, so that has no JSON form."""
 
 
-def _type(cls: type[ResourceBase]) -> dict[str, str]:
-    return {"name": cls.type_name(), "id": cls.type_id()}
+@dataclasses.dataclass(frozen=True)
+class Style:
+    """Options of the JSON forms beyond the command's: raw marks and clipping.
+
+    Attributes:
+        raw: mark the types of objects read without their class
+            (``"raw": true`` in the type).
+        max_str: clip strings longer than this many characters.
+        max_items: clip lists and mappings longer than this many items.
+        max_bytes: clip bytes longer than this many bytes.
+    """
+
+    raw: bool = False
+    max_str: int | None = None
+    max_items: int | None = None
+    max_bytes: int | None = None
 
 
-def _body(store: Store, data: ResourceDict, depth: int) -> dict[str, Any]:
+#: The command's forms: every value whole, no marks.
+PLAIN = Style()
+
+
+def type_json(cls: type[ResourceBase], style: Style = PLAIN) -> dict[str, Any]:
+    """``{"name": N, "id": TYPE_ID}`` of a resource type (``"raw": true`` added, see Style)."""
+    found: dict[str, Any] = {"name": cls.type_name(), "id": cls.type_id()}
+    if style.raw and issubclass(cls, StoredResource):
+        found["raw"] = True
+    return found
+
+
+def _body(store: Store, data: ResourceDict, depth: int, style: Style) -> dict[str, Any]:
     """``{"type": T, "fields": {...}}`` of a loaded object; refs followed ``depth`` hops."""
     cls = data.type
     # Fields in declared order (stored data may keep them sorted).
     names = [name for name in cls.field_names() if name in data]
     names += [name for name in data if name not in names]
     return {
-        "type": _type(cls),
-        "fields": {name: _value(store, data[name], depth) for name in names},
+        "type": type_json(cls, style),
+        "fields": {name: value_json(store, data[name], depth, style) for name in names},
     }
 
 
-def _ref(store: Store, ref: Ref[Any], depth: int) -> dict[str, Any]:
+def ref_json(store: Store, ref: Ref[Any], depth: int, style: Style = PLAIN) -> dict[str, Any]:
+    """``{"ref": D}``, or with ``depth`` > 0 the target's type and fields too."""
     if depth <= 0:
         return {"ref": ref.digest}
-    return {"ref": ref.digest, **_body(store, store.load(ref), depth - 1)}
+    return {"ref": ref.digest, **_body(store, store.load(ref), depth - 1, style)}
 
 
-def _value(store: Store, value: Any, depth: int) -> Any:
+def value_json(store: Store, value: Any, depth: int, style: Style = PLAIN) -> Any:
     """The JSON form of a value of a loaded object (see the module docstring)."""
     if isinstance(value, Ref):
-        return _ref(store, value, depth)
+        return ref_json(store, value, depth, style)
     if isinstance(value, ResourceDict):
-        return _body(store, value, depth)
+        return _body(store, value, depth, style)
     if isinstance(value, ResourceBase):
         # Value resources (Str, Int, ...) stay whole in a loaded object.
         return {
-            "type": _type(type(value)),
-            "fields": {name: _value(store, item, depth) for name, item in value.field_items()},
+            "type": type_json(type(value), style),
+            "fields": {
+                name: value_json(store, item, depth, style) for name, item in value.field_items()
+            },
         }
-    if value is None or isinstance(value, bool | str):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        limit = style.max_str
+        if limit is not None and len(value) > limit:
+            return {"clipped": "str", "shown": value[:limit], "length": len(value)}
         return value
     if isinstance(value, int):
         try:
@@ -94,13 +137,26 @@ def _value(store: Store, value: Any, depth: int) -> Any:
         special = _SPECIAL_FLOATS.get(value)
         return value if special is None else {"float": special}
     if isinstance(value, bytes):
+        limit = style.max_bytes
+        if limit is not None and len(value) > limit:
+            part = base64.b64encode(value[:limit]).decode("ascii")
+            return {"clipped": "bytes", "shown": part, "length": len(value)}
         return {"bytes": base64.b64encode(value).decode("ascii")}
     if isinstance(value, list | tuple):
-        return [_value(store, item, depth) for item in value]
+        limit = style.max_items
+        if limit is not None and len(value) > limit:
+            shown = [value_json(store, item, depth, style) for item in value[:limit]]
+            return {"clipped": "list", "shown": shown, "length": len(value)}
+        return [value_json(store, item, depth, style) for item in value]
     if isinstance(value, Mapping):
-        return {"map": {str(key): _value(store, item, depth) for key, item in value.items()}}
+        limit = style.max_items
+        items = list(value.items())
+        entries = {str(key): value_json(store, item, depth, style) for key, item in items[:limit]}
+        if limit is not None and len(items) > limit:
+            return {"clipped": "map", "shown": {"map": entries}, "length": len(items)}
+        return {"map": entries}
     if isinstance(value, type) and issubclass(value, ResourceBase):
-        return {"resource_type": _type(value)}
+        return {"resource_type": type_json(value, style)}
     raise JsonValueError(f"a stored object holds a {type(value).__name__}, which has no JSON form")
 
 
@@ -112,7 +168,7 @@ def _decimal(value: int) -> str:
 
 def object_json(store: Store, ref: Ref[Any], depth: int = 0) -> dict[str, Any]:
     """Returns ``{"digest", "type", "fields"}`` of an object, refs followed ``depth`` hops."""
-    return {"digest": ref.digest, **_body(store, store.load(ref), depth)}
+    return {"digest": ref.digest, **_body(store, store.load(ref), depth, PLAIN)}
 
 
 def _call(store: Store, ref: Ref[Any]) -> tuple[dict[str, Any], list[Ref[Any]]]:
@@ -126,10 +182,10 @@ def _call(store: Store, ref: Ref[Any]) -> tuple[dict[str, Any], list[Ref[Any]]]:
         "digest": ref.digest,
         "request": request_ref.digest,
         "response": response_ref.digest,
-        "invokable": _ref(store, request.invokable, 1),
-        "input": _ref(store, request.input, 1),
-        "output": None if response.output is None else _ref(store, response.output, 1),
-        "raised": None if response.raised is None else _ref(store, response.raised, 1),
+        "invokable": ref_json(store, request.invokable, 1),
+        "input": ref_json(store, request.input, 1),
+        "output": None if response.output is None else ref_json(store, response.output, 1),
+        "raised": None if response.raised is None else ref_json(store, response.raised, 1),
         "raised_here": response.raised_here,
         "children": [],
     }

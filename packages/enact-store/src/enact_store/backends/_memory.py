@@ -73,6 +73,17 @@ class InMemoryBackend(StorageBackend):
                     deleted.append(digest)
         return deleted
 
+    def delete_all_or_none(self, digests: Iterable[str], older_than: float) -> bool:
+        unique = list(dict.fromkeys(digests))
+        with self._lock:
+            objects, times = self._objects, self._times
+            if any(d not in objects or times.get(d, 0.0) >= older_than for d in unique):
+                return False
+            for digest in unique:
+                del objects[digest]
+                times.pop(digest, None)
+        return True
+
     def get_tag(self, name: str) -> str | None:
         return self._tags.get(name)
 
@@ -83,6 +94,16 @@ class InMemoryBackend(StorageBackend):
     def delete_tag(self, name: str) -> bool:
         with self._lock:
             return self._tags.pop(name, None) is not None
+
+    def compare_and_set_tag(self, name: str, expected: str | None, new: str | None) -> bool:
+        with self._lock:
+            if self._tags.get(name) != expected:
+                return False
+            if new is None:
+                self._tags.pop(name, None)
+            else:
+                self._tags[name] = new
+            return True
 
     def list_tags(self) -> dict[str, str]:
         with self._lock:

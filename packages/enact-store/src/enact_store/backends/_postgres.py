@@ -10,7 +10,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from enact_store._backend import FORMAT_VERSION, REFRESH_INTERVAL
@@ -107,6 +108,15 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
     restart is run again (every operation is idempotent) for up to
     ``timeout`` seconds.
 
+    Credentials never appear in messages or logs: :attr:`dsn`, ``repr``,
+    :meth:`location`, the pool's name (which psycopg_pool logs) and every
+    error show the DSN as libpq parses it, without its ``password`` and
+    ``sslpassword`` values, and libpq's own messages are shown without what
+    they quote of a DSN it cannot parse. In a URL, special characters of the
+    user name and password must be percent-encoded (``%40`` for '@', ``%2F``
+    for '/', ...): a raw '@' or '/' there would make libpq take part of the
+    password for a host name, so such a URL is refused, with that advice.
+
     Args:
         dsn: a libpq connection string: ``postgresql://user:password@host:port/db``
             or ``host=... dbname=...``.
@@ -135,6 +145,10 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
 
     batches_commits = True
     _PARAM = "%s"
+    # The columns are typed: only a digest's text or a NaN time can be wrong.
+    _MALFORMED_OBJECTS = (
+        "SELECT digest, written FROM objects WHERE digest !~ '^[0-9a-f]{64}$' OR written = 'NaN'"
+    )
 
     def __init__(
         self,
@@ -160,14 +174,20 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
                 f"PostgresBackend needs 0 <= min_size <= max_size and max_size >= 1, "
                 f"got min_size={min_size}, max_size={max_size}"
             )
-        self._display = _display_dsn(dsn)
-        self._place = f"postgresql {self._display}"
         try:
             params = psycopg.conninfo.conninfo_to_dict(dsn)
         except psycopg.Error as e:
+            # libpq quotes the part of the DSN it cannot parse, which may be
+            # (part of) a password: its reason is shown without it, and the
+            # error is not chained (a traceback would show it).
+            hint = f" ({_PERCENT_ENCODE})" if _is_url(dsn) else ""
             raise StoreConfigError(
-                f"Invalid PostgreSQL DSN {self._display!r}: {_one_line(e)}"
-            ) from e
+                f"Invalid PostgreSQL DSN {_hidden_dsn(dsn)!r}: "
+                f"{_without_quoted(_one_line(e))}{hint}"
+            ) from None
+        self._secrets = _secrets(dsn, params)
+        self._display = _display_dsn(dsn, params, self._secrets)
+        self._place = f"postgresql {self._display}"
         self._dsn = dsn
         self._kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in params and "PGCONNECT_TIMEOUT" not in os.environ:
@@ -189,8 +209,8 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
                 self.format_version = _open_tables(conn, create and not read_only, self._display)
         except psycopg.Error as e:
             raise StoreConfigError(
-                f"Cannot open PostgreSQL store {self._display}: {_one_line(e)}"
-            ) from e
+                f"Cannot open PostgreSQL store {self._display}: {self._reason(e)}"
+            ) from _safe_cause(e, self._secrets)
         self._pool: ConnectionPool[Connection[Any]] | None = self._new_pool()
 
     @property
@@ -259,16 +279,18 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
             except PoolTimeout as e:
                 raise StoreError(
                     f"PostgreSQL store {self._display}: no connection within "
-                    f"{self._timeout:g} s ({_one_line(e)})"
-                ) from e
+                    f"{self._timeout:g} s ({self._reason(e)})"
+                ) from _safe_cause(e, self._secrets)
             except psycopg.Error as e:
                 if not _transient(e):
-                    raise StoreError(f"PostgreSQL store {self._display}: {_one_line(e)}") from e
+                    raise StoreError(
+                        f"PostgreSQL store {self._display}: {self._reason(e)}"
+                    ) from _safe_cause(e, self._secrets)
                 if time.monotonic() >= deadline:
                     raise StoreError(
                         f"PostgreSQL store {self._display}: still failing after "
-                        f"{self._timeout:g} s: {_one_line(e)}"
-                    ) from e
+                        f"{self._timeout:g} s: {self._reason(e)}"
+                    ) from _safe_cause(e, self._secrets)
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
@@ -328,6 +350,27 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
             f"UPDATE objects SET written = {_SERVER_NOW} WHERE digest = ANY(%s::text[])", (batch,)
         )
 
+    def _delete_all(self, digests: list[str], limit: float, conn: Connection[Any]) -> bool:
+        import psycopg
+
+        # The delete locks its rows: a concurrent refresh waits for the
+        # outcome, and one committed before is seen (its row is not old).
+        deleted = False
+        with conn.transaction() as transaction:
+            rows = conn.execute(
+                "DELETE FROM objects WHERE digest = ANY(%s::text[]) AND written < %s"
+                " RETURNING digest",
+                (digests, limit),
+            ).fetchall()
+            if len(rows) != len(digests):
+                raise psycopg.Rollback(transaction)  # Leaves the block, undoing the delete.
+            deleted = True
+        return deleted
+
+    def _fetch_many(self, batch: list[str], conn: Connection[Any]) -> list[tuple[str, Any]]:
+        sql = "SELECT digest, data FROM objects WHERE digest = ANY(%s::text[])"
+        return conn.execute(sql, (batch,), binary=True).fetchall()
+
     def _delete_batch(self, batch: list[str], limit: float, conn: Connection[Any]) -> list[str]:
         rows = conn.execute(
             "DELETE FROM objects WHERE digest = ANY(%s::text[]) AND written < %s RETURNING digest",
@@ -349,6 +392,10 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+
+    def _reason(self, error: BaseException) -> str:
+        """The error's message on one line, with any password of the DSN hidden."""
+        return _scrub(_one_line(error), self._secrets)
 
     def __repr__(self) -> str:
         return f"PostgresBackend({self._display!r})"
@@ -411,13 +458,167 @@ def _one_line(error: BaseException) -> str:
     return text or type(error).__name__
 
 
-# user:password@ in a URL, and password=... in a URL's query or a key=value DSN.
-_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*):[^/@?#]*@")
-_PARAM_PASSWORD = re.compile(r"(^|[?&\s])password\s*=\s*('(?:[^'\\]|\\.)*'|[^&\s]*)&?")
+# Parameters whose values are credentials, never shown (libpq's names).
+_SECRET_KEYS = frozenset({"password", "sslpassword"})
+# Secrets shorter than this are not searched for in messages: hiding every
+# "a" of a message would garble it, and so short a password hides nothing.
+_MIN_SCRUB = 4
+_HIDDEN = "***"
+_PERCENT_ENCODE = (
+    "percent-encode special characters in a URL's user name, password and parameters: "
+    "'@' as %40, '/' as %2F, '%' as %25, '&' as %26, '#' as %23, '?' as %3F, a space as %20"
+)
 
 
-def _display_dsn(dsn: str) -> str:
-    """A DSN with any password removed, for messages and ``location``."""
-    if "://" in dsn:
-        return _PARAM_PASSWORD.sub(r"\1", _URL_PASSWORD.sub(r"\1@", dsn)).rstrip("?&")
-    return " ".join(_PARAM_PASSWORD.sub(" ", dsn).split())
+def _is_url(dsn: str) -> bool:
+    return dsn.startswith(("postgresql://", "postgres://"))
+
+
+def _url_credentials(rest: str) -> tuple[str, str | None, str] | None:
+    """Splits what follows ``scheme://`` as libpq does: (user, password, the rest).
+
+    libpq takes the user information up to the first '@', unless a '/'
+    comes first (then there is none: None); the user name ends at the first
+    ':', and the password runs from there to that '@'.
+    """
+    for index, char in enumerate(rest):
+        if char == "/":
+            return None
+        if char == "@":
+            user, colon, password = rest[:index].partition(":")
+            return user, (password if colon else None), rest[index + 1 :]
+    return None
+
+
+def _secrets(dsn: str, params: Mapping[str, object]) -> tuple[str, ...]:
+    """Every text of the DSN that is or may be a credential, longest first.
+
+    libpq's own values, and the raw texts they came from: a password written
+    in a URL's user information, whether or not libpq used it (a later
+    ``password`` parameter wins), decoded or not. Not those that a public
+    parameter (the user name, the database name...) holds.
+    """
+    found = {str(params[key]) for key in _SECRET_KEYS if params.get(key)}
+    if _is_url(dsn):
+        rest = dsn.split("://", 1)[1]
+        credentials = _url_credentials(rest)
+        if credentials is not None and credentials[1]:
+            found.add(credentials[1])
+            found.add(urllib.parse.unquote(credentials[1]))
+        # As meant, if a raw '@' or '/' confused libpq: up to the last '@'.
+        if "@" in rest:
+            userinfo = rest.rsplit("@", 1)[0]
+            found.add(userinfo.partition(":")[2])
+        for pair in rest.partition("?")[2].split("&"):
+            key, _, value = pair.partition("=")
+            if urllib.parse.unquote(key) in _SECRET_KEYS and value:
+                found.add(value)
+                found.add(urllib.parse.unquote(value))
+    # A password that is also (part of) the user name, the database name...
+    # is shown with them anyway: hiding it would only garble those.
+    public = [str(value) for key, value in params.items() if key not in _SECRET_KEYS]
+    kept = (text for text in found if text and not any(text in value for value in public))
+    return tuple(sorted(kept, key=len, reverse=True))
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every secret of at least _MIN_SCRUB characters replaced by ***."""
+    for secret in secrets:
+        if len(secret) >= _MIN_SCRUB and secret in text:
+            text = text.replace(secret, _HIDDEN)
+    return text
+
+
+def _safe_cause(error: BaseException, secrets: tuple[str, ...]) -> BaseException | None:
+    """``error``, to chain to the one raised, unless its text shows a secret."""
+    texts = [str(error), repr(error)]
+    if any(_scrub(text, secrets) != text for text in texts):
+        return None
+    return error
+
+
+def _display_dsn(dsn: str, params: Mapping[str, object], secrets: tuple[str, ...]) -> str:
+    """The DSN without credentials, for messages, ``dsn`` and ``location``.
+
+    Built from the DSN as libpq parses it (``params``), so that nothing libpq
+    takes for a password is shown: a URL keeps its form, less the password of
+    its user information and its ``password`` parameters; a key=value DSN is
+    rebuilt from its parameters, less the password.
+
+    Raises:
+        StoreConfigError: a URL whose user name or password holds a raw '@' or
+            '/', which libpq would take for part of a host name, port or
+            database name (and show in its messages).
+    """
+    if not _is_url(dsn):
+        from psycopg.conninfo import make_conninfo
+
+        public = {key: value for key, value in params.items() if key not in _SECRET_KEYS}
+        return _scrub(make_conninfo(**public), secrets)  # type: ignore[arg-type]
+    scheme, rest = dsn.split("://", 1)
+    credentials = _url_credentials(rest)
+    head = f"{scheme}://"
+    if credentials is not None:
+        user, _, rest = credentials
+        if user:
+            head += f"{user}@"
+    where, question, query = rest.partition("?")
+    ports = str(params.get("port") or "")
+    if "@" in where or not all(port.isdigit() for port in ports.split(",") if port):
+        raise StoreConfigError(
+            f"Invalid PostgreSQL URL {_hidden_dsn(dsn)!r}: a raw '@' or '/' in its user name "
+            f"or password makes it ambiguous ({_PERCENT_ENCODE})"
+        )
+    # The parameters as libpq splits them (it parsed them all).
+    kept = [
+        pair
+        for pair in query.split("&")
+        if pair and urllib.parse.unquote(pair.partition("=")[0]) not in _SECRET_KEYS
+    ]
+    shown = head + where + ("?" + "&".join(kept) if question and kept else "")
+    return _scrub(shown, secrets)
+
+
+def _hidden_dsn(dsn: str) -> str:
+    """A DSN that libpq cannot use, with everything that may be a credential hidden.
+
+    Everything from the first password keyword or parameter on, and in a
+    URL, all up to its last '@' before that (the user information, however
+    it is written).
+    """
+    match = _SECRET_KEYWORD.search(dsn)
+    if match is not None:
+        dsn = dsn[: match.start()] + f"{match.group(1)}={_HIDDEN}"
+    if not _is_url(dsn):
+        return dsn
+    scheme, rest = dsn.split("://", 1)
+    if "@" in rest:
+        rest = f"{_HIDDEN}@" + rest.rsplit("@", 1)[1]
+    where, question, query = rest.partition("?")
+    kept = _public_query(query)
+    return f"{scheme}://{where}" + ("?" + "&".join(kept) if question and kept else "")
+
+
+def _public_query(query: str) -> list[str]:
+    """The parameters of a URL's query before its first password (a raw '&' may
+    continue the password: what follows it is not shown)."""
+    kept = []
+    for pair in query.split("&"):
+        if urllib.parse.unquote(pair.partition("=")[0]) in _SECRET_KEYS:
+            break
+        if pair:
+            kept.append(pair)
+    return kept
+
+
+_SECRET_KEYWORD = re.compile(r"(?<![A-Za-z0-9_])((?:ssl)?password)\s*=", re.IGNORECASE)
+
+
+def _without_quoted(reason: str) -> str:
+    """libpq's reason with what it quotes of the DSN (from the first '"' to the last) elided."""
+    first, last = reason.find('"'), reason.rfind('"')
+    if first == -1:
+        return reason
+    if first == last:
+        return reason[:first] + "…"
+    return reason[:first] + "…" + reason[last + 1 :]

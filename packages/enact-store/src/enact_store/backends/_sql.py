@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -18,12 +19,18 @@ from enact_store._codec import decode_object, encode_object
 from enact_store._errors import ReadOnlyStoreError
 from enact_store._ref import PackedResource, Ref, check_digest
 
-__all__ = ["PAGE", "SqlBackend"]
+__all__ = ["PAGE", "READ_PAGE", "SqlBackend"]
 
 _T = TypeVar("_T")
 
 #: Rows per statement batch when listing or deleting (and committing, where batched).
 PAGE = 1000
+
+#: Digests per query when reading objects in bulk (under SQLite's old limit of
+#: 999 parameters per statement).
+READ_PAGE = 500
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class SqlCursor(Protocol):
@@ -62,6 +69,10 @@ class SqlBackend(StorageBackend, Generic[_C]):
     #: Where the tables are, for :meth:`location` (e.g. ``sqlite /path/store.db``).
     _place: str
 
+    #: A query for the (digest, written) of the rows of ``objects`` that may be
+    #: malformed (a superset is fine: each row is checked again in Python).
+    _MALFORMED_OBJECTS: ClassVar[str]
+
     # --- What a subclass provides. ---
 
     @abc.abstractmethod
@@ -87,6 +98,11 @@ class SqlBackend(StorageBackend, Generic[_C]):
         that deletes, so an object that a concurrent commit refreshes is
         never deleted.
         """
+
+    @abc.abstractmethod
+    def _delete_all(self, digests: list[str], limit: float, conn: _C) -> bool:
+        """Deletes all of ``digests`` (distinct, any number) in one transaction if all are
+        stored and last written before ``limit``, else none; returns whether it did."""
 
     @abc.abstractmethod
     def _refresh_batch(self, batch: list[str], conn: _C) -> None:
@@ -132,11 +148,28 @@ class SqlBackend(StorageBackend, Generic[_C]):
         data = self._read(digest)
         if data is None:
             return None
-        return decode_object(digest, data, functools.partial(self.location, digest))
+        return decode_object(digest, data, functools.partial(self.location, digest), self)
 
     def read_raw(self, digest: str) -> bytes | None:
         """Returns the stored bytes of an object, or None."""
         return self._read(check_digest(digest))
+
+    def read_raw_many(self, digests: Iterable[str]) -> dict[str, bytes]:
+        """Returns the stored bytes of those of the objects the backend has, by digest.
+
+        One query per :data:`READ_PAGE` digests (gc reads a whole store).
+        """
+        checked = list(dict.fromkeys(check_digest(digest) for digest in digests))
+        found: dict[str, bytes] = {}
+        for start in range(0, len(checked), READ_PAGE):
+            batch = checked[start : start + READ_PAGE]
+            rows = self._run(functools.partial(self._fetch_many, batch))
+            found.update((digest, bytes(data)) for digest, data in rows)
+        return found
+
+    @abc.abstractmethod
+    def _fetch_many(self, batch: list[str], conn: _C) -> list[tuple[str, Any]]:
+        """The (digest, data) of the stored objects among ``batch`` (at most READ_PAGE)."""
 
     def _read(self, digest: str) -> bytes | None:
         sql = f"SELECT data FROM objects WHERE digest = {self._PARAM}"
@@ -148,16 +181,19 @@ class SqlBackend(StorageBackend, Generic[_C]):
     def iter_objects(self) -> Iterator[tuple[str, float]]:
         # Keyset paging on the primary key: no transaction or cursor stays
         # open while the caller works (and deletes or commits meanwhile).
+        # Malformed rows are skipped here and reported by problems().
         p = self._PARAM
         sql = f"SELECT digest, written FROM objects WHERE digest > {p} ORDER BY digest LIMIT {p}"
 
-        def fetch_page(after: str, conn: _C) -> list[tuple[str, float]]:
+        def fetch_page(after: Any, conn: _C) -> list[tuple[Any, Any]]:
             return conn.execute(sql, (after, PAGE)).fetchall()
 
-        after = ""
+        after: Any = ""
         while True:
             page = self._run(functools.partial(fetch_page, after))
-            yield from page
+            for digest, written in page:
+                if _object_row_problem(digest, written) is None:
+                    yield digest, float(written)
             if len(page) < PAGE:
                 return
             after = page[-1][0]
@@ -177,6 +213,15 @@ class SqlBackend(StorageBackend, Generic[_C]):
             batch = checked[start : start + PAGE]
             done.extend(self._run(functools.partial(self._delete_batch, batch, limit)))
         return done
+
+    def delete_all_or_none(self, digests: Iterable[str], older_than: float) -> bool:
+        self._check_writable()
+        checked = list(dict.fromkeys(check_digest(digest) for digest in digests))
+        if not checked:
+            return True
+        # Idempotent: run again after a lost connection, a batch deleted by
+        # the first run is no longer all there, and nothing more is deleted.
+        return self._run(functools.partial(self._delete_all, checked, float(older_than)))
 
     # --- Tags. ---
 
@@ -206,7 +251,67 @@ class SqlBackend(StorageBackend, Generic[_C]):
         count = self._run(lambda conn: conn.execute(sql, (name,)).rowcount)
         return count > 0
 
+    def compare_and_set_tag(self, name: str, expected: str | None, new: str | None) -> bool:
+        # One statement each, so each is atomic on its own (a row lock).
+        self._check_writable()
+        check_tag_name(name)
+        p = self._PARAM
+        if expected is None:
+            if new is None:
+                return self.get_tag(name) is None
+            sql = f"INSERT INTO tags (name, digest) VALUES ({p}, {p}) ON CONFLICT (name) DO NOTHING"
+            params: tuple[str, ...] = (name, check_digest(new))
+        elif new is None:
+            sql = f"DELETE FROM tags WHERE name = {p} AND digest = {p}"
+            params = (name, check_digest(expected))
+        else:
+            sql = f"UPDATE tags SET digest = {p} WHERE name = {p} AND digest = {p}"
+            params = (check_digest(new), name, check_digest(expected))
+        count = self._run(lambda conn: conn.execute(sql, params).rowcount)
+        return count == 1
+
     def list_tags(self) -> dict[str, str]:
+        # Malformed rows are skipped here and reported by problems().
+        return {
+            name: digest
+            for name, digest in self._tag_rows()
+            if _tag_row_problem(name, digest) is None
+        }
+
+    def _tag_rows(self) -> list[tuple[Any, Any]]:
         sql = "SELECT name, digest FROM tags ORDER BY name"
+        return self._run(lambda conn: conn.execute(sql).fetchall())
+
+    # --- Entries that are neither objects nor tags. ---
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        sql = self._MALFORMED_OBJECTS
         rows = self._run(lambda conn: conn.execute(sql).fetchall())
-        return {name: check_digest(digest) for name, digest in rows}
+        for digest, written in rows:
+            detail = _object_row_problem(digest, written)
+            if detail is not None:
+                yield f"{self._place} objects row {digest!r:.100}", detail
+        for name, digest in self._tag_rows():
+            detail = _tag_row_problem(name, digest)
+            if detail is not None:
+                yield f"{self._place} tags row {name!r:.100}", detail
+
+
+def _object_row_problem(digest: Any, written: Any) -> str | None:
+    """What is wrong with a row of ``objects`` (its data aside), or None."""
+    if type(digest) is not str or not _HEX64.fullmatch(digest):
+        return f"the digest column holds {digest!r:.100}, not 64 lowercase hex digits"
+    if type(written) not in (int, float) or written != written:  # NaN != NaN
+        return f"the written column holds {written!r:.100}, not a time"
+    return None
+
+
+def _tag_row_problem(name: Any, digest: Any) -> str | None:
+    """What is wrong with a row of ``tags``, or None."""
+    try:
+        check_tag_name(name)
+    except ValueError:
+        return f"{name!r:.100} is not a valid tag name"
+    if type(digest) is not str or not _HEX64.fullmatch(digest):
+        return f"the tag names {digest!r:.100}, not a digest (64 lowercase hex digits)"
+    return None

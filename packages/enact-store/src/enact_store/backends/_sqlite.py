@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import os
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from time import time as wall_time
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from enact_store._backend import FORMAT_VERSION, REFRESH_INTERVAL
 from enact_store._errors import (
@@ -21,8 +23,10 @@ from enact_store._errors import (
     StoreConfigError,
     StoreError,
     StoreFormatError,
+    StoreIOError,
 )
-from enact_store.backends._sql import SqlBackend
+from enact_store._ref import check_digest
+from enact_store.backends._sql import PAGE, READ_PAGE, SqlBackend
 
 __all__ = ["SqliteBackend"]
 
@@ -49,6 +53,15 @@ _INSERT = (
 )
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
+# Free space (bytes) that deleting needs besides what folding the log into the
+# database needs: a few pages of log per deleted row, with a wide margin.
+_DELETE_ROOM = 256 << 10
+
+
+class _DiskFull(Exception):
+    """A deletion transaction found the disk full (handled by SqliteBackend.delete)."""
+
+
 # Connections inherited from a parent process through fork(). SQLite forbids
 # using them in the child, and closing them could disturb the parent's locks,
 # so a forked child keeps them alive, untouched, and opens its own.
@@ -57,6 +70,34 @@ _INHERITED: list[sqlite3.Connection] = []
 
 class _Connection(sqlite3.Connection):
     """A connection that can be weakly referenced (so close() can reach them all)."""
+
+
+# The files this process has open through SQLite connections, by (device,
+# inode). POSIX drops every lock a process holds on a file when the process
+# closes any descriptor of that file: reading the header of such a file with
+# open(), or through an immutable connection (which takes no lock and closes
+# its descriptor at once), would drop the locks of this process's own
+# connections; another process closing its last connection would then take
+# itself for the last one and delete the write-ahead log under them, and
+# what they commit afterwards would be lost. A file listed here was checked
+# when it was first opened: it is not probed again.
+_OPEN_FILES: dict[tuple[int, int], weakref.WeakSet[_Connection]] = {}
+# A forked child holds none of its parent's locks.
+os.register_at_fork(after_in_child=_OPEN_FILES.clear)
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _held_open(path: Path) -> bool:
+    """Whether this process has the file open through an SQLite connection."""
+    key = _file_key(path)
+    return key is not None and bool(_OPEN_FILES.get(key))
 
 
 class SqliteBackend(SqlBackend[sqlite3.Connection]):
@@ -85,6 +126,18 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
     returns or raises; a process killed during the invocation loses that
     invocation's objects, never earlier ones.
 
+    A full disk: writes that find it full raise :class:`StoreIOError`
+    saying how much space to free. gc works on a full disk where it can: it
+    first folds the write-ahead log into the database, deletes in one
+    transaction per batch and, when even that finds no room, one object per
+    transaction, folding the log in after each, so it needs only a few
+    pages free; where not even that is free (opening a store needs room for
+    its ``-wal`` and ``-shm`` files), the error says how many KiB to free.
+    Deleting frees pages inside the database file for new objects (a commit
+    that finds the disk full folds the log into them and tries again); the
+    file does not shrink (SQLite's ``VACUUM`` shrinks it, given free space
+    the size of the database).
+
     Opening never changes a file that is not an enact store: it is recognised
     from its header (the application id that marks enact stores, or, for a
     store written before that mark, its two tables) and refused with
@@ -110,6 +163,12 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
 
     batches_commits = True
     _PARAM = "?"
+    # SQLite keeps whatever a column is given (a text time, a blob digest).
+    _MALFORMED_OBJECTS = (
+        "SELECT digest, written FROM objects WHERE typeof(digest) != 'text'"
+        " OR length(digest) != 64 OR digest GLOB '*[^0-9a-f]*'"
+        " OR typeof(written) NOT IN ('integer', 'real')"
+    )
 
     def __init__(
         self,
@@ -150,6 +209,8 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
     def _probe(self, create: bool) -> bool:
         """Checks what is at the path without opening it; returns whether to create a store."""
         path = self._path
+        if _held_open(path):
+            return False  # A store this process has open (see _OPEN_FILES).
         try:
             if path.is_dir():
                 raise NotAStoreError(f"Not an enact store: {path} is a directory")
@@ -229,6 +290,9 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
             self._local.conn = conn
             with self._lock:
                 self._connections.add(conn)
+            key = _file_key(self._path)
+            if key is not None:
+                _OPEN_FILES.setdefault(key, weakref.WeakSet()).add(conn)
         return conn
 
     def _forget_inherited_connections(self) -> None:
@@ -274,7 +338,11 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         """
         uris = [self._uri] if self._uri else [f"{self._path.as_uri()}?mode=ro"]
         wal = self._path.with_name(self._path.name + "-wal")
-        if self._uri is None and not (wal.exists() and wal.stat().st_size > 0):
+        if (
+            self._uri is None
+            and not (wal.exists() and wal.stat().st_size > 0)
+            and not _held_open(self._path)  # (Immutable drops this process's locks.)
+        ):
             uris.append(f"{self._path.as_uri()}?mode=ro&immutable=1")
         error: sqlite3.Error | None = None
         for uri in uris:
@@ -311,6 +379,7 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         """
         deadline = time.monotonic() + self._timeout
         delay = 0.001
+        folded = False
         while True:
             conn: sqlite3.Connection | None = None
             try:
@@ -324,7 +393,20 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
                         conn.rollback()
                 if not isinstance(e, sqlite3.Error):
                     raise
-                if getattr(e, "sqlite_errorcode", 0) & 0xFF not in _BUSY_CODES:
+                code = getattr(e, "sqlite_errorcode", 0) & 0xFF
+                if code == sqlite3.SQLITE_FULL and not folded and conn is not None:
+                    # The log may only need folding into free pages of the
+                    # database (after gc) to be written over instead of grown.
+                    folded = True
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                        continue
+                if code == sqlite3.SQLITE_FULL or (
+                    code == sqlite3.SQLITE_IOERR and self._disk_is_full()
+                ):
+                    # Opening needs room too: WAL mode creates two files.
+                    raise self._disk_full_error(e, deleting=False) from e
+                if code not in _BUSY_CODES:
                     raise StoreError(f"SQLite store {self._path}: {e}") from e
                 if time.monotonic() >= deadline:
                     raise StoreError(
@@ -376,17 +458,171 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
         )
         conn.execute("COMMIT")
 
-    def _delete_batch(self, batch: list[str], limit: float, conn: sqlite3.Connection) -> list[str]:
+    def delete(self, digests: Iterable[str], older_than: float | None = None) -> list[str]:
+        """Deletes objects by digest (see :meth:`StorageBackend.delete`), also on a full disk.
+
+        Deletions are written to the write-ahead log, so they need a little
+        free space. When there is too little for a batch, the log is folded
+        into the database and truncated (giving its space back), and the
+        objects are deleted one per transaction, the log being folded in
+        after each, so that deleting needs only a few pages of free space.
+        Freed pages stay in the database file for new objects; the file
+        does not shrink (``VACUUM`` shrinks it, and needs free space the
+        size of the database).
+
+        Raises:
+            StoreIOError: the disk is too full even for that; the message
+                says how much space to free.
+        """
+        self._check_writable()
+        checked = [check_digest(digest) for digest in digests]
+        limit = float("inf") if older_than is None else float(older_than)
+        # Fold the log into the database first: on a disk that filled up, the
+        # log may hold what the database file had no room for, and only then
+        # can deletions reuse the log's space instead of growing it.
+        if checked:
+            self._checkpoint("PASSIVE")
+        done: list[str] = []
+        for start in range(0, len(checked), PAGE):
+            batch = checked[start : start + PAGE]
+            try:
+                done.extend(self._run(functools.partial(self._delete_batch, batch, limit)))
+            except _DiskFull:
+                done.extend(self._delete_with_little_space(batch, limit))
+        return done
+
+    def delete_all_or_none(self, digests: Iterable[str], older_than: float) -> bool:
+        # As delete(): fold the log into the database first, so that on a disk
+        # that filled up the deletions free pages new objects can use.
+        self._check_writable()
+        self._checkpoint("PASSIVE")
+        return super().delete_all_or_none(digests, older_than)
+
+    def _delete_all(self, digests: list[str], limit: float, conn: sqlite3.Connection) -> bool:
+        # The write lock is held from the count to the delete: no refresh between.
+        try:
+            return self._delete_all_in(digests, limit, conn)
+        except sqlite3.Error as e:
+            if getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+                conn.rollback()
+                return False  # gc then deletes layer by layer, which copes with little room.
+            raise
+
+    def _delete_all_in(self, digests: list[str], limit: float, conn: sqlite3.Connection) -> bool:
         conn.execute("BEGIN IMMEDIATE")
-        deleted = [
-            digest
-            for digest in batch
-            if conn.execute(
-                "DELETE FROM objects WHERE digest = ? AND written < ?", (digest, limit)
-            ).rowcount
-        ]
+        parts = []
+        for start in range(0, len(digests), READ_PAGE):
+            part = digests[start : start + READ_PAGE]
+            where = f"digest IN ({','.join('?' * len(part))}) AND written < ?"
+            parts.append((where, [*part, limit]))
+        old = sum(
+            conn.execute(f"SELECT count(*) FROM objects WHERE {where}", params).fetchone()[0]
+            for where, params in parts
+        )
+        if old != len(digests):
+            conn.execute("ROLLBACK")
+            return False
+        for where, params in parts:
+            conn.execute(f"DELETE FROM objects WHERE {where}", params)
         conn.execute("COMMIT")
+        return True
+
+    def _fetch_many(self, batch: list[str], conn: sqlite3.Connection) -> list[tuple[str, Any]]:
+        marks = ",".join("?" * len(batch))
+        sql = f"SELECT digest, data FROM objects WHERE digest IN ({marks})"
+        return conn.execute(sql, batch).fetchall()
+
+    def _delete_batch(self, batch: list[str], limit: float, conn: sqlite3.Connection) -> list[str]:
+        # Two statements per READ_PAGE digests (not one per digest), in one
+        # write transaction, so the rows selected are the rows deleted.
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            deleted: list[str] = []
+            for start in range(0, len(batch), READ_PAGE):
+                part = batch[start : start + READ_PAGE]
+                where = f"digest IN ({','.join('?' * len(part))}) AND written < ?"
+                params = [*part, limit]
+                found = {
+                    row[0]
+                    for row in conn.execute(f"SELECT digest FROM objects WHERE {where}", params)
+                }
+                conn.execute(f"DELETE FROM objects WHERE {where}", params)
+                deleted.extend(digest for digest in part if digest in found)
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+                raise _DiskFull from e  # _run rolls the transaction back.
+            raise
         return deleted
+
+    def _delete_with_little_space(self, batch: list[str], limit: float) -> list[str]:
+        self._checkpoint("TRUNCATE")
+        done: list[str] = []
+        for digest in batch:
+            try:
+                if self._run(functools.partial(self._delete_batch, [digest], limit)):
+                    done.append(digest)
+            except _DiskFull as e:
+                raise self._disk_full_error(e.__cause__, deleting=True) from e.__cause__
+            # Fold the deletion into the database, so that the next one
+            # writes over the same pages of the log instead of growing it.
+            self._checkpoint("PASSIVE")
+        return done
+
+    def _checkpoint(self, mode: str) -> None:
+        """Folds the write-ahead log into the database, as far as it can (never raises)."""
+        with contextlib.suppress(sqlite3.Error, StoreError):
+            self._run(lambda conn: conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall())
+
+    def _disk_is_full(self) -> bool:
+        """Whether the device holding the database has less than _DELETE_ROOM free."""
+        try:
+            info = os.statvfs(self._path.parent)
+        except (OSError, AttributeError):  # No statvfs on Windows.
+            return False
+        return info.f_bavail * info.f_frsize < _DELETE_ROOM
+
+    def _growth_to_fold_log(self) -> int:
+        """Bytes the database file grows by when the log is folded into it (deletions
+        need that first): up to its page count, or at most the log's size if unknown."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        try:
+            file_size = os.path.getsize(self._path)
+            if conn is None:
+                return os.path.getsize(f"{self._path}-wal")
+        except OSError:
+            return 0
+        try:
+            # Direct reads, not _run: this runs while _run reports an error.
+            (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+            (page_count,) = conn.execute("PRAGMA page_count").fetchone()
+        except sqlite3.Error:
+            with contextlib.suppress(OSError):
+                return os.path.getsize(f"{self._path}-wal")
+            return 0
+        return max(0, int(page_size) * int(page_count) - file_size)
+
+    def _disk_full_error(self, cause: BaseException | None, *, deleting: bool) -> StoreIOError:
+        """A one-line StoreIOError saying how much space to free, and what for."""
+        need = _DELETE_ROOM + self._growth_to_fold_log()
+        kib = -(-need // 1024)
+        reason = f"the disk is full ({cause})" if cause is not None else "the disk is full"
+        if deleting:
+            advice = (
+                f"deleting objects needs free space to record the deletions: free at least "
+                f"{kib} KiB on its device (for instance by deleting other files), "
+                "then run gc again"
+            )
+        else:
+            advice = (
+                f"free space on its device ({kib} KiB lets gc run, which makes room "
+                "inside the store for new objects)"
+            )
+        return StoreIOError(
+            f"SQLite store {self._path}: {reason}: {advice}",
+            errno=errno.ENOSPC,
+            path=str(self._path),
+        )
 
     # --- Lifetime. ---
 
@@ -399,6 +635,9 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
             connections = list(self._connections)
             self._connections = weakref.WeakSet()
         self._local = threading.local()
+        for held in _OPEN_FILES.values():
+            for conn in connections:
+                held.discard(conn)
         for conn in connections:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
