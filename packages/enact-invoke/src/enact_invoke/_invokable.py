@@ -19,6 +19,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from enact_invoke._cache import Cache, cache_setting
 from enact_invoke._engine import (
     _RUNNING,
     Frame,
@@ -88,6 +89,8 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
     # Set by typed_invokable; None accepts any resource.
     _enact_input_type_: ClassVar[type[ResourceBase] | None] = None
     _enact_output_type_: ClassVar[type[ResourceBase] | None] = None
+    # Set by typed_invokable(cache=...) and @invokable(cache=...): None, no memo cache.
+    _enact_cache_: ClassVar[Cache | None] = None
 
     @abc.abstractmethod
     def call(self, *args: Any) -> Any:
@@ -355,22 +358,37 @@ class Invokable(Resource, InvokableBase[I, O]):
 
 
 def typed_invokable(
-    input_type: type[ResourceBase], output_type: type[ResourceBase], register: bool = True
+    input_type: type[ResourceBase],
+    output_type: type[ResourceBase],
+    register: bool = True,
+    *,
+    cache: bool | Cache | None = False,
 ) -> Callable[[C], C]:
     """Class decorator: declares an invokable's input and output types.
 
     Also registers the class (unless ``register=False``), whichever side of
     ``@dataclass`` it is applied on.
+
+    Args:
+        input_type: the resource type of the input.
+        output_type: the resource type of the output.
+        register: register the class.
+        cache: reuse a finished, non-raising recorded call with the same
+            request digest from the active store instead of running it
+            (``True``, or an :class:`enact.Cache` with a version).
     """
     for what, given in (("input_type", input_type), ("output_type", output_type)):
         if not (isinstance(given, type) and issubclass(given, ResourceBase)):
             raise TypeError(f"typed_invokable: {what} must be a resource type, got {given!r}")
+    cache_config = cache_setting(cache)
 
     def decorate(cls: C) -> C:
         if not (isinstance(cls, type) and issubclass(cls, InvokableBase)):
             raise TypeError(f"typed_invokable decorates InvokableBase subclasses, got {cls!r}")
         cls._enact_input_type_ = input_type
         cls._enact_output_type_ = output_type
+        if cache_config is not None or "_enact_cache_" in vars(cls):
+            cls._enact_cache_ = cache_config
         if register:
             _register(cls)
         return cls
