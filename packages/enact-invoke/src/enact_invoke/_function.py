@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import keyword
+import sys
 import types
 import typing
 from collections.abc import Callable, Coroutine
@@ -269,6 +270,9 @@ class _Media(_Kind):
                 raise _Mismatch(f"{self.text} that enact can store ({e})", value) from None
         raise _Mismatch(self.text, value)
 
+    def wrap(self, value: Any) -> ResourceBase:
+        return self.check(value)  # type: ignore[no-any-return]
+
     def unwrap(self, output: Any) -> Any:
         return getattr(output, self.attribute)
 
@@ -374,6 +378,7 @@ class FunctionInvokable(Generic[P, R]):
         name: str | None,
         version: str | None,
         cache: bool | Cache | None,
+        localns: dict[str, Any] | None = None,
     ) -> None:
         self.__wrapped__ = fn
         self.__name__ = fn.__name__
@@ -405,15 +410,18 @@ class FunctionInvokable(Generic[P, R]):
             raise TypeError(f"@enact.invokable: name must be a non-empty str, got {given_name!r}")
         self.name = given_name
         self._params = params[1:] if self._is_method else params
-        self._hints = self._resolve(fn)
+        self._hints = self._resolve(fn, localns)
         self._owner: type[ResourceBase] | None = None
         self._instance: Any = None
         if not self._is_method:
             self._build()
 
-    def _resolve(self, fn: Callable[..., Any]) -> dict[str, Any]:
+    def _resolve(self, fn: Callable[..., Any], localns: dict[str, Any] | None) -> dict[str, Any]:
+        # Names local to where the function is defined are tried too (string
+        # annotations, with `from __future__ import annotations`, of a local
+        # function); the module's own names win.
         try:
-            return typing.get_type_hints(fn)
+            return typing.get_type_hints(fn, localns=localns)
         except Exception as e:
             raise InvokableTypeError(
                 f"@enact.invokable: cannot resolve the annotations of {fn.__qualname__} ({e}): "
@@ -850,5 +858,9 @@ def invokable(
             or ``**kwargs``, or a lambda/local function without ``name``.
     """
     if fn is None:
-        return lambda given: FunctionInvokable(given, name, version, cache)
-    return FunctionInvokable(fn, name, version, cache)
+
+        def decorate(given: Callable[P, R]) -> FunctionInvokable[P, R]:
+            return FunctionInvokable(given, name, version, cache, sys._getframe(1).f_locals)
+
+        return decorate
+    return FunctionInvokable(fn, name, version, cache, sys._getframe(1).f_locals)
