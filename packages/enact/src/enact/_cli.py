@@ -555,12 +555,13 @@ def _invokable_name(store: Store, invocation: Ref[Any]) -> str:
 def _cmd_cache_ls(args: argparse.Namespace) -> int:
     url = _store_url(args)
     with _opened(url, read_only=True) as store:
-        rows = [
-            (escape(_invokable_name(store, entry.invocation)), entry.version, entry.request_digest)
-            + (short(entry.invocation),)
-            for entry in cache_entries(store)
-            if args.invokable is None or _invokable_name(store, entry.invocation) == args.invokable
-        ]
+        rows = []
+        for entry in cache_entries(store):
+            name = _invokable_name(store, entry.invocation)
+            if args.invokable is None or name == args.invokable:
+                rows.append(
+                    (escape(name), entry.version, entry.request_digest, short(entry.invocation))
+                )
     rows.sort()
     if rows:
         width = max(len(row[0]) for row in rows)
