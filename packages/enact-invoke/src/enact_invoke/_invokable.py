@@ -43,12 +43,14 @@ from enact_invoke._records import ExceptionOverride, Invocation
 from enact_invoke._replay import ReplayContext
 from enact_resource import (
     Bytes,
+    FieldTypeError,
     Float,
     Int,
     NoneResource,
     Resource,
     ResourceBase,
     Str,
+    check_fields,
     digest,
     register,
 )
@@ -195,15 +197,42 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 )
             resource = NoneResource()
         else:
-            try:
-                resource = input_type(*args, **kwargs)
-            except (TypeError, ValueError) as e:
-                raise InvokableTypeError(
-                    f"Cannot build the input {input_type.__qualname__} of "
-                    f"{type(self).__qualname__} from the arguments given: {e}"
-                ) from e
+            resource = self._build_input(input_type, args, kwargs)
         if input_type is not None and not isinstance(resource, input_type):
             self._check_input(resource)  # Raises, with the message.
+        return resource
+
+    def _build_input(
+        self, input_type: type[ResourceBase], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> ResourceBase:
+        """Builds the input from plain values, only if they fit its field types exactly."""
+        name = type(self).__qualname__
+        value_type = _VALUE_TYPES.get(input_type)
+        if value_type is not None:
+            # Str(None) would be "None" and Int(3.9) 3: not what the caller meant.
+            expected, fits = value_type
+            values = [*args, *kwargs.values()]
+            if len(values) == 1 and (not kwargs or "value" in kwargs) and fits(values[0]):
+                return input_type(values[0])  # type: ignore[call-arg]
+            if len(values) == 1:
+                value = values[0]
+                raise InvokableTypeError(
+                    f"{name} takes a {input_type.__qualname__} input, whose field 'value' "
+                    f"must be {expected}: got {type(value).__qualname__}: {_short(value)}"
+                )
+        try:
+            resource = input_type(*args, **kwargs)
+            check_fields(resource)
+        except FieldTypeError as e:
+            raise InvokableTypeError(
+                f"Cannot build the input {input_type.__qualname__} of {name} from the "
+                f"arguments given: {e}"
+            ) from e
+        except (TypeError, ValueError) as e:
+            raise InvokableTypeError(
+                f"Cannot build the input {input_type.__qualname__} of "
+                f"{name} from the arguments given: {e}"
+            ) from e
         return resource
 
     def _check_input(self, resource: ResourceBase) -> None:
@@ -328,6 +357,28 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         return await asyncio.to_thread(
             self.invoke, arg, replay_from, exception_override, raise_on_invocation_error, strict
         )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, float | int) and not isinstance(value, bool)
+
+
+# The value resources built from one plain value: (what they take, the test).
+_VALUE_TYPES: dict[type, tuple[str, Callable[[Any], bool]]] = {
+    Str: ("str", lambda value: isinstance(value, str)),
+    Int: ("int (not bool)", _is_int),
+    Float: ("float or int", _is_float),
+    Bytes: ("bytes", lambda value: isinstance(value, bytes)),
+}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 # Per class: (its `call` function, whether it takes an input parameter).

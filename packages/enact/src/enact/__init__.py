@@ -84,6 +84,7 @@ from enact_resource import (
     Serializer,
     StoredResource,
     Str,
+    check_fields,
     digest,
     register,
 )
@@ -204,6 +205,7 @@ __all__ = [
     "WrappedException",
     "__version__",
     "cache_entries",
+    "check_fields",
     "commit",
     "copy",
     "digest",
