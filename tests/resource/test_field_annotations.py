@@ -57,7 +57,7 @@ class WithTuples(enact.Resource):
         (Mixed(scores={"a": "1"}), "Field 'scores' of Mixed must be dict[str, int]"),  # type: ignore[dict-item]
         (Mixed(maybe=1.5), "Field 'maybe' of Mixed must be int | None"),  # type: ignore[arg-type]
         (Mixed(old_style=3), "Field 'old_style' of Mixed must be str | None"),  # type: ignore[arg-type]
-        (Mixed(inner=enact.Int(3)), "Field 'inner' of Mixed must be WithInt | None"),  # type: ignore[arg-type]
+        (Mixed(inner=3), "Field 'inner' of Mixed must be WithInt (a resource) | None"),  # type: ignore[arg-type]
         (WithTuples([1, "a"]), "Field 'pair' of WithTuples must be tuple[int, str]"),  # type: ignore[arg-type]
         (WithTuples((1, 2)), "Field 'pair' of WithTuples must be tuple[int, str]"),  # type: ignore[arg-type]
     ],

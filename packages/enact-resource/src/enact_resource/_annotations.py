@@ -17,7 +17,8 @@ annotation                    accepts
 ``dict[str, T]``              a dict with str keys and T values
 ``tuple[T, ...]``/``[A, B]``  a tuple of T (of A then B)
 ``X | Y``, ``Optional[X]``    what either accepts
-a resource class              an instance of it
+a resource class              a resource (of any type: fields holding
+                              invokables are duck-typed)
 ============================  ===============================================
 
 Anything else (``Any``, ``FieldValue``, ``Ref[T]``, ``type[...]``, a type
@@ -164,9 +165,13 @@ def rule(annotation: Any) -> Rule | None:
         from enact_resource._resource import ResourceBase
 
         if issubclass(annotation, ResourceBase):
+            # Any resource: invokable fields are duck-typed (the tutorial's
+            # `greeting_sampler: Sampler` holds an AskUser), so only a value that
+            # is no resource at all is refused.
             return Rule(
-                annotation.__qualname__,
-                lambda v: isinstance(v, annotation),
+                f"{annotation.__qualname__} (a resource)",
+                lambda v: isinstance(v, ResourceBase),
+                "isinstance(value, ResourceBase)",
             )
     return None
 

@@ -372,6 +372,7 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
         "hash_pieces": _hash_pieces,
         "check_text": check_text,
         "field_error": field_error,
+        "ResourceBase": ResourceBase,
         **checks,
     }
     # The source holds only field names (identifiers) and reprs of constants.
