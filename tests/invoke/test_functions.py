@@ -318,6 +318,9 @@ def test_unsupported_signatures_fail_at_decoration_naming_the_parameter() -> Non
     def int_keys(x: dict[int, str]) -> int:
         return 0
 
+    def reserved(field_names: list[str]) -> int:
+        return 0
+
     cases = [
         (tuple_param, "parameter 'xs'"),
         (any_param, "parameter 'x'"),
@@ -327,6 +330,7 @@ def test_unsupported_signatures_fail_at_decoration_naming_the_parameter() -> Non
         (no_return, "the return value has no annotation"),
         (union, "parameter 'x'"),
         (int_keys, "dict keys must be str"),
+        (reserved, "parameter 'field_names' has the name of a resource method"),
     ]
     for fn, message in cases:
         with pytest.raises(enact.InvokableTypeError) as raised:

@@ -288,6 +288,10 @@ _SIMPLE: dict[Any, _Kind] = {
 }
 
 
+# Parameter names that would hide what a resource needs on its input class.
+_RESERVED = frozenset(name for name in dir(Resource) if not name.startswith("__"))
+
+
 class _Unsupported(Exception):
     """An annotation this decorator cannot store."""
 
@@ -438,6 +442,11 @@ class FunctionInvokable(Generic[P, R]):
                 raise InvokableTypeError(
                     f"{where}: parameter {param.name!r} is *args or **kwargs, which have no "
                     "fixed fields to record: name each parameter"
+                )
+            if param.name in _RESERVED:
+                raise InvokableTypeError(
+                    f"{where}: parameter {param.name!r} has the name of a resource method, "
+                    "which its input's field would hide: rename it"
                 )
             if param.name not in self._hints:
                 raise InvokableTypeError(
