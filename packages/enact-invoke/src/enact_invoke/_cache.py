@@ -77,10 +77,13 @@ def lookup(store: Store, cache: Cache, request_digest: str) -> tuple[Ref[Any], A
 
     An entry whose invocation has no output (or raised) is not a hit.
     """
-    ref = store.tags.get(cache.tag(request_digest))
-    if ref is None:
+    # The backend's tag read (the name is valid by construction), not Tags' checked
+    # one: a hit costs about 1 µs less than a replay's reused call then.
+    digest = store.backend.get_tag(cache.tag(request_digest))
+    if digest is None:
         return None
-    recorded = store.load(ref)
+    ref: Ref[Any] = store.ref_type.from_digest(digest)
+    recorded = store.load(ref)  # (Which marks the ref as one this store holds.)
     if recorded["request"].digest != request_digest:  # pragma: no cover - written by hand
         return None
     response = store.load(recorded["response"])
