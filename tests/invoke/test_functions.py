@@ -263,6 +263,7 @@ def test_a_method_of_a_resource_has_the_resource_as_its_state() -> None:
         tally = Tally(10)
         assert tally.add.invoke(1).get_output() == 11
         assert tally == Tally(11)
+        assert tally.add.submit(2).result() == 13
 
 
 def test_async_functions_are_async_invokables() -> None:

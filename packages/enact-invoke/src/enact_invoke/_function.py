@@ -727,29 +727,11 @@ class FunctionInvokable(Generic[P, R]):
         Returns:
             A future of the function's return value.
         """
-        import concurrent.futures
-
         instance = self._instance or self._invokable_for(None)
-        inner = instance.submit(self._make_input(*args, **kwargs))
-        outer: concurrent.futures.Future[R] = concurrent.futures.Future()
-        unwrap = self._unwrap
-
-        def done(future: concurrent.futures.Future[Any]) -> None:
-            if future.cancelled():
-                outer.cancel()
-                outer.set_running_or_notify_cancel()
-                return
-            error = future.exception()
-            if error is not None:
-                outer.set_exception(error)
-            else:
-                try:
-                    outer.set_result(unwrap(future.result()))
-                except Exception as e:  # pragma: no cover - unwrap of a checked output
-                    outer.set_exception(e)
-
-        inner.add_done_callback(done)
-        return outer
+        future: concurrent.futures.Future[R] = _submit(
+            instance.submit(self._make_input(*args, **kwargs)), self._unwrap
+        )
+        return future
 
     def __repr__(self) -> str:
         return f"<enact.invokable {self.name}>"
@@ -786,8 +768,38 @@ class _BoundMethod:
         invokable = self._invokable()
         return await invokable.invoke_async(self._function._make_input(*args, **kwargs))  # type: ignore[no-any-return]
 
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        """See :meth:`FunctionInvokable.submit`."""
+        function = self._function
+        inner = self._invokable().submit(function._make_input(*args, **kwargs))
+        return _submit(inner, function._unwrap)
+
     def __repr__(self) -> str:
         return f"<bound enact.invokable {self._function.name} of {self._obj!r}>"
+
+
+def _submit(inner: Any, unwrap: Callable[[Any], Any]) -> Any:
+    """A future of the unwrapped output of ``inner``, the future of a submitted call."""
+    import concurrent.futures
+
+    outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def done(future: concurrent.futures.Future[Any]) -> None:
+        if future.cancelled():
+            outer.cancel()
+            outer.set_running_or_notify_cancel()
+            return
+        error = future.exception()
+        if error is not None:
+            outer.set_exception(error)
+        else:
+            try:
+                outer.set_result(unwrap(future.result()))
+            except Exception as e:  # pragma: no cover - unwrap of a checked output
+                outer.set_exception(e)
+
+    inner.add_done_callback(done)
+    return outer
 
 
 def _set_method_state(self: Any, other: Any) -> None:
