@@ -815,10 +815,9 @@ at 1,000 children and 3.2 µs/child at 16,000.
   and checks its arguments in one generated function, builds the generated
   input, and unwraps the output; the rest is the class's tracked call.
 - **Memo-cache hit (target: a reused replay child).** A hit computes the same
-  three digests as a replay match, reads the entry's tag (O(1) on every
-  backend) and the cached record. In memory it reads that record from the
-  backend, where a replay's recorded refs carry their records already read,
-  which costs ~1 µs more; on SQLite both read.
+  three digests as a replay match and reads the entry's tag (O(1) on every
+  backend); the cached record itself is read once per store (records never
+  change), as a replay reads its recorded children once.
 - **Dereferencing a loaded ref to 1,000 refs (target 150 µs).** The cached
   ResourceDict is converted without hashing; what is left is one new Ref
   per element (modify() re-points a ref in place, so refs cannot be shared
