@@ -19,6 +19,9 @@ variable) goes through three steps:
    reused from the record fills a slot at once and is done. Otherwise its
    request is committed, its frame made, and its *slot* reserved: the next
    position in the parent's children, so that positions follow start order.
+   A call of an invokable declared with ``cache=`` that the replay has no
+   guidance for (replay guidance wins) is first looked up in the memo cache
+   (``_cache``); a hit is done at once, recorded exactly as a reused call.
 2. The driver runs ``call`` with the new frame as the current one.
 3. :func:`succeed` or :func:`fail`: the frame is closed (its children list is
    final), its record written, and its slot in the parent filled.
