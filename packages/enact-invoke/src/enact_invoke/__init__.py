@@ -12,6 +12,7 @@ are recorded and replayed deterministically.
 from importlib.metadata import PackageNotFoundError, version
 
 from enact_invoke._async import AsyncInvokable, AsyncInvokableBase
+from enact_invoke._cache import CACHE_PREFIX, Cache, CacheEntry, cache_entries
 from enact_invoke._exceptions import (
     ExceptionResource,
     IncompleteSubinvocationError,
@@ -26,6 +27,7 @@ from enact_invoke._exceptions import (
     WrappedException,
 )
 from enact_invoke._executor import ThreadPoolExecutor
+from enact_invoke._function import FunctionInvokable, invokable
 from enact_invoke._input import (
     InputRequest,
     InputRequestOutsideInvocation,
@@ -44,10 +46,14 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "CACHE_PREFIX",
     "AsyncInvokable",
     "AsyncInvokableBase",
+    "Cache",
+    "CacheEntry",
     "ExceptionOverride",
     "ExceptionResource",
+    "FunctionInvokable",
     "IncompleteSubinvocationError",
     "InputChanged",
     "InputRequest",
@@ -71,6 +77,8 @@ __all__ = [
     "UntrackedCallWarning",
     "WrappedException",
     "__version__",
+    "cache_entries",
+    "invokable",
     "request_input",
     "typed_invokable",
 ]
