@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
-import enact_store as es
+# Detailed assertion messages in the conformance suite's tests too (before
+# anything imports it).
+pytest.register_assert_rewrite("enact_store.testing")
+
+import enact_store as es  # noqa: E402
 
 # The helper module of the store tests (_store_testlib) must be importable by
 # the same name here and in child processes, whatever pytest's import mode.

@@ -1,8 +1,11 @@
-"""enact_store.copy(src, dst, roots): moves the closure of roots between stores of any kind."""
+"""enact_store.copy(src, dst, roots) between stores of two different shipped kinds.
+
+What copy does to and from each backend (skipping, refreshing, tags, corrupt
+sources, repacking) is in enact_store.testing, run by test_conformance.py.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +16,9 @@ from _store_testlib import (
     BackendFactory,
     Box,
     Node,
-    age_objects,
     fresh_ref,
-    write_raw,
 )
 
-import enact_resource as er
 import enact_store as es
 
 PAIRS = [("memory", "file"), ("file", "sqlite"), ("sqlite", "memory")]
@@ -65,141 +65,3 @@ def test_copy_transfers_the_closure_of_the_roots(stores: tuple[es.Store, es.Stor
         assert [child.get().label for child in root.children] == ["a", "b"]
         assert root.children[0].get().children[1].get() == Node("shared", [])
     assert dst.verify().ok
-
-
-def test_copy_skips_what_the_destination_has(stores: tuple[es.Store, es.Store]) -> None:
-    src, dst = stores
-    refs = _dag(src)
-    es.copy(src, dst, [refs["a"]])  # dst has a, a1 and shared now
-
-    report = es.copy(src, dst, [refs["root"]])
-
-    assert report.copied == 2  # root and b
-    assert report.skipped == 2  # a (with what it reaches) and shared, reached from b
-    again = es.copy(src, dst, [refs["root"]])
-    assert (again.copied, again.skipped) == (0, 1)
-    assert dst.verify().ok
-
-
-def test_copy_stamps_what_it_skips_so_a_gc_on_the_destination_keeps_it(
-    stores: tuple[es.Store, es.Store],
-) -> None:
-    src, dst = stores
-    refs = _dag(src)
-    es.copy(src, dst, [refs["a"]])  # dst has a, a1 and shared now...
-    old = [refs[name].digest for name in ("a", "a1", "shared")]
-    age_objects(dst.backend, old, 7200)  # ...written two hours ago, and unreachable there.
-
-    es.copy(src, dst, [refs["root"]])
-    # Had gc run between the copy's check that dst has `a` and its write of
-    # `root`, a grace period of an hour must still have kept `a` and `shared`.
-    written = dict(dst.backend.iter_objects())
-    now = dst.backend.now()
-    assert now - written[refs["a"].digest] < 600
-    assert now - written[refs["shared"].digest] < 600
-    assert dst.gc(grace_period=3600).deleted == []
-
-
-def test_copy_copies_the_named_tags_and_what_they_reach(stores: tuple[es.Store, es.Store]) -> None:
-    src, dst = stores
-    refs = _dag(src)
-    src.tags["main"] = refs["root"]
-    src.tags["release/v1"] = refs["b"]
-    src.tags["not-copied"] = refs["unrelated"]
-
-    report = es.copy(src, dst, [], tags=["main", "release/v1"])
-
-    assert sorted(report.tags) == ["main", "release/v1"]
-    assert report.copied == 5
-    assert dict(dst.tags) == {"main": refs["root"], "release/v1": refs["b"]}
-    assert not dst.has(fresh_ref(refs["unrelated"]))
-    with dst:
-        assert dst.tags["release/v1"].get().label == "b"
-
-
-def test_copy_of_a_missing_tag_or_object_raises_not_found(
-    stores: tuple[es.Store, es.Store],
-) -> None:
-    src, dst = stores
-    never: es.Ref[Box] = es.Ref(er.digest(Box("never committed")))
-
-    with pytest.raises(es.NotFound, match="missing"):
-        es.copy(src, dst, [], tags=["missing"])
-    with pytest.raises(es.NotFound, match=never.digest):
-        es.copy(src, dst, [never])
-
-
-def test_copy_reports_progress(stores: tuple[es.Store, es.Store]) -> None:
-    src, dst = stores
-    refs = _dag(src)
-    calls: list[tuple[int, int | None]] = []
-
-    es.copy(src, dst, [refs["root"]], progress=lambda done, total: calls.append((done, total)))
-
-    assert calls[-1] == (5, 5)
-
-
-def test_copy_refuses_a_corrupt_source_object_and_copies_no_parent_of_it(
-    tmp_path: Path,
-) -> None:
-    src = es.Store(es.SqliteBackend(tmp_path / "src.db"))
-    dst = es.Store(es.SqliteBackend(tmp_path / "dst.db"))
-    leaf = src.commit(Box("the leaf, about to be corrupted"))
-    root = src.commit(Node("root", [src.commit(Node("middle", [leaf]))]))
-    write_raw(src.backend, leaf.digest, b'{"#res": 5}')
-
-    with pytest.raises(es.CorruptionError, match=leaf.digest):
-        es.copy(src, dst, [root])
-    assert not dst.has(fresh_ref(root))
-    src.close()
-    dst.close()
-
-
-# --- between stores that pack differently ---------------------------------------------
-
-
-@er.register
-@dataclasses.dataclass
-class Reversed(er.Resource):
-    """What ReversedRef stores: the JSON of the original resource, reversed."""
-
-    payload: bytes
-
-
-_JSON = er.JsonSerializer(compact=True)
-
-
-class ReversedRef(es.Ref[Any]):
-    """A ref type that packs resources differently (the digest stays the original's)."""
-
-    @classmethod
-    def pack(cls, resource: er.ResourceBase) -> es.PackedResource[Any]:
-        data = resource.to_resource_dict()
-        wrapper = Reversed(_JSON.serialize(data)[::-1])
-        return es.PackedResource(wrapper.to_resource_dict(), cls.from_digest(er.digest(data)))
-
-    @classmethod
-    def unpack(cls, packed: es.PackedResource[Any]) -> er.ResourceDict:
-        return _JSON.deserialize(packed.data["payload"][::-1])
-
-
-def test_copy_repacks_for_a_destination_with_another_ref_type(tmp_path: Path) -> None:
-    src = es.Store(es.FileBackend(tmp_path / "src"))
-    dst = es.Store(es.SqliteBackend(tmp_path / "dst.db"), ref_type=ReversedRef)
-    refs = _dag(src)
-
-    report = es.copy(src, dst, [refs["root"]])
-
-    assert report.copied == 5
-    stored = dst.backend.get(fresh_ref(refs["root"]))
-    assert stored is not None
-    assert stored.type is Reversed
-    with dst:
-        root = ReversedRef(refs["root"].digest).get()
-        assert root.label == "root"
-        assert [child.get().label for child in root.children] == ["a", "b"]
-    back = es.Store(es.InMemoryBackend())
-    assert es.copy(dst, back, [refs["root"]]).copied == 5
-    with back:
-        assert fresh_ref(refs["root"]).get().label == "root"
-    dst.close()
