@@ -18,6 +18,7 @@ repetitions, so that the disk's drift during the run cancels out.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import gc
 import hashlib
@@ -108,6 +109,78 @@ class FanOut(enact.Invokable):
         CALLS["top"] += 1
         child = AddOne()
         return enact.Int(sum(child(enact.Int(i)) for i in range(self.n)))
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class AsyncAddOne(enact.AsyncInvokable):
+    async def call(self, x: enact.Int) -> enact.Int:
+        CALLS["child"] += 1
+        return enact.Int(x + 1)
+
+
+@enact.typed_invokable(enact.NoneResource, enact.Int)
+@dataclasses.dataclass
+class AsyncFanOut(enact.AsyncInvokable):
+    """Awaits its children one at a time (the async twin of FanOut)."""
+
+    n: int
+
+    async def call(self) -> enact.Int:
+        child = AsyncAddOne()
+        total = 0
+        for i in range(self.n):
+            total += await child(enact.Int(i))
+        return enact.Int(total)
+
+
+@enact.typed_invokable(enact.NoneResource, enact.Int)
+@dataclasses.dataclass
+class GatherFanOut(enact.AsyncInvokable):
+    """Runs its children at once under asyncio.gather."""
+
+    n: int
+
+    async def call(self) -> enact.Int:
+        child = AsyncAddOne()
+        return enact.Int(sum(await asyncio.gather(*(child(enact.Int(i)) for i in range(self.n)))))
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class AsyncSleep50(enact.AsyncInvokable):
+    async def call(self, x: enact.Int) -> enact.Int:
+        await asyncio.sleep(0.05)
+        return x
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class Sleep50(enact.Invokable):
+    def call(self, x: enact.Int) -> enact.Int:
+        time.sleep(0.05)
+        return x
+
+
+@enact.typed_invokable(enact.NoneResource, enact.Int)
+@dataclasses.dataclass
+class GatherSleeps(enact.AsyncInvokable):
+    n: int
+
+    async def call(self) -> enact.Int:
+        child = AsyncSleep50()
+        return enact.Int(len(await asyncio.gather(*(child(enact.Int(i)) for i in range(self.n)))))
+
+
+@enact.typed_invokable(enact.NoneResource, enact.Int)
+@dataclasses.dataclass
+class PoolSleeps(enact.Invokable):
+    n: int
+    workers: int
+
+    def call(self) -> enact.Int:
+        with enact.ThreadPoolExecutor(self.workers) as pool:
+            return enact.Int(len(list(pool.map(Sleep50(), range(self.n)))))
 
 
 # --- Timing. -----------------------------------------------------------------
@@ -351,6 +424,55 @@ def bench_sqlite_commit(rounds: int, n: int) -> tuple[float, float]:
     return statistics.median(ours), statistics.median(floor)
 
 
+def bench_async(reps: int, n: int, make: Callable[[int], enact.AsyncInvokable]) -> float:
+    """Per child: ``make(n).invoke_async()`` in memory, in one event loop (no asyncio.run)."""
+    loop = asyncio.new_event_loop()
+
+    def run(store: enact.Store) -> None:
+        with store:
+            loop.run_until_complete(make(n).invoke_async())
+
+    try:
+        return measure(run, n, reps, enact.Store)
+    finally:
+        loop.close()
+
+
+async def _bare_child(x: int) -> int:
+    return x + 1
+
+
+async def _bare_awaits(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += await _bare_child(i)
+    return total
+
+
+async def _bare_gather(n: int) -> int:
+    return sum(await asyncio.gather(*(_bare_child(i) for i in range(n))))
+
+
+def floor_event_loop(reps: int, n: int, gather: bool) -> float:
+    """Per child: the event loop's own cost, bare coroutines awaited in turn or gathered."""
+    loop = asyncio.new_event_loop()
+    work = _bare_gather if gather else _bare_awaits
+    try:
+        return measure(lambda _: loop.run_until_complete(work(n)), n, reps)
+    finally:
+        loop.close()
+
+
+def bench_sleeps(reps: int, make: Callable[[], enact.InvokableBase[Any, Any]]) -> float:
+    """Wall time of one invocation (100 children sleeping 50 ms each), in µs."""
+    return measure(lambda store: _invoke_in(store, make()), 1, reps, enact.Store)
+
+
+def _invoke_in(store: enact.Store, invokable: enact.InvokableBase[Any, Any]) -> None:
+    with store:
+        invokable.invoke()  # an async invokable runs with asyncio.run
+
+
 def sqlite_store_factory() -> Callable[[], enact.Store]:
     def make() -> enact.Store:
         d = tempfile.mkdtemp(prefix="enact-bench-")
@@ -409,10 +531,15 @@ def main(argv: list[str] | None = None) -> int:
 
     sqlite_commit, sqlite_commit_floor = bench_sqlite_commit(reps, 2000)
     recorded = recorded_fanout(fan)
+    sync_child = bench_invoke(reps, fan, enact.Store)
+    loop_await = floor_event_loop(reps, fan, gather=False)
+    loop_gather = floor_event_loop(reps, fan, gather=True)
+    gather_child = bench_async(reps, fan, GatherFanOut)
+    sleep_reps = 3 if args.quick else 5
     rows = [
         Row(
             "tracked child call (fan-out of 1,000)",
-            bench_invoke(reps, fan, enact.Store),
+            sync_child,
             "child",
             3 * floor_hash,
             "3 x msgspec+sha256",
@@ -463,11 +590,36 @@ def main(argv: list[str] | None = None) -> int:
             sqlite_commit_floor,
             "raw single-row autocommit insert (paired)",
         ),
+        Row(
+            "tracked async child, awaited in turn (fan-out of 1,000)",
+            bench_async(reps, fan, AsyncFanOut),
+            "child",
+            sync_child,
+            "tracked sync child (first row)",
+            note=f"event loop alone: {fmt_us(loop_await)}/child (bare coroutines awaited)",
+        ),
+        Row(
+            "tracked async child under asyncio.gather (1,000 at once)",
+            gather_child,
+            "child",
+            loop_gather,
+            "gather of 1,000 bare coroutines",
+        ),
+        Row(
+            "100 async children sleeping 50 ms each, under gather",
+            bench_sleeps(sleep_reps, lambda: GatherSleeps(100)),
+            "run",
+        ),
+        Row(
+            "100 sync children sleeping 50 ms each, enact.ThreadPoolExecutor(16)",
+            bench_sleeps(sleep_reps, lambda: PoolSleeps(100, 16)),
+            "run",
+        ),
     ]
     memory = memory_per_child(fan)
     for row in rows:
         ratio = f"{row.x_floor:.2f}x {row.floor_name}" if row.x_floor else ""
-        print(f"{row.name:62s} {fmt_us(row.per_op_us):>11}/{row.unit}  {ratio}")
+        print(f"{row.name:62s} {fmt_us(row.per_op_us):>11}/{row.unit}  {ratio} {row.note}")
     print(f"{'memory per tracked child (tracemalloc peak)':62s} {memory:.2f} KiB")
 
     scaling = []
@@ -490,8 +642,14 @@ def main(argv: list[str] | None = None) -> int:
             f"replay re-running nothing {fmt_us(whole)} in all"
         )
 
+    gather_scaling = []
+    for n in sizes:
+        per_child = gather_child if n == fan else bench_async(scaling_reps, n, GatherFanOut)
+        gather_scaling.append((n, per_child))
+        print(f"gather scaling n={n:6d}: {fmt_us(per_child)} per child")
+
     if not args.quick:
-        write_readme(rows, memory, floors, scaling)
+        write_readme(rows, memory, floors, scaling, gather_scaling)
     return 0
 
 
@@ -559,6 +717,7 @@ def write_readme(
     memory: float,
     floors: dict[str, float],
     scaling: list[tuple[int, float, float, float, float, float]],
+    gather_scaling: list[tuple[int, float]],
 ) -> None:
     original = [
         ORIGINAL_US["invoke_child"],
@@ -568,6 +727,10 @@ def write_readme(
         ORIGINAL_US["get_fresh"],
         ORIGINAL_US["get_cached_reflist1000"],
         ORIGINAL_US["commit_intlist_100k"],
+        None,
+        None,
+        None,
+        None,
         None,
         None,
     ]
@@ -581,6 +744,10 @@ def write_readme(
         "≤ 15 ms",
         "≤ 40 µs",
         "≤ 1.5x floor",
+        "≤ 2x floor",
+        "—",
+        "< 500 ms",
+        "< 500 ms",
     ]
     lines = [
         "# Benchmarks",
@@ -597,8 +764,9 @@ def write_readme(
         faster = f"{orig / row.per_op_us:.1f}x" if orig else "—"
         floor = f"{fmt_us(row.floor_us)} ({row.floor_name})" if row.floor_us else "—"
         x_floor = f"{row.x_floor:.2f}x" if row.x_floor else "—"
+        name = f"{row.name} ({row.note})" if row.note else row.name
         lines.append(
-            f"| {row.name} | {fmt_us(row.per_op_us)}/{row.unit} | "
+            f"| {name} | {fmt_us(row.per_op_us)}/{row.unit} | "
             f"{fmt_us(orig) if orig else '—'} | {faster} | {target} | {floor} | {x_floor} |"
         )
     orig_mem = ORIGINAL_US["memory_per_child_kib"]
@@ -625,6 +793,16 @@ def write_readme(
     for n, *values in scaling:
         cells = [f"{fmt_us(v)} ({v / b:.2f}x)" for v, b in zip(values, base[1:], strict=True)]
         lines.append(f"| {n:,} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Scaling of asyncio.gather over trivial tracked async children (per child; target:",
+        "within 1.3x from 1,000 to 16,000 children):",
+        "",
+        "| children | per child |",
+        "|---|---|",
+    ]
+    first = gather_scaling[0][1]
+    lines += [f"| {n:,} | {fmt_us(v)} ({v / first:.2f}x) |" for n, v in gather_scaling]
     lines += ["", *ANALYSIS.strip("\n").splitlines()]
     (HERE / "README.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {HERE / 'README.md'}")

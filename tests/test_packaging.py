@@ -118,22 +118,22 @@ def _venv(uv: str, where: Path, wheels: list[Path]) -> Path:
     return python
 
 
-def _readme_example(path: Path, where: Path) -> Path:
-    """Writes a README's python example into ``where``; returns the file to run.
+def _readme_programs(path: Path, where: Path) -> list[Path]:
+    """Writes a README's python blocks into ``where``; returns them in order, to run.
 
-    A README holds one python example: one block, or several where each block
-    but the last starts with ``# NAME.py`` and is written as that module (the
-    last block, the program, imports them).
+    A block whose first line is ``# NAME.py`` is written as that file (other
+    blocks may import it, or run after it on what it stored); the others as
+    ``example_N.py``. Every block runs, in order, in ``where``.
     """
     blocks = re.findall(r"^```python\n(.*?)^```", path.read_text(), re.DOTALL | re.MULTILINE)
     assert blocks, f"{path} should hold a python example"
-    for block in blocks[:-1]:
+    programs = []
+    for number, block in enumerate(blocks):
         named = re.match(r"# (\w+\.py)\b", block)
-        assert named, f"{path}: a python block before the last must start with # NAME.py"
-        (where / named[1]).write_text(block)
-    example = where / "example.py"
-    example.write_text(blocks[-1])
-    return example
+        program = where / (named[1] if named else f"example_{number}.py")
+        program.write_text(block)
+        programs.append(program)
+    return programs
 
 
 # --- Building ---
@@ -260,10 +260,12 @@ def test_the_store_works_installed_with_only_enact_resource(built: Built, tmp_pa
     assert "ModuleNotFoundError: No module named 'enact_invoke'" in no_invoke.stderr
 
     # The store's README example uses only enact_store and enact_resource.
-    example = _readme_example(ROOT / "packages" / "enact-store" / "README.md", tmp_path)
-    result = _run([str(python), str(example)], cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 object deleted" in result.stdout
+    outputs = []
+    for program in _readme_programs(ROOT / "packages" / "enact-store" / "README.md", tmp_path):
+        result = _run([str(python), str(program)], cwd=tmp_path)
+        assert result.returncode == 0, f"{program.name}: {result.stdout}{result.stderr}"
+        outputs.append(result.stdout)
+    assert "1 object deleted" in "".join(outputs)
 
 
 # --- Everything together ---
@@ -373,9 +375,9 @@ def test_export_without_the_otel_extra_says_what_to_install(
 def test_the_readme_examples_run_against_the_installed_wheels(
     full_venv: Path, tmp_path: Path, readme: str
 ) -> None:
-    example = _readme_example(ROOT / readme, tmp_path)
-    result = _run([str(full_venv), str(example)], cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    for program in _readme_programs(ROOT / readme, tmp_path):
+        result = _run([str(full_venv), str(program)], cwd=tmp_path)
+        assert result.returncode == 0, f"{program.name}: {result.stdout}{result.stderr}"
 
 
 # --- Sibling ranges ---

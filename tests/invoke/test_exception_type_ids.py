@@ -18,6 +18,9 @@ PLAIN = [
     enact.ReplayError,
     enact.InputRequestOutsideInvocation,
     enact.RequestedTypeUndetermined,
+    # Issue 13: recorded for calls left unfinished or cancelled (names forever).
+    enact.IncompleteSubinvocationError,
+    enact.InvocationCancelled,
 ]
 
 

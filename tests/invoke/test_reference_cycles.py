@@ -7,6 +7,7 @@ and at a cost that grows with the heap. Invocations must not leave any.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
 from collections.abc import Callable, Iterator
@@ -75,3 +76,50 @@ def test_a_raised_invocation_error_leaves_no_cyclic_garbage(
             pass
 
     assert no_cycle_collector() == 0
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class AsyncHalf(enact.AsyncInvokable):
+    async def call(self, x: enact.Int) -> enact.Int:
+        await asyncio.sleep(0)
+        if x % 2:
+            raise ValueError(f"{x} is odd")
+        return enact.Int(x // 2)
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class AsyncHalveBoth(enact.AsyncInvokable):
+    """Halves x and x + 2 at once: both fail when x is odd."""
+
+    async def call(self, x: enact.Int) -> enact.Int:
+        a, b = await asyncio.gather(AsyncHalf()(x), AsyncHalf()(enact.Int(x + 2)))
+        return enact.Int(a + b)
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class AsyncCatchOdd(enact.AsyncInvokable):
+    async def call(self, x: enact.Int) -> enact.Int:
+        try:
+            return await AsyncHalf()(x)
+        except ValueError:
+            return enact.Int(0)
+
+
+@pytest.mark.parametrize("value", [8, 6, 3])
+def test_async_invocations_leave_no_cyclic_garbage(
+    value: int, no_cycle_collector: Callable[[], int]
+) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        with enact.Store():
+            invocation = loop.run_until_complete(AsyncHalveBoth().invoke_async(enact.Int(value)))
+            caught = loop.run_until_complete(AsyncCatchOdd().invoke_async(enact.Int(value)))
+            replayed = loop.run_until_complete(invocation.replay_async())
+        del invocation, caught, replayed
+
+        assert no_cycle_collector() == 0
+    finally:
+        loop.close()

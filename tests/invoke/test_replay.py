@@ -20,7 +20,7 @@ FLAKY: collections.deque[bool] = collections.deque()
 
 @pytest.fixture(autouse=True)
 def _reset() -> None:
-    for state in (RUNS, ROLLS, GREETINGS, FLAKY):
+    for state in (RUNS, ROLLS, GREETINGS, FLAKY, SQUARES):
         state.clear()
 
 
@@ -474,6 +474,58 @@ def test_non_strict_replay_runs_mismatched_calls(store: enact.Store) -> None:
     assert RUNS == {"bad_greeter": 1, "greet": 1}
     (child,) = replayed.get_children()
     assert child.request().invokable() == RepGreet("second")
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class RepSquare(enact.Invokable):
+    def call(self, x: enact.Int) -> enact.Int:
+        RUNS[f"square {x}"] += 1
+        return enact.Int(x * x)
+
+
+#: The inputs RepSquares calls RepSquare on, in order (the program, changed between runs).
+SQUARES: list[int] = []
+
+
+@enact.typed_invokable(enact.NoneResource, enact.Int)
+@dataclasses.dataclass
+class RepSquares(enact.Invokable):
+    def call(self) -> enact.Int:
+        RUNS["squares"] += 1
+        return enact.Int(sum(RepSquare()(x) for x in SQUARES))
+
+
+def test_replay_reuses_calls_made_in_another_order_matching_them_by_request(
+    store: enact.Store,
+) -> None:
+    # Issue 13 rule 2: the next recorded child in order, else the earliest
+    # one not yet matched with the same request digest.
+    SQUARES[:] = [1, 2, 3]
+    invocation = RepSquares().invoke()
+    _remove_output(invocation)
+    SQUARES[:] = [3, 1, 2]
+    RUNS.clear()
+
+    replayed = invocation.replay()  # strict
+
+    assert RUNS == {"squares": 1}
+    assert [child.request().input() for child in replayed.get_children()] == [3, 1, 2]
+
+
+def test_a_call_matching_no_recorded_call_takes_none_of_them(store: enact.Store) -> None:
+    SQUARES[:] = [1, 2]
+    invocation = RepSquares().invoke()
+    _remove_output(invocation)
+    SQUARES[:] = [5, 1]  # a new call first; then the first recorded one
+    RUNS.clear()
+
+    with pytest.raises(enact.ReplayError, match=r"Expected invocation RepSquare\(\)\(5\)"):
+        invocation.replay()
+    replayed = invocation.replay(strict=False)
+
+    assert RUNS == {"squares": 2, "square 5": 1}  # RepSquare(1) reused, not re-run
+    assert replayed.get_output() == 26
 
 
 def test_replay_context_matches_recorded_children_in_order(store: enact.Store) -> None:

@@ -7,7 +7,8 @@ never a RecursionError, and never accepted only to fail when read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -19,6 +20,21 @@ import enact_store as es
 T = TypeVar("T")
 
 KINDS = ["list", "tuple", "dict", "resource", "mixed"]
+
+
+@pytest.fixture(autouse=True)
+def default_recursion_limit() -> Iterator[None]:
+    """Runs each test under the interpreter's default recursion limit (1000).
+
+    The levels below are chosen against it; a library loaded earlier in the
+    same process (a test engine, a browser driver) may have raised it.
+    """
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
 
 
 def nested(kind: str, levels: int) -> Box:

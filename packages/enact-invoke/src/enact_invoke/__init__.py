@@ -4,21 +4,28 @@ Calling an invokable inside a tracked invocation records a child invocation
 (request, response, output or exception, children). Invocations can be
 replayed: recorded outputs are reused, missing or failed ones re-run, and
 recorded exceptions can be overridden with values, which is how a program
-pauses for human input and resumes later.
+pauses for human input and resumes later. Calls can run concurrently
+(``AsyncInvokable`` under asyncio, ``ThreadPoolExecutor`` in threads) and
+are recorded and replayed deterministically.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
+from enact_invoke._async import AsyncInvokable, AsyncInvokableBase
 from enact_invoke._exceptions import (
     ExceptionResource,
+    IncompleteSubinvocationError,
     InputChanged,
+    InvocationCancelled,
     InvocationError,
     InvokableTypeError,
     InvokeError,
     NoOutputError,
     ReplayError,
+    UntrackedCallWarning,
     WrappedException,
 )
+from enact_invoke._executor import ThreadPoolExecutor
 from enact_invoke._input import (
     InputRequest,
     InputRequestOutsideInvocation,
@@ -27,8 +34,9 @@ from enact_invoke._input import (
     RequestInput,
     request_input,
 )
-from enact_invoke._invokable import Invokable, InvokableBase, ReplayContext, typed_invokable
+from enact_invoke._invokable import Invokable, InvokableBase, typed_invokable
 from enact_invoke._records import ExceptionOverride, Invocation, Request, Response
+from enact_invoke._replay import ReplayContext
 
 try:
     __version__ = version("enact-invoke")
@@ -36,13 +44,17 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "AsyncInvokable",
+    "AsyncInvokableBase",
     "ExceptionOverride",
     "ExceptionResource",
+    "IncompleteSubinvocationError",
     "InputChanged",
     "InputRequest",
     "InputRequestOutsideInvocation",
     "InputRequired",
     "Invocation",
+    "InvocationCancelled",
     "InvocationError",
     "Invokable",
     "InvokableBase",
@@ -55,6 +67,8 @@ __all__ = [
     "RequestInput",
     "RequestedTypeUndetermined",
     "Response",
+    "ThreadPoolExecutor",
+    "UntrackedCallWarning",
     "WrappedException",
     "__version__",
     "request_input",

@@ -11,6 +11,9 @@ whole API's tree is drawn in the enact package's errors module and README)::
         │   ├── InvokableTypeError (TypeError)  wrong input, output or argument type
         │   ├── InputChanged                the call mutated its input
         │   ├── ReplayError                 a replayed call does not match the record
+        │   ├── IncompleteSubinvocationError (RuntimeError)
+        │   │                               a call returned while a call it started
+        │   │                               had not finished
         │   ├── InputRequestOutsideInvocation  request_input() outside any invocation
         │   └── RequestedTypeUndetermined   RequestInput without a requested type
         └── NoOutputError (LookupError)     get_output() on an invocation without output
@@ -21,7 +24,14 @@ whole API's tree is drawn in the enact package's errors module and README)::
         ├── InputRequest (alias InputRequired)
         │                                   a request for human input, answered with
         │                                   InputRequest.continue_invocation
+        ├── InvocationCancelled             recorded for a call cancelled before it
+        │                                   finished (never raised: replay re-runs it)
         └── InvocationError                 (above)
+
+    Warning
+    └── UntrackedCallWarning (RuntimeWarning)
+                                            a call made, unrecorded, in a thread that
+                                            lost the context of a running invocation
 
 ``ExceptionResource`` is the base of the user's own recorded exceptions and
 ``InputRequest`` is how a program pauses, not a failure: neither is an
@@ -54,12 +64,15 @@ from enact_resource import (
 
 __all__ = [
     "ExceptionResource",
+    "IncompleteSubinvocationError",
     "InputChanged",
+    "InvocationCancelled",
     "InvocationError",
     "InvokableTypeError",
     "InvokeError",
     "NoOutputError",
     "ReplayError",
+    "UntrackedCallWarning",
     "WrappedException",
 ]
 
@@ -164,6 +177,39 @@ class ReplayError(InvocationError):
     """A call during a strict replay does not match the recorded one."""
 
 
+class IncompleteSubinvocationError(InvocationError, RuntimeError):
+    """A call returned while calls it had started were still running (or never ran).
+
+    Its record must hold the outcome of every call it made, so it is recorded
+    as failing with this error, which names the calls, and the error is
+    raised to its caller. A call that starts after its parent returned
+    raises it too: no record can hold it. Await (or cancel and await) every
+    call a call starts, and wait for the futures of the calls it submits,
+    before it returns.
+    """
+
+
+class InvocationCancelled(ExceptionResource):
+    """Recorded as the exception of a call cancelled before it finished.
+
+    The call itself raised :class:`asyncio.CancelledError` (or its future
+    was cancelled before it ran). Replay re-runs a cancelled call and never
+    reuses it: an ``exception_override`` is not offered it. Never raised.
+    """
+
+
+class UntrackedCallWarning(RuntimeWarning):
+    """An invokable was called in a thread that does not carry a tracked call's context.
+
+    Threads do not inherit context variables, so a call made in a plain
+    ``threading.Thread``, a ``concurrent.futures.ThreadPoolExecutor`` or
+    ``loop.run_in_executor`` while an invocation runs elsewhere is not
+    recorded. Run it with ``enact.ThreadPoolExecutor``, ``invokable.submit``,
+    ``asyncio.to_thread`` or ``contextvars.copy_context().run`` instead.
+    Shown once per place in the code (Python's default warning filter).
+    """
+
+
 class NoOutputError(InvokeError, LookupError):
     """The invocation has no output (it raised, or its output was removed)."""
 
@@ -175,6 +221,8 @@ for _cls in (
     InvokableTypeError,
     InputChanged,
     ReplayError,
+    IncompleteSubinvocationError,
+    InvocationCancelled,
 ):
     set_type_name(_cls, f"enact.invocations.{_cls.__name__}")
     register(_cls)

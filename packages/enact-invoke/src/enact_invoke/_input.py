@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from enact_invoke._engine import current_frame, in_tracked_call
 from enact_invoke._exceptions import ExceptionResource, InvocationError
-from enact_invoke._invokable import Invokable, current_frame, in_tracked_call
+from enact_invoke._invokable import Invokable
 from enact_invoke._records import Invocation
 from enact_resource import FieldValue, NoneResource, ResourceBase, register, set_type_name
 from enact_store import Ref, commit
@@ -59,6 +60,25 @@ class InputRequest(ExceptionResource):
             return value if raised == ref else None
 
         return invocation.replay(exception_override=answer)
+
+    async def continue_invocation_async(
+        self, invocation: Invocation[Any, Any], value: ResourceBase
+    ) -> Invocation[Any, Any]:
+        """Like :meth:`continue_invocation`, awaited (``Invocation.replay_async``).
+
+        To answer several requests in one replay (say, of calls made
+        concurrently), replay with an ``exception_override`` that maps each
+        request, by its ref, to its answer::
+
+            answers = {enact.commit(request): answer for request, answer in ...}
+            await invocation.replay_async(exception_override=answers.get)
+        """
+        ref = commit(self)
+
+        def answer(raised: Ref[ExceptionResource]) -> ResourceBase | None:
+            return value if raised == ref else None
+
+        return await invocation.replay_async(exception_override=answer)
 
 
 #: The name the tutorial's prose uses.

@@ -47,7 +47,8 @@ def replay_mismatch(
         invokable: the new call's invokable (its state before the call).
         resource: the new call's input.
         recorded: the recorded request at that position.
-        position: the recorded child's index in its parent's children.
+        position: the index of the next recorded child not yet replayed among its
+            parent's children (no recorded child not yet replayed matches the call).
     """
     new_call = shorten(f"{invokable!r}({resource})", CALL_CHARS)
     try:
@@ -71,8 +72,9 @@ def replay_mismatch(
         recorded_name if new_name == recorded_name else f"recorded {recorded_name}, new {new_name}"
     )
     lines = [
-        f"Recorded child {position} ({names}) does not match the new call made in its place "
-        '("Expected" is the new call, "got" the record). Differences:'
+        f"Recorded child {position} ({names}), the next one not yet replayed, does not match "
+        "the new call, nor does any other recorded child not yet replayed (they are matched "
+        'by request digest). "Expected" is the new call, "got" the record. Differences:'
     ]
     differences = _differences("invokable", recorded_invokable, invokable)
     differences = [*differences, *_differences("input", recorded_input, resource)]

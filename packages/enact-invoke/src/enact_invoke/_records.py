@@ -36,7 +36,8 @@ class Response(Resource, Generic[I, O]):
     """What happened: the invokable after the call, the output or the exception.
 
     ``raised_here`` is true only in the frame where the exception started;
-    ``children`` are the tracked calls made during the call, in order.
+    ``children`` are the tracked calls made during the call, in the order they
+    started (a call still running when the call returned: without output).
     """
 
     invokable: Ref[InvokableBase[I, O]]
@@ -80,7 +81,7 @@ class Invocation(Resource, Generic[I, O]):
         return self.response().raised_here
 
     def get_children(self) -> list[Invocation[Any, Any]]:
-        """Returns the child invocations, in call order."""
+        """Returns the child invocations, in the order the calls started."""
         return [child() for child in self.response().children]
 
     def replay(
@@ -102,6 +103,24 @@ class Invocation(Resource, Generic[I, O]):
         request = self.request()
         invokable: InvokableBase[I, O] = request.invokable()
         return invokable.invoke(
+            request.input,
+            replay_from=self,
+            exception_override=exception_override,
+            strict=strict,
+        )
+
+    async def replay_async(
+        self, exception_override: ExceptionOverride | None = None, strict: bool = True
+    ) -> Invocation[I, O]:
+        """Like :meth:`replay`, awaited (see ``InvokableBase.invoke_async``).
+
+        Concurrent calls are matched by request digest when they start in
+        another order than recorded, so a replay of an unchanged concurrent
+        run reuses every recorded call.
+        """
+        request = self.request()
+        invokable: InvokableBase[I, O] = request.invokable()
+        return await invokable.invoke_async(
             request.input,
             replay_from=self,
             exception_override=exception_override,

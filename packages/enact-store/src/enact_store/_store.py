@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
@@ -23,6 +24,8 @@ from enact_store._ref import (
 from enact_store.backends._memory import InMemoryBackend
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from enact_store._maintenance import GcReport, Progress, VerifyReport
 
 __all__ = ["Store", "Tags", "commit", "get"]
@@ -48,14 +51,44 @@ class _Pending(dict[str, PackedResource[Any]]):
     readable (here or in the backend) at every instant. ``limit`` is how many
     objects make a commit write the batch: 0 once the batch has ended, so that
     a thread still using its context writes what it commits at once.
+    ``background``: the writes a full batch makes are done by a thread of
+    their own (see Store.batch).
     """
 
-    __slots__ = ("limit", "lock")
+    __slots__ = ("background", "limit", "lock")
 
-    def __init__(self) -> None:
+    def __init__(self, background: bool = False) -> None:
         super().__init__()
         self.limit = BATCH_LIMIT
         self.lock = threading.Lock()
+        self.background = background
+
+
+# The background writer, and the process it belongs to.
+_writer: tuple[concurrent.futures.ThreadPoolExecutor, int] | None = None
+_writer_lock = threading.Lock()
+
+
+def _background_writer() -> concurrent.futures.ThreadPoolExecutor:
+    """The one thread that writes background batches (made on first use).
+
+    One long-lived thread, so that backends that keep a connection per thread
+    (SQLite) open it once. A process forked from one that had it makes its
+    own (the thread is not forked with it: work given to it would never run).
+    """
+    global _writer
+    writer = _writer
+    if writer is None or writer[1] != os.getpid():
+        with _writer_lock:
+            writer = _writer
+            if writer is None or writer[1] != os.getpid():
+                import concurrent.futures  # (Only async runs need it.)
+
+                executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="enact-store-writer"
+                )
+                writer = _writer = (executor, os.getpid())
+    return writer[0]
 
 
 # Per thread or task: the pending objects of each store with an open batch.
@@ -197,7 +230,10 @@ class Store:
                 # the limit or when it ends. A commit to an ended batch (limit
                 # 0) waits for the lock, since nothing else will write it.
                 if len(pending) >= pending.limit and not (pending.limit and pending.lock.locked()):
-                    self._write(pending)
+                    if pending.background and pending.limit:
+                        self._write_behind(pending)
+                    else:
+                        self._write(pending)
                 return ref
         self._put(packed)
         return ref
@@ -256,7 +292,7 @@ class Store:
                 raise NotFound(f"Object {ref.digest} is not in the store ({self._describe()})")
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, *, background: bool = False) -> Iterator[None]:
         """Groups the commits made in the block and writes them together at its end.
 
         For backends where each write is a transaction (SQLite, PostgreSQL),
@@ -272,12 +308,22 @@ class Store:
         batch, so an invocation's objects become durable together when its
         record is written. Setting a tag writes the pending objects first. On
         other backends this does nothing.
+
+        Args:
+            background: the writes the batch makes each time it fills up are
+                done by a thread of their own, while commits go on (they
+                never wait for the disk): what an event loop needs. The end
+                of the block still writes what is left, in the thread that
+                exits it: call :meth:`flush` in a thread first (``await
+                asyncio.to_thread(store.flush)``). A write that fails in the
+                background leaves its objects pending, to be written (or the
+                error raised) by the next write. Ignored in a nested block.
         """
         batches = _BATCHES.get()
         if not self._backend.batches_commits or self in batches:
             yield
             return
-        pending = _Pending()
+        pending = _Pending(background)
         token = _BATCHES.set({**batches, self: pending})
         try:
             yield
@@ -296,13 +342,36 @@ class Store:
 
     def _write(self, pending: _Pending) -> None:
         with pending.lock:
-            if pending:
-                # A snapshot: other threads may add objects while it is written.
-                written = pending.copy()
-                self._backend.commit_many(list(written.values()))
-                # Only writers remove, under the lock: each is still there.
-                for digest in written:
-                    del pending[digest]
+            self._write_locked(pending)
+
+    def _write_locked(self, pending: _Pending) -> None:
+        if pending:
+            # A snapshot: other threads may add objects while it is written.
+            written = pending.copy()
+            self._backend.commit_many(list(written.values()))
+            # Only writers remove, under the lock: each is still there.
+            for digest in written:
+                del pending[digest]
+
+    def _write_behind(self, pending: _Pending) -> None:
+        """Has the background writer write a full batch (one write at a time per batch)."""
+        if not pending.lock.acquire(blocking=False):
+            return  # Being written: the next full batch will write again.
+        try:
+            _background_writer().submit(self._write_behind_locked, pending)
+        except BaseException:
+            pending.lock.release()  # (The interpreter is shutting down.)
+            raise
+
+    def _write_behind_locked(self, pending: _Pending) -> None:
+        try:
+            self._write_locked(pending)
+        except BaseException:
+            # Nothing is lost: the objects stay pending, and the next write
+            # (at the latest, the batch's end) writes them or raises.
+            pass
+        finally:
+            pending.lock.release()
 
     def _pending(self, digest: str) -> PackedResource[Any] | None:
         batches = _BATCHES.get()

@@ -44,14 +44,20 @@ built-in exception it resembles (in parentheses), so ``except TypeError`` or
     │       │   │                               wrong input, output or argument type
     │       │   ├── InputChanged                a call mutated its input
     │       │   ├── ReplayError                 a replayed call does not match the record
+    │       │   ├── IncompleteSubinvocationError (RuntimeError)
+    │       │   │                               a call returned while calls it started ran
     │       │   ├── InputRequestOutsideInvocation
     │       │   │                               request_input() outside any invocation
     │       │   └── RequestedTypeUndetermined   RequestInput without a requested type
     │       └── NoOutputError (LookupError)     get_output() of an invocation without output
-    └── ExceptionResource (Resource)            an exception recorded as itself in an invocation
-        ├── WrappedException                    any other exception, as its traceback text
-        ├── InputRequest                        a request for human input (alias InputRequired)
-        └── InvocationError                     (above)
+    ├── ExceptionResource (Resource)            an exception recorded as itself in an invocation
+    │   ├── WrappedException                    any other exception, as its traceback text
+    │   ├── InputRequest                        a request for human input (alias InputRequired)
+    │   ├── InvocationCancelled                 recorded for a cancelled call (never raised)
+    │   └── InvocationError                     (above)
+    └── Warning
+        └── UntrackedCallWarning (RuntimeWarning)
+                                                a call in a thread that lost its tracked call
 
 ``ExceptionResource`` is the base of the user's own exceptions that
 invocations record as themselves, and ``InputRequest`` is how a program
@@ -59,21 +65,26 @@ pauses for input: neither is a failure of enact, so neither is an
 ``EnactError`` (an ``except EnactError`` around a call never swallows a
 request for input). The invocation errors are resources as well, so a call
 that raised one records it; being an ``EnactError`` adds no field to them,
-so their type ids and digests are unchanged.
+so their type ids and digests are unchanged. ``InvocationCancelled`` is
+only recorded (the cancelled call raises ``asyncio.CancelledError``), and
+``UntrackedCallWarning`` is a warning, not an error.
 """
 
 from enact_invoke import (
     ExceptionResource,
+    IncompleteSubinvocationError,
     InputChanged,
     InputRequest,
     InputRequestOutsideInvocation,
     InputRequired,
+    InvocationCancelled,
     InvocationError,
     InvokableTypeError,
     InvokeError,
     NoOutputError,
     ReplayError,
     RequestedTypeUndetermined,
+    UntrackedCallWarning,
     WrappedException,
 )
 from enact_resource import (
@@ -109,10 +120,12 @@ __all__ = [
     "ExceptionResource",
     "FieldTypeError",
     "GcRefused",
+    "IncompleteSubinvocationError",
     "InputChanged",
     "InputRequest",
     "InputRequestOutsideInvocation",
     "InputRequired",
+    "InvocationCancelled",
     "InvocationError",
     "InvokableTypeError",
     "InvokeError",
@@ -135,5 +148,6 @@ __all__ = [
     "StoreIOError",
     "TypeNotRegisteredError",
     "UnsupportedOperation",
+    "UntrackedCallWarning",
     "WrappedException",
 ]

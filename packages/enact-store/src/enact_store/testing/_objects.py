@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -394,10 +395,17 @@ class ObjectTests:
         ref = store.commit(value)
 
         fresh = reopen()
-        # Reading needs a few frames per level: it works from well down the stack.
-        with fresh:
-            got = at_stack_depth(300, lambda: fresh.get(fresh_ref(ref)))
-            text = es.pformat(fresh_ref(ref))
+        # Reading needs a few frames per level: it works from well down the
+        # stack, under the interpreter's default recursion limit (a library
+        # loaded earlier in the process may have raised it).
+        before = sys.getrecursionlimit()
+        sys.setrecursionlimit(1000)
+        try:
+            with fresh:
+                got = at_stack_depth(300, lambda: fresh.get(fresh_ref(ref)))
+                text = es.pformat(fresh_ref(ref))
+        finally:
+            sys.setrecursionlimit(before)
         assert er.digest(got) == ref.digest
         assert got.to_resource_dict() == value.to_resource_dict()
         assert text.count("'leaf'") == 1

@@ -30,6 +30,9 @@ BATCH_OWN = 120  # objects each thread alone commits
 BATCH_SHARED = 30  # objects every thread commits too
 BATCH_LIMIT = 64  # a batch is written every 64 objects: 15 times a run
 BATCH_RUNS = 10
+STRESS_THREADS = 4
+STRESS_COMMITS = 1000
+STRESS_SHARED = 100  # of each thread's commits, objects every thread commits too
 PRINTED = 200  # digests to collect before the kill
 TIMEOUT = 60  # seconds before a stuck child is killed and the test fails
 
@@ -244,3 +247,74 @@ class ProcessTests:
         fresh = es.Store(backend_factory())
         assert all(fresh.has(ref) for ref in refs)
         assert len(refs) == 3
+
+    def test_one_store_used_by_four_threads_at_once_loses_and_confuses_nothing(
+        self, backend_factory: BackendFactory
+    ) -> None:
+        # commit, get and tags from many threads at once, on one Store object
+        # (no batch: each commit is written, or kept, at once).
+        store = es.Store(backend_factory())
+        needs(store.backend, "tags")
+        errors: list[BaseException] = []
+        committed: list[set[str]] = [set() for _ in range(STRESS_THREADS)]
+
+        def work(thread: int, start: threading.Barrier) -> None:
+            try:
+                start.wait()
+                for j in range(STRESS_COMMITS):
+                    resource = (
+                        shared_resource(j)
+                        if j < STRESS_SHARED
+                        else own_resource(STRESS_THREADS, thread, j)
+                    )
+                    ref = store.commit(resource)
+                    committed[thread].add(ref.digest)
+                    if j % 10 == 0:
+                        # Read back through a fresh ref (no cached data): the stored object.
+                        assert store.get(es.Ref[Box](ref.digest)) == resource
+                        store.tags[f"t{thread}/latest"] = ref
+                        assert store.tags[f"t{thread}/latest"] == ref
+            except BaseException as e:
+                errors.append(e)
+
+        start = threading.Barrier(STRESS_THREADS)
+        workers = [threading.Thread(target=work, args=(t, start)) for t in range(STRESS_THREADS)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+        assert not errors, errors
+        expected = set().union(*committed)
+        assert len(expected) == STRESS_SHARED + STRESS_THREADS * (STRESS_COMMITS - STRESS_SHARED)
+        fresh = es.Store(backend_factory())  # a new process's view of the same location
+        assert all(fresh.has(es.Ref(digest)) for digest in expected)
+        with fresh:
+            for thread in range(STRESS_THREADS):
+                last = own_resource(STRESS_THREADS, thread, STRESS_COMMITS - 10)
+                assert fresh.tags[f"t{thread}/latest"].get() == last
+        needs(fresh.backend, "listing")
+        assert set(fresh.backend.iter_digests()) == expected
+        report = fresh.verify()  # reads every object back and checks its digest
+        assert report.ok, report
+
+    def test_a_background_batch_writes_every_object_and_each_stays_readable(
+        self, backend_factory: BackendFactory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Store.batch(background=True): the writes of a full batch are done by
+        # a writer thread while commits go on; nothing is lost, every object
+        # is readable at every instant, and the end of the block writes the rest.
+        monkeypatch.setattr(store_module, "BATCH_LIMIT", BATCH_LIMIT)
+        store = es.Store(backend_factory())
+        refs: list[es.Ref[Box]] = []
+        with store.batch(background=True):
+            for i in range(20 * BATCH_LIMIT):
+                ref = store.commit(own_resource(0, 0, i))
+                refs.append(ref)
+                if i % 7 == 0:
+                    assert store.has(refs[i // 2])  # pending, being written, or written
+        assert len({ref.digest for ref in refs}) == len(refs)
+        fresh = es.Store(backend_factory())
+        assert all(fresh.has(ref) for ref in refs)
+        needs(fresh.backend, "listing")
+        assert set(fresh.backend.iter_digests()) == {ref.digest for ref in refs}
