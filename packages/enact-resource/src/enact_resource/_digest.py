@@ -23,6 +23,7 @@ from hashlib import sha256
 from itertools import repeat
 from typing import Any
 
+from enact_resource._codegen import generate
 from enact_resource._errors import FieldTypeError
 from enact_resource._resource import (
     _INFOS,
@@ -361,8 +362,8 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
         "hash_pieces": _hash_pieces,
         "check_text": check_text,
     }
-    # The source holds only field names (identifiers) and reprs of constants.
-    exec("\n".join(lines), namespace)
+    # The source holds only field names (checked to be identifiers) and reprs of constants.
+    generate("packers", cls, lines, namespace, identifiers=info.field_names)
     pack: Packer = namespace["pack"]
     pack_top: TopPacker = namespace["pack_top"]
     if not info.field_names:
