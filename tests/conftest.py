@@ -2,8 +2,9 @@
 
 Backend behaviour is tested once, on every kind in
 _store_testlib.BACKEND_KINDS (memory, file, sqlite, and postgres where a
-server is configured, always in CI). To add a backend, add it there and a
-branch in BackendFactory._open.
+server is configured, always in CI). To add a backend, add its line to
+_store_testlib.KINDS: the conformance suite (tests/store/test_conformance.py)
+and every test taking these fixtures then run on it too.
 """
 
 from __future__ import annotations

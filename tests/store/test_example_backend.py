@@ -9,6 +9,9 @@ factory gives the suite raw access to the dicts.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -133,3 +136,30 @@ class DictOfBytesFactory(BackendFactory):
 
 class TestDictOfBytesBackend(BackendTests):
     factory_class = DictOfBytesFactory
+
+
+README = Path(__file__).resolve().parents[2] / "packages" / "enact-store" / "README.md"
+
+
+def test_the_readme_example_runs_the_suite_with_pytest(tmp_path: Path) -> None:
+    # The enact-store README's example, as a third party would write it: a
+    # test file of its own, run by pytest outside the repo's tests.
+    block = re.search(r"^```\n(# test_my_backend\.py.*?)^```", README.read_text(), re.S | re.M)
+    assert block, "the enact-store README should show test_my_backend.py"
+    (tmp_path / "test_my_backend.py").write_text(block[1])
+
+    def pytest(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    collected = pytest("--collect-only", "test_my_backend.py").splitlines()
+    assert sum("::TestMyBackend::test_" in line for line in collected) > 100
+    ran = pytest("-k", "test_tag_set_and_get or test_commit_returns_a_ref", "test_my_backend.py")
+    assert "2 passed" in ran

@@ -120,7 +120,8 @@ class _Scheme(NamedTuple):
 
 
 #: Every URL scheme open_store knows and how it opens its backend. Adding a
-#: backend adds its line here (and a line to tests/store/test_open_store.py).
+#: backend adds its line here (and, in the repo, a line to
+#: tests/store/_store_testlib.KINDS, which runs the conformance suite on it).
 _SCHEMES: dict[str, _Scheme] = {
     "memory": _Scheme(_memory, "memory://"),
     "file": _Scheme(_file, "file:///abs/path, file:rel/path"),

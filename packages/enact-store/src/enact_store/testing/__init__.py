@@ -28,6 +28,14 @@ messages, call ``pytest.register_assert_rewrite("enact_store.testing")`` in
 your ``conftest.py`` before importing it.
 """
 
+try:
+    import hypothesis  # noqa: F401
+    import pytest  # noqa: F401
+except ImportError as e:  # pragma: no cover - only without the extra
+    raise ImportError(
+        f"enact_store.testing needs pytest and hypothesis ({e}): pip install 'enact-store[testing]'"
+    ) from e
+
 from enact_store.testing._factory import BackendFactory
 from enact_store.testing._resources import Box, Node, Pair
 from enact_store.testing._suite import BackendTests
