@@ -92,8 +92,8 @@ def pack_resource(resource: ResourceBase, context: Any = None) -> tuple[Resource
     # A dataclass: its generated packer does it all (see _dataclass_packers).
     entry = _PACKERS.get(cls)
     if entry is not None:
-        # _current(entry, cls), inlined: this runs for every object committed,
-        # four times per tracked call.
+        # INLINED COPY of enact_resource._digest._current (tests/test_inlined_copies.py)
+        # This runs for every object committed, four times per tracked call.
         info = entry[0]
         if _infos.get(cls) is info and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
             return entry[2](resource, context)
