@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -23,19 +24,40 @@ pytest.register_assert_rewrite("enact_store.testing")
 
 import enact_store as es  # noqa: E402
 
-# The helper module of the store tests (_store_testlib) must be importable by
-# the same name here and in child processes, whatever pytest's import mode.
-STORE_TESTS = Path(__file__).resolve().parent / "store"
-if str(STORE_TESTS) not in sys.path:
-    sys.path.insert(0, str(STORE_TESTS))
+# One import rule for every test folder: what a folder's tests share lives
+# in a module beside them named _<folder>_testlib.py (tests/store/
+# _store_testlib.py, tests/enact/_cli_testlib.py...), imported by that bare
+# name, here, in the tests and in child processes, whatever pytest's import
+# mode; fixtures live in conftest files. Each such folder goes on sys.path.
+TESTS = Path(__file__).resolve().parent
+for _helpers in sorted(TESTS.glob("*/_*_testlib.py")):
+    if str(_helpers.parent) not in sys.path:
+        sys.path.insert(0, str(_helpers.parent))
 
 from _store_testlib import (  # noqa: E402
     BACKEND_KINDS,
+    IN_CI,
     PERSISTENT_KINDS,
     POSTGRES_URL_VAR,
     SQL_KINDS,
     BackendFactory,
 )
+
+
+def _unavailable(why: str) -> NoReturn:
+    if IN_CI:
+        pytest.fail(f"{why}: in CI (CI set) this test must run, never be skipped")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def unavailable() -> Callable[[str], NoReturn]:
+    """Says a test cannot run here and why: skips it locally, fails it in CI.
+
+    For tests that need something a developer's machine may lack (a
+    PostgreSQL server, uv, Chromium, the right to mount) but CI always has.
+    """
+    return _unavailable
 
 
 @pytest.fixture(params=BACKEND_KINDS)
@@ -56,7 +78,7 @@ def persistent_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 def _sql_factory(kind: str, tmp_path: Path) -> Iterator[BackendFactory]:
     if kind == "postgres" and "postgres" not in PERSISTENT_KINDS:
-        pytest.skip(f"{POSTGRES_URL_VAR} is not set: no PostgreSQL server to test against")
+        _unavailable(f"{POSTGRES_URL_VAR} is not set: no PostgreSQL server to test against")
     factory = BackendFactory(kind, tmp_path)
     yield factory
     factory.close_all()
