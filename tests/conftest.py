@@ -2,8 +2,9 @@
 
 Backend behaviour is tested once, on every kind in
 _store_testlib.BACKEND_KINDS (memory, file, sqlite, and postgres where a
-server is configured, always in CI). To add a backend, add it there and a
-branch in BackendFactory._open.
+server is configured, always in CI). To add a backend, add its line to
+_store_testlib.KINDS: the conformance suite (tests/store/test_conformance.py)
+and every test taking these fixtures then run on it too.
 """
 
 from __future__ import annotations
@@ -13,24 +14,50 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-import enact_store as es
+# Detailed assertion messages in the conformance suite's tests too (before
+# anything imports it).
+pytest.register_assert_rewrite("enact_store.testing")
 
-# The helper module of the store tests (_store_testlib) must be importable by
-# the same name here and in child processes, whatever pytest's import mode.
-STORE_TESTS = Path(__file__).resolve().parent / "store"
-if str(STORE_TESTS) not in sys.path:
-    sys.path.insert(0, str(STORE_TESTS))
+import enact_store as es  # noqa: E402
+
+# One import rule for every test folder: what a folder's tests share lives
+# in a module beside them named _<folder>_testlib.py (tests/store/
+# _store_testlib.py, tests/enact/_cli_testlib.py...), imported by that bare
+# name, here, in the tests and in child processes, whatever pytest's import
+# mode; fixtures live in conftest files. Each such folder goes on sys.path.
+TESTS = Path(__file__).resolve().parent
+for _helpers in sorted(TESTS.glob("*/_*_testlib.py")):
+    if str(_helpers.parent) not in sys.path:
+        sys.path.insert(0, str(_helpers.parent))
 
 from _store_testlib import (  # noqa: E402
     BACKEND_KINDS,
+    IN_CI,
     PERSISTENT_KINDS,
     POSTGRES_URL_VAR,
     SQL_KINDS,
     BackendFactory,
 )
+
+
+def _unavailable(why: str) -> NoReturn:
+    if IN_CI:
+        pytest.fail(f"{why}: in CI (CI set) this test must run, never be skipped")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def unavailable() -> Callable[[str], NoReturn]:
+    """Says a test cannot run here and why: skips it locally, fails it in CI.
+
+    For tests that need something a developer's machine may lack (a
+    PostgreSQL server, uv, Chromium, the right to mount) but CI always has.
+    """
+    return _unavailable
 
 
 @pytest.fixture(params=BACKEND_KINDS)
@@ -51,7 +78,7 @@ def persistent_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 def _sql_factory(kind: str, tmp_path: Path) -> Iterator[BackendFactory]:
     if kind == "postgres" and "postgres" not in PERSISTENT_KINDS:
-        pytest.skip(f"{POSTGRES_URL_VAR} is not set: no PostgreSQL server to test against")
+        _unavailable(f"{POSTGRES_URL_VAR} is not set: no PostgreSQL server to test against")
     factory = BackendFactory(kind, tmp_path)
     yield factory
     factory.close_all()

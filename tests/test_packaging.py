@@ -22,8 +22,10 @@ import sys
 import tomllib
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -34,13 +36,13 @@ PACKAGES = ["enact-resource", "enact-store", "enact-invoke", "enact"]
 TUTORIAL = ROOT / "tests" / "enact" / "data"
 
 
-def _uv() -> str:
-    uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` sets UV to itself
-    if uv is None:
-        if os.environ.get("CI"):
-            pytest.fail("uv is not on PATH: the packaging tests must run in CI")
-        pytest.skip("uv is not on PATH (not in CI, so the packaging tests are skipped)")
-    return uv
+@pytest.fixture(scope="module")
+def uv(unavailable: Callable[[str], NoReturn]) -> str:
+    """The uv executable (`uv run` sets UV to itself)."""
+    found = os.environ.get("UV") or shutil.which("uv")
+    if found is None:
+        unavailable("uv is not on PATH: the packaging tests need it")
+    return found
 
 
 def _env() -> dict[str, str]:
@@ -85,9 +87,8 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(tmp_path_factory: pytest.TempPathFactory, uv: str) -> Built:
     """Every package built on its own, each into its own directory."""
-    uv = _uv()
     out = tmp_path_factory.mktemp("dist")
     results = {
         name: _run(
@@ -243,13 +244,23 @@ with tempfile.TemporaryDirectory() as tmp:
             sys.exit("NPArray.array worked without numpy")
     store.close()
 assert not {"numpy", "PIL"} & {name.split(".")[0] for name in sys.modules}, "numpy/PIL imported"
+
+# The conformance suite ships, and says what it needs (pytest is no dependency).
+try:
+    import enact_store.testing  # noqa: F401
+except ImportError as e:
+    assert "pip install 'enact-store[testing]'" in str(e), e
+else:
+    sys.exit("enact_store.testing imported without pytest")
 print("store ok", es.__version__)
 """
 
 
-def test_the_store_works_installed_with_only_enact_resource(built: Built, tmp_path: Path) -> None:
+def test_the_store_works_installed_with_only_enact_resource(
+    built: Built, tmp_path: Path, uv: str
+) -> None:
     python = _venv(
-        _uv(), tmp_path / "venv", [built.wheel("enact-resource"), built.wheel("enact-store")]
+        uv, tmp_path / "venv", [built.wheel("enact-resource"), built.wheel("enact-store")]
     )
     result = _run([str(python), "-c", STORE_ONLY], cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -272,9 +283,9 @@ def test_the_store_works_installed_with_only_enact_resource(built: Built, tmp_pa
 
 
 @pytest.fixture(scope="module")
-def full_venv(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def full_venv(built: Built, tmp_path_factory: pytest.TempPathFactory, uv: str) -> Path:
     where = tmp_path_factory.mktemp("full")
-    return _venv(_uv(), where / "venv", [built.wheel(name) for name in PACKAGES])
+    return _venv(uv, where / "venv", [built.wheel(name) for name in PACKAGES])
 
 
 def test_the_tutorial_runs_against_the_four_installed_wheels(
@@ -383,10 +394,9 @@ def test_the_readme_examples_run_against_the_installed_wheels(
 # --- Sibling ranges ---
 
 
-def test_a_stale_sibling_range_fails_to_install(built: Built, tmp_path: Path) -> None:
+def test_a_stale_sibling_range_fails_to_install(built: Built, tmp_path: Path, uv: str) -> None:
     """The check above has teeth: a package requiring a store release that the
     built wheels do not provide cannot be installed next to them."""
-    uv = _uv()
     source = tmp_path / "enact-invoke"
     shutil.copytree(
         ROOT / "packages" / "enact-invoke",

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _cli_testlib import (
@@ -66,6 +67,23 @@ def test_ls_lists_tags_with_target_type_and_short_digest_and_counts_objects(
 def test_ls_on_an_empty_store_says_so(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--store", "memory://", "ls"]) == 0
     assert capsys.readouterr().out == "0 tags, 0 objects in memory://\n"
+
+
+def test_commands_show_a_store_url_without_its_credentials(
+    in_tmp: Path, postgres_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The URL as given names the user and password (user:password@host).
+    url = postgres_factory.url
+    postgres_factory()  # creates the store
+    user_info = url.split("://", 1)[1].rsplit("@", 1)[0]
+    assert ":" in user_info
+    shown = f"postgresql://***@{url.rsplit('@', 1)[1]}"
+
+    for command in (["ls"], ["verify"], ["stats"], ["migrate"]):
+        assert main(["--store", url, *command]) == 0, command
+        out = capsys.readouterr().out
+        assert shown in out, command
+        assert user_info not in out, command
 
 
 def test_show_pretty_prints_the_object_a_tag_names(

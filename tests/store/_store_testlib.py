@@ -1,23 +1,51 @@
-"""Resource types and helpers shared by the store tests and their child processes.
+"""The repo's backends under test, and helpers shared by the store tests and their children.
 
 Not a test module. tests/conftest.py puts this folder on sys.path, and the worker
-script beside it (run as a child process) finds it there too, so the types
-have the same names, and the same type ids, in the parent and in children.
+script beside it (run as a child process) finds it there too. BackendFactory is
+the conformance suite's factory (enact_store.testing.BackendFactory) for every
+kind in KINDS, with every optional hook; the resource types are the suite's
+(so they have the same type ids in the parent and in children).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sqlite3
 import uuid
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import enact_resource as er
 import enact_store as es
+from enact_store import testing
+from enact_store.testing import Box, Node, Pair
+
+__all__ = [
+    "BACKEND_KINDS",
+    "IN_CI",
+    "KINDS",
+    "PERSISTENT_KINDS",
+    "POSTGRES_URL_VAR",
+    "SQL_KINDS",
+    "BackendFactory",
+    "Box",
+    "Node",
+    "Pair",
+    "age_objects",
+    "fresh_ref",
+    "object_file",
+    "postgres_admin",
+    "postgres_sessions",
+    "postgres_url",
+    "read_raw",
+    "tag_name",
+    "with_search_path",
+    "write_raw",
+    "write_raw_tag",
+    "written_time",
+]
 
 T = TypeVar("T", bound=er.ResourceBase)
 
@@ -25,16 +53,6 @@ POSTGRES_URL_VAR = "ENACT_TEST_POSTGRES_URL"
 #: In CI (CI set) the PostgreSQL tests must run: without a server URL they fail, never skip.
 IN_CI = bool(os.environ.get("CI"))
 POSTGRES_CONFIGURED = bool(os.environ.get(POSTGRES_URL_VAR))
-
-# The PostgreSQL backend joins the suites when a real server is named by the
-# environment variable (scripts/start-postgres starts one), and always in CI.
-BACKEND_KINDS = ["memory", "file", "sqlite"]
-PERSISTENT_KINDS = ["file", "sqlite"]
-if POSTGRES_CONFIGURED or IN_CI:
-    BACKEND_KINDS.append("postgres")
-    PERSISTENT_KINDS.append("postgres")
-#: The kinds that keep their objects and tags in SQL tables (subclasses of SqlBackend).
-SQL_KINDS = ["sqlite", "postgres"]
 
 
 def postgres_url() -> str:
@@ -65,42 +83,126 @@ def postgres_admin() -> Any:
     return _ADMIN[0]
 
 
-class BackendFactory:
-    """Opens backends of one kind over one location (a fresh one per test).
+class Kind(NamedTuple):
+    """A backend the repo tests: how a factory makes the URL of its location."""
 
-    Each call returns a new backend instance over the same stored data, as a
-    new process would see it; for ``memory`` the data lives in the backend
-    object, so every call returns that same object. For ``postgres`` the
-    location is a schema of its own in the test database, dropped by
-    :meth:`close_all`.
+    url: Callable[[BackendFactory], str]
+    #: Whether a new backend over the URL sees the data of the others.
+    persistent: bool = True
+    #: Whether BackendFactory's raw-access hooks (read_raw, write_raw, age,
+    #: malformed_entries...) know this kind's storage; without them the
+    #: conformance tests that need them are skipped, naming the hook.
+    raw_access: bool = False
+
+
+#: Every backend kind the repo tests, by name: adding a backend adds its line
+#: here, and nothing else (its raw-access hooks below, which let more of the
+#: conformance suite run on it, are optional).
+KINDS: dict[str, Kind] = {
+    "memory": Kind(lambda factory: "memory://", persistent=False),
+    "file": Kind(lambda factory: f"file://{factory.tmp_path / 'file-store'}", raw_access=True),
+    "sqlite": Kind(
+        lambda factory: f"sqlite:///{factory.tmp_path / 'sqlite-store' / 'store.db'}",
+        raw_access=True,
+    ),
+    "postgres": Kind(lambda factory: factory.postgres_location(), raw_access=True),
+}
+
+# The PostgreSQL backend joins the suites when a real server is named by the
+# environment variable (scripts/start-postgres starts one), and always in CI.
+BACKEND_KINDS = [kind for kind in KINDS if kind != "postgres" or POSTGRES_CONFIGURED or IN_CI]
+PERSISTENT_KINDS = [kind for kind in BACKEND_KINDS if KINDS[kind].persistent]
+#: The kinds that keep their objects and tags in SQL tables (subclasses of SqlBackend).
+SQL_KINDS = ["sqlite", "postgres"]
+
+
+class BackendFactory(testing.BackendFactory):
+    """Opens backends of one kind (see KINDS) over one location (a fresh one per test).
+
+    The conformance suite's factory (enact_store.testing.BackendFactory), with
+    every hook: each call returns a new backend instance over the same stored
+    data, as a new process would see it; for ``memory`` the data lives in
+    the backend object, so every call returns that same object. For
+    ``postgres`` the location is a schema of its own in the test database,
+    dropped by :meth:`close_all`.
     """
 
     def __init__(self, kind: str, tmp_path: Path) -> None:
+        super().__init__(tmp_path)
         self.kind = kind
-        self.tmp_path = tmp_path
-        self.persistent = kind != "memory"
-        self._memory: es.InMemoryBackend | None = None
-        self._opened: list[es.StorageBackend] = []
+        self.persistent = KINDS[kind].persistent
+        self._memory: es.StorageBackend | None = None
         self._schema: str | None = None
 
-    @property
-    def url(self) -> str:
-        """The open_store URL of the location (persistent kinds only)."""
-        if self.kind == "file":
-            return f"file://{self.tmp_path / 'file-store'}"
-        if self.kind == "sqlite":
-            return f"sqlite:///{self._sqlite_path}"
-        if self.kind == "postgres":
-            if self._schema is None:
-                schema = f"enact_test_{uuid.uuid4().hex[:16]}"
-                postgres_admin().execute(f"CREATE SCHEMA {schema}")
-                self._schema = schema
-            return with_search_path(postgres_url(), self._schema)
-        raise ValueError(f"{self.kind} has no URL")
+    # --- Opening. ---
+
+    def open(self) -> es.StorageBackend:
+        if not self.persistent:
+            if self._memory is None:
+                self._memory = es.open_store(KINDS[self.kind].url(self)).backend
+            return self._memory
+        backend = es.open_store(self._url()).backend
+        if isinstance(backend, es.PostgresBackend):
+            _RAW_URLS[backend] = self._url()
+        return backend
+
+    def open_read_only(self) -> es.StorageBackend:
+        backend = es.open_store(self._url(), read_only=True).backend
+        self._opened.append(backend)
+        return backend
 
     @property
-    def _sqlite_path(self) -> Path:
-        return self.tmp_path / "sqlite-store" / "store.db"
+    def url(self) -> str | None:
+        """The open_store URL of the location (None for kinds that are not persistent)."""
+        return self._url() if self.persistent else None
+
+    def _url(self) -> str:
+        return KINDS[self.kind].url(self)
+
+    def postgres_location(self) -> str:
+        """The URL of a schema of this factory's own (made on first use)."""
+        if self._schema is None:
+            schema = f"enact_test_{uuid.uuid4().hex[:16]}"
+            postgres_admin().execute(f"CREATE SCHEMA {schema}")
+            self._schema = schema
+        return with_search_path(postgres_url(), self._schema)
+
+    def another(self) -> BackendFactory:
+        other = BackendFactory(self.kind, self.tmp_path / f"another-{len(self._others)}")
+        self._others.append(other)
+        return other
+
+    # --- Raw access (for every kind but memory, which can only be aged). ---
+
+    def provides(self, hook: str) -> bool:
+        if not self.persistent:
+            return hook == "age"
+        if not KINDS[self.kind].raw_access and hook not in ("url", "open_read_only"):
+            return False
+        return super().provides(hook)
+
+    def read_raw(self, backend: es.StorageBackend, digest: str) -> bytes | None:
+        return read_raw(backend, digest)
+
+    def write_raw(self, backend: es.StorageBackend, digest: str, data: bytes) -> None:
+        write_raw(backend, digest, data)
+
+    def write_raw_tag(self, backend: es.StorageBackend, name: str, value: str) -> None:
+        write_raw_tag(backend, name, value)
+
+    def age(self, backend: es.StorageBackend, digests: Iterable[str], seconds: float) -> None:
+        age_objects(backend, digests, seconds)
+
+    def set_format_version(self, version: int) -> None:
+        if self.kind == "sqlite":
+            self.sql(f"PRAGMA user_version = {int(version)}")
+        elif self.kind == "file":
+            (self.tmp_path / "file-store" / "format").write_text(f"enact-store format {version}\n")
+        else:
+            self.sql("UPDATE enact_meta SET value = ? WHERE key = 'format'", [str(version)])
+
+    def malformed_entries(self) -> dict[str, Plant]:
+        return malformed_entries(self.kind)
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Runs one statement on the location's tables, on a connection of its own.
@@ -109,79 +211,32 @@ class BackendFactory:
         become ``%s``). Returns the rows the statement yields, if any.
         """
         if self.kind == "sqlite":
-            with _connect(self._sqlite_path) as conn:
+            with _connect(self.tmp_path / "sqlite-store" / "store.db") as conn:
                 return conn.execute(query, params or ()).fetchall()
         if self.kind == "postgres":
-            import psycopg
-
-            with psycopg.connect(self.url, autocommit=True) as pg:
-                cursor = pg.execute(query.replace("?", "%s"), params)
-                return cursor.fetchall() if cursor.description else []
+            return _postgres_sql(self._url(), query, params)
         raise ValueError(f"{self.kind} has no SQL tables")
 
-    def __call__(self) -> es.StorageBackend:
-        backend = self._open()
-        self._opened.append(backend)
-        if isinstance(backend, es.PostgresBackend):
-            _RAW_URLS[backend] = self.url
-        return backend
-
-    def _open(self) -> es.StorageBackend:
-        if self.kind == "memory":
-            if self._memory is None:
-                self._memory = es.InMemoryBackend()
-            return self._memory
-        if self.kind == "file":
-            return es.FileBackend(self.tmp_path / "file-store")
-        if self.kind == "sqlite":
-            return es.SqliteBackend(self._sqlite_path)
-        if self.kind == "postgres":
-            return es.PostgresBackend(self.url)
-        raise ValueError(f"unknown backend kind {self.kind!r}")
+    def __repr__(self) -> str:
+        return f"BackendFactory({self.kind!r})"
 
     def close_all(self) -> None:
-        for backend in self._opened:
-            backend.close()
-        self._opened.clear()
+        super().close_all()
         if self._schema is not None:
             postgres_admin().execute(f"DROP SCHEMA {self._schema} CASCADE")
             self._schema = None
 
-    def __enter__(self) -> BackendFactory:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close_all()
+def _postgres_sql(url: str, query: str, params: Sequence[Any] | None) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as pg:
+        cursor = pg.execute(query.replace("?", "%s"), params)
+        return cursor.fetchall() if cursor.description else []
 
 
 # Where the test can reach a PostgresBackend's rows directly (its DSN with the password).
 _RAW_URLS: weakref.WeakKeyDictionary[es.StorageBackend, str] = weakref.WeakKeyDictionary()
-
-
-@er.register
-@dataclasses.dataclass
-class Box(er.Resource):
-    """One value of any legal kind."""
-
-    value: Any
-
-
-@er.register
-@dataclasses.dataclass
-class Pair(er.Resource):
-    """Fields declared out of alphabetical order."""
-
-    zeta: Any
-    alpha: Any
-
-
-@er.register
-@dataclasses.dataclass
-class Node(er.Resource):
-    """A node of a DAG: children are refs to other nodes."""
-
-    label: str
-    children: list[es.Ref[Node]]
 
 
 def tag_name(length: int, slashes: int) -> str:
@@ -194,36 +249,6 @@ def tag_name(length: int, slashes: int) -> str:
 def fresh_ref(ref: es.Ref[T]) -> es.Ref[T]:
     """A new ref to the same digest, with nothing cached."""
     return type(ref)(ref.digest)
-
-
-def canonical(value: Any) -> Any:
-    """A type-exact, comparable form of a value (NaN equals NaN, -0.0 differs from 0.0).
-
-    Booleans compare as the integers they digest as (SPEC 3.2: ``True`` and
-    ``1`` have one digest), since a store holds one object per digest.
-    """
-    if isinstance(value, er.ResourceBase):
-        value = value.to_resource_dict()
-    cls = type(value)
-    if value is None:
-        return None
-    if cls is bool or cls is int:
-        return ("int", int(value))
-    if cls is float:
-        return ("float", repr(value))
-    if cls is str:
-        return ("str", value)
-    if cls is bytes:
-        return ("bytes", value)
-    if isinstance(value, type) and issubclass(value, er.ResourceBase):
-        return ("type", value.type_id())
-    if cls is er.ResourceDict:
-        return ("res", value.type.type_id(), [(k, canonical(v)) for k, v in value.items()])
-    if cls is dict:
-        return ("map", sorted((k, canonical(v)) for k, v in value.items()))
-    if cls in (list, tuple):
-        return ("seq", [canonical(v) for v in value])
-    raise AssertionError(f"unexpected value in a resource: {value!r}")
 
 
 # --- The raw stored bytes, as a user with direct access to the store would see them. ---
@@ -358,56 +383,102 @@ class _connect:
         self.conn.close()
 
 
-# --- Objects of types this process never registers. ---
+# --- Malformed entries: rows and files that are neither objects nor tags. ---
 
-_COMMIT_ELSEWHERE = """
-import dataclasses, sys
-import enact_resource as er
-import enact_store as es
+#: Plants one malformed entry in a backend's store; returns text its location contains.
+Plant = Callable[[es.StorageBackend], str]
 
-@er.register
-@dataclasses.dataclass
-class Elsewhere(er.Resource):
-    label: str
-    links: list
-
-store = es.open_store(sys.argv[1])
-links = [es.Ref(digest) for digest in sys.argv[3:]]
-print(store.commit(Elsewhere(sys.argv[2], links)).digest)
-store.close()
-"""
-
-#: The type name of what commit_elsewhere commits (defined in a child's __main__).
-ELSEWHERE_TYPE = "__main__.Elsewhere"
+_DIGEST = er.digest(Box("not stored"))
+_DATA = er.JsonSerializer(compact=True).serialize(Box(1).to_resource_dict())
 
 
-def commit_elsewhere(url: str, label: str, links: Sequence[str] = ()) -> str:
-    """Commits, in a child process, an object of a type this process does not have.
-
-    The object is an ``Elsewhere(label, links)`` holding refs to ``links``
-    (digests); returns its digest.
-    """
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [sys.executable, "-c", _COMMIT_ELSEWHERE, url, label, *links],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout.strip()
+def _sql(backend: es.StorageBackend, query: str, params: Sequence[Any]) -> None:
+    """Runs one statement on a SQL backend's tables behind its back (``?`` placeholders)."""
+    if isinstance(backend, es.SqliteBackend):
+        with _connect(backend.path) as conn:
+            conn.execute(query, params)
+    else:
+        _postgres_sql(_RAW_URLS[backend], query, params)
 
 
-# --- What the concurrency workers commit (so the parent knows every digest). ---
+def _sql_object(digest: object, written: object = 0) -> Plant:
+    def plant(backend: es.StorageBackend) -> str:
+        _sql(
+            backend,
+            "INSERT INTO objects (digest, data, written) VALUES (?, ?, ?)",
+            [digest, _DATA, written],
+        )
+        return f"objects row {digest!r:.40}"
+
+    return plant
 
 
-def shared_resource(i: int) -> Box:
-    """The i-th resource that every thread of every worker commits."""
-    return Box({"shared": i, "data": [i, float(i) / 3, str(i) * 10]})
+def _sql_tag(name: str, digest: str) -> Plant:
+    def plant(backend: es.StorageBackend) -> str:
+        _sql(backend, "INSERT INTO tags (name, digest) VALUES (?, ?)", [name, digest])
+        return f"tags row {name!r}"
+
+    return plant
 
 
-def own_resource(process: int, thread: int, j: int) -> Box:
-    """The j-th resource that only one thread of one worker commits."""
-    return Box({"process": process, "thread": thread, "j": j})
+_SQL_ENTRIES: dict[str, Plant] = {
+    "object-not-a-digest": _sql_object("notadigest"),
+    "object-uppercase-digest": _sql_object(_DIGEST.upper()),
+    "object-digest-with-a-newline": _sql_object(_DIGEST[:63] + "\n"),
+    "object-empty-digest": _sql_object(""),
+    "tag-naming-no-digest": _sql_tag("broken", "../../etc/passwd"),
+    "tag-naming-a-short-digest": _sql_tag("short", _DIGEST[:12]),
+    "tag-with-an-invalid-name": _sql_tag("../evil", _DIGEST),
+}
+_SQLITE_ENTRIES: dict[str, Plant] = {  # SQLite keeps any value in any column.
+    "object-time-not-a-number": _sql_object(_DIGEST, "yesterday"),
+    "object-blob-digest": _sql_object(_DIGEST.encode()),
+}
+_POSTGRES_ENTRIES: dict[str, Plant] = {"object-time-nan": _sql_object(_DIGEST, float("nan"))}
+
+
+def _file(
+    relative: str, content: bytes = _DATA, *, directory: bool = False, reported: str = ""
+) -> Plant:
+    """Plants a file (or directory); the problem is reported at ``reported`` (default: it)."""
+
+    def plant(backend: es.StorageBackend) -> str:
+        assert isinstance(backend, es.FileBackend)
+        path = backend.root_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if directory:
+            path.mkdir()
+        else:
+            path.write_bytes(content)
+        return f"file {backend.root_dir / (reported or relative)}"
+
+    return plant
+
+
+_FILE_ENTRIES: dict[str, Plant] = {
+    "file-in-a-stray-shard": _file("objects/zz/notadigest", reported="objects/zz"),
+    "stray-shard-with-a-digest-like-file": _file(
+        f"objects/zz/zz{_DIGEST[2:]}", reported="objects/zz"
+    ),
+    "file-not-named-by-a-digest": _file(f"objects/{_DIGEST[:2]}/notadigest"),
+    "digest-in-the-wrong-shard": _file(f"objects/00/{_DIGEST.replace('0', '1')}"),
+    "uppercase-digest-file": _file(f"objects/{_DIGEST[:2]}/{_DIGEST.upper()}"),
+    "directory-named-like-an-object": _file(f"objects/{_DIGEST[:2]}/{_DIGEST}", directory=True),
+    "file-at-the-top-of-objects": _file("objects/README"),
+    "empty-directory-in-objects": _file("objects/backup", directory=True),
+    "directory-in-tags": _file("tags/main-old", directory=True),
+    "tag-file-naming-no-digest": _file("tags/broken", b"../../etc/passwd\n"),
+    "tag-file-not-utf8": _file("tags/binary", b"\xff\xfe\x00"),
+    "tag-file-with-an-invalid-name": _file("tags/.hidden", _DIGEST.encode()),
+}
+
+
+def malformed_entries(kind: str) -> dict[str, Plant]:
+    """Every malformed entry a store of the kind can hold, by name."""
+    if kind == "file":
+        return _FILE_ENTRIES
+    if kind == "sqlite":
+        return {**_SQL_ENTRIES, **_SQLITE_ENTRIES}
+    if kind == "postgres":
+        return {**_SQL_ENTRIES, **_POSTGRES_ENTRIES}
+    return {}

@@ -1,8 +1,13 @@
-"""enact_store.copy(src, dst, roots): moves the closure of roots between stores of any kind."""
+"""enact_store.copy(src, dst, roots) between stores of two different shipped kinds.
+
+What copy does to and from each backend (with a store in memory, or another
+of the same kind), and with corrupt sources or another ref type, is in
+enact_store.testing, run by test_conformance.py; here, the same between pairs
+of different persistent kinds.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +20,6 @@ from _store_testlib import (
     Node,
     age_objects,
     fresh_ref,
-    write_raw,
 )
 
 import enact_resource as er
@@ -137,69 +141,3 @@ def test_copy_reports_progress(stores: tuple[es.Store, es.Store]) -> None:
     es.copy(src, dst, [refs["root"]], progress=lambda done, total: calls.append((done, total)))
 
     assert calls[-1] == (5, 5)
-
-
-def test_copy_refuses_a_corrupt_source_object_and_copies_no_parent_of_it(
-    tmp_path: Path,
-) -> None:
-    src = es.Store(es.SqliteBackend(tmp_path / "src.db"))
-    dst = es.Store(es.SqliteBackend(tmp_path / "dst.db"))
-    leaf = src.commit(Box("the leaf, about to be corrupted"))
-    root = src.commit(Node("root", [src.commit(Node("middle", [leaf]))]))
-    write_raw(src.backend, leaf.digest, b'{"#res": 5}')
-
-    with pytest.raises(es.CorruptionError, match=leaf.digest):
-        es.copy(src, dst, [root])
-    assert not dst.has(fresh_ref(root))
-    src.close()
-    dst.close()
-
-
-# --- between stores that pack differently ---------------------------------------------
-
-
-@er.register
-@dataclasses.dataclass
-class Reversed(er.Resource):
-    """What ReversedRef stores: the JSON of the original resource, reversed."""
-
-    payload: bytes
-
-
-_JSON = er.JsonSerializer(compact=True)
-
-
-class ReversedRef(es.Ref[Any]):
-    """A ref type that packs resources differently (the digest stays the original's)."""
-
-    @classmethod
-    def pack(cls, resource: er.ResourceBase) -> es.PackedResource[Any]:
-        data = resource.to_resource_dict()
-        wrapper = Reversed(_JSON.serialize(data)[::-1])
-        return es.PackedResource(wrapper.to_resource_dict(), cls.from_digest(er.digest(data)))
-
-    @classmethod
-    def unpack(cls, packed: es.PackedResource[Any]) -> er.ResourceDict:
-        return _JSON.deserialize(packed.data["payload"][::-1])
-
-
-def test_copy_repacks_for_a_destination_with_another_ref_type(tmp_path: Path) -> None:
-    src = es.Store(es.FileBackend(tmp_path / "src"))
-    dst = es.Store(es.SqliteBackend(tmp_path / "dst.db"), ref_type=ReversedRef)
-    refs = _dag(src)
-
-    report = es.copy(src, dst, [refs["root"]])
-
-    assert report.copied == 5
-    stored = dst.backend.get(fresh_ref(refs["root"]))
-    assert stored is not None
-    assert stored.type is Reversed
-    with dst:
-        root = ReversedRef(refs["root"].digest).get()
-        assert root.label == "root"
-        assert [child.get().label for child in root.children] == ["a", "b"]
-    back = es.Store(es.InMemoryBackend())
-    assert es.copy(dst, back, [refs["root"]]).copied == 5
-    with back:
-        assert fresh_ref(refs["root"]).get().label == "root"
-    dst.close()

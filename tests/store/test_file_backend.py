@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from _store_testlib import Box, tag_name
+from _store_testlib import Box, object_file, tag_name
 
 import enact_resource as er
 import enact_store as es
@@ -25,10 +25,6 @@ import enact_store as es
 T = TypeVar("T")
 
 HOUR = 3600.0
-
-
-def _object_path(root: Path, digest: str) -> Path:
-    return root / "objects" / digest[:2] / digest
 
 
 def _age(path: Path, seconds: float) -> None:
@@ -46,7 +42,7 @@ def _committed(root: Path, value: object) -> es.Ref[Box]:
 _CRASHING_WRITER = """
 import os, sys
 import enact_store as es
-from _store_testlib import Box, tag_name
+from _store_testlib import Box
 store = es.Store(es.FileBackend(sys.argv[1]))
 print("ready", flush=True)
 i = 0
@@ -209,7 +205,7 @@ def _without_hanging(run: Callable[[], T], fifo: Path) -> T:
 def test_verify_reports_a_fifo_planted_as_an_object_and_does_not_hang(tmp_path: Path) -> None:
     root = tmp_path / "store"
     ref = _committed(root, "replaced by a FIFO")
-    path = _object_path(root, ref.digest)
+    path = object_file(root, ref.digest)
     path.unlink()
     os.mkfifo(path)
 
@@ -223,7 +219,7 @@ def test_verify_reports_a_fifo_planted_as_an_object_and_does_not_hang(tmp_path: 
 
 
 def _plant(root: Path, digest: str, make: Callable[[Path], None]) -> Path:
-    path = _object_path(root, digest)
+    path = object_file(root, digest)
     path.unlink()
     make(path)
     return path
@@ -244,7 +240,7 @@ def test_reading_an_object_that_is_not_a_regular_file_raises_corruption_error(
     root = tmp_path / "store"
     ref = _committed(root, kind)
     # A link to an intact copy of the object, outside objects/xx/: still refused.
-    (root / "objects" / "copy").write_bytes(_object_path(root, ref.digest).read_bytes())
+    (root / "objects" / "copy").write_bytes(object_file(root, ref.digest).read_bytes())
     path = _plant(root, ref.digest, PLANTED[kind])
 
     with es.Store(es.FileBackend(root)) as store, pytest.raises(es.CorruptionError) as caught:
@@ -379,7 +375,7 @@ def test_a_read_only_file_system_raises_store_io_error_on_writes_only(
 def test_permission_denied_raises_store_io_error(tmp_path: Path) -> None:
     root = tmp_path / "store"
     ref = _committed(root, "private")
-    path = _object_path(root, ref.digest)
+    path = object_file(root, ref.digest)
     path.chmod(0)
     try:
         with es.Store(es.FileBackend(root)), pytest.raises(es.StoreIOError) as caught:
@@ -393,3 +389,13 @@ def test_store_io_error_is_an_enact_error_and_an_os_error() -> None:
     assert issubclass(es.StoreIOError, es.StoreError)
     assert issubclass(es.StoreIOError, er.EnactError)
     assert issubclass(es.StoreIOError, OSError)
+
+
+def test_files_in_the_tmp_folder_of_a_file_store_are_no_problem(tmp_path: Path) -> None:
+    # tmp/ is where writers stage files: it holds neither objects nor tags.
+    backend = es.FileBackend(tmp_path / "store")
+    ref = es.Store(backend).commit(Box(1))
+    (backend.root_dir / "tmp" / "left-by-a-crashed-writer.tmp").write_bytes(b"partial")
+
+    assert list(backend.problems()) == []
+    assert object_file(backend.root_dir, ref.digest).exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _store_testlib import BackendFactory, Box, write_raw_tag
+from _store_testlib import BackendFactory, Box
 
 import enact_resource as er
 import enact_store as es
@@ -43,18 +43,6 @@ def test_ref_rejects_a_malformed_digest(digest: str) -> None:
 def test_ref_rejects_a_digest_that_is_not_a_str(value: Any) -> None:
     with pytest.raises(es.RefError):
         es.Ref(value)
-
-
-@pytest.mark.parametrize("digest", MALFORMED, ids=repr)
-def test_store_rejects_a_forged_ref(store: es.Store, digest: str) -> None:
-    ref = forged_ref(digest)
-
-    with pytest.raises(es.RefError):
-        store.has(ref)
-    with pytest.raises(es.RefError):
-        store.get(ref)
-    with store, pytest.raises(es.RefError):
-        ref.get()
 
 
 def _sentinel(tmp_path: Path) -> tuple[Path, bytes]:
@@ -114,14 +102,3 @@ def test_sql_backends_run_no_query_for_a_malformed_digest(sql_factory: BackendFa
             attempt()
     assert sql_factory.sql("SELECT digest FROM objects") == [(digest,)]
     assert sql_factory.sql("SELECT count(*) FROM tags") == [(0,)]
-
-
-def test_a_tag_holding_a_malformed_digest_raises_ref_error(
-    persistent_factory: BackendFactory,
-) -> None:
-    backend = persistent_factory()
-    es.Store(backend).tags["main"] = es.Store(backend).commit(Box(1))
-    write_raw_tag(backend, "main", "../../etc/passwd")
-
-    with pytest.raises(es.RefError):
-        es.Store(persistent_factory()).tags["main"]

@@ -7,9 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
+from typing import NoReturn
 
 HERE = Path(__file__).resolve().parent
 PACKAGES = HERE.parents[1] / "packages"
@@ -65,12 +65,12 @@ def test_store_tests_import_only_enact_store_and_enact_resource() -> None:
             assert not wrong, f"{module.name} imports {sorted(wrong)}"
 
 
-def test_store_works_installed_without_the_other_enact_packages(tmp_path: Path) -> None:
+def test_store_works_installed_without_the_other_enact_packages(
+    tmp_path: Path, unavailable: Callable[[str], NoReturn]
+) -> None:
     uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` sets UV to itself
     if uv is None:
-        if os.environ.get("CI"):
-            pytest.fail("uv is not on PATH: this test must run in CI")
-        pytest.skip("uv is not on PATH (not in CI, so the check is skipped)")
+        unavailable("uv is not on PATH")
     # uv reuses its build of a local directory until its pyproject.toml
     # changes; copies at a new path are always built from the current source.
     sources = tmp_path / "sources"

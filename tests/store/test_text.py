@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
-from _store_testlib import Box, Pair, fresh_ref
+from _store_testlib import Box, Pair
 
 import enact_resource as er
 import enact_store as es
@@ -66,25 +66,6 @@ def test_a_lone_surrogate_is_refused_at_commit_on_every_backend(
     assert "\\udcff" in str(caught.value) or "\\ud83d" in str(caught.value)
     str(caught.value).encode("utf-8")  # The message itself is printable text.
     assert list(store.backend.iter_digests()) == []
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "C:\\udata\\file",  # A backslash and "ud": only looks like an escaped surrogate.
-        "\\ud800",
-        "😀 \U0001f600 \U00010000",  # Characters outside the BMP (one code point each).
-        "line\nline\ttab \x00 \x7f \u2028",
-        "café ñ 中文",
-    ],
-)
-def test_unicode_text_commits_and_reads_back_on_every_backend(
-    store: es.Store, reopen: Any, text: str
-) -> None:
-    ref = store.commit(Box({text: [text, er.Str(text)]}))
-
-    with reopen() as fresh:
-        assert fresh.get(fresh_ref(ref)) == Box({text: [text, er.Str(text)]})
 
 
 def test_digest_refuses_a_lone_surrogate_in_any_value() -> None:

@@ -1,4 +1,8 @@
-"""A user-written backend with only the three abstract methods works with Store."""
+"""A user-written backend with only the three abstract methods works with Store.
+
+It also passes the conformance suite: every test of an optional capability
+it lacks (tags, listing, deleting) is skipped, saying which.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from _store_testlib import Box, fresh_ref
 
 import enact_resource as er
 import enact_store as es
+from enact_store.testing import BackendFactory, BackendTests
 
 
 class DictOfBytesBackend(es.StorageBackend):
@@ -98,3 +103,16 @@ def test_user_backend_commit_many_falls_back_to_commit(user_store: es.Store) -> 
     user_store.backend.commit_many(es.Ref.pack(Box(i)) for i in range(3))
 
     assert all(user_store.has(es.Ref(er.digest(Box(i)))) for i in range(3))
+
+
+class _MinimalFactory(BackendFactory):
+    persistent = False  # The dict lives in the backend: every open() is the same one.
+
+    def open(self) -> es.StorageBackend:
+        if not hasattr(self, "backend"):
+            self.backend = DictOfBytesBackend()
+        return self.backend
+
+
+class TestMinimalBackendConformance(BackendTests):
+    factory_class = _MinimalFactory

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import keyword
 import sys
 import types
 import typing
@@ -43,6 +42,7 @@ from enact_resource import (
     Resource,
     ResourceBase,
     Str,
+    generate_code,
     register,
 )
 
@@ -576,8 +576,9 @@ class FunctionInvokable(Generic[P, R]):
         lines = [f"def make_input({', '.join(params)}):"]
         lines += [f"    {line}" for line in body]
         lines.append(f"    return {result}")
-        _check_identifiers(param.name for param, _ in kinds)
-        exec("\n".join(lines), namespace)
+        generate_code(
+            "input binder", self._fn, lines, namespace, identifiers=[p.name for p, _ in kinds]
+        )
         make_input: Callable[..., ResourceBase] = namespace["make_input"]
         return make_input
 
@@ -616,7 +617,7 @@ class FunctionInvokable(Generic[P, R]):
             source = f"async def call(inv, r):\n    return wrap(await {call_text})"
         else:
             source = f"def call(inv, r):\n    return wrap({call_text})"
-        exec(source, namespace)
+        generate_code("call", fn, source.splitlines(), namespace)
         call = namespace["call"]
         call.__qualname__ = f"{fn.__qualname__}.call"
         fields: list[tuple[str, Any, Any]] = []
@@ -822,12 +823,6 @@ def _value(output: Any) -> Any:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _check_identifiers(names: Any) -> None:
-    for name in names:
-        if not name.isidentifier() or keyword.iskeyword(name):  # pragma: no cover - Python's own
-            raise InvokableTypeError(f"@enact.invokable: parameter name {name!r} is not usable")
 
 
 @overload

@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from enact_resource._annotations import check_fields
 from enact_resource._builtins import Bytes, Float, Int, NoneResource, Str
+from enact_resource._codegen import generate as generate_code
 from enact_resource._digest import MAX_DEPTH, digest, pack_resource
 from enact_resource._errors import (
     DeserializationError,
@@ -80,6 +81,7 @@ __all__ = [
     "check_fields",
     "digest",
     "fields_type_id",
+    "generate_code",
     "pack_resource",
     "register",
     "set_type_name",

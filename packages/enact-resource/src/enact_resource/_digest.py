@@ -24,6 +24,7 @@ from itertools import repeat
 from typing import Any
 
 from enact_resource._annotations import field_error, field_rules
+from enact_resource._codegen import generate
 from enact_resource._errors import FieldTypeError
 from enact_resource._resource import (
     _INFOS,
@@ -92,8 +93,8 @@ def pack_resource(resource: ResourceBase, context: Any = None) -> tuple[Resource
     # A dataclass: its generated packer does it all (see _dataclass_packers).
     entry = _PACKERS.get(cls)
     if entry is not None:
-        # _current(entry, cls), inlined: this runs for every object committed,
-        # four times per tracked call.
+        # INLINED COPY of enact_resource._digest._current (tests/test_inlined_copies.py)
+        # This runs for every object committed, four times per tracked call.
         info = entry[0]
         if _infos.get(cls) is info and info.key is cls.__dataclass_fields__:  # type: ignore[attr-defined]
             return entry[2](resource, context)
@@ -375,8 +376,8 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
         "ResourceBase": ResourceBase,
         **checks,
     }
-    # The source holds only field names (identifiers) and reprs of constants.
-    exec("\n".join(lines), namespace)
+    # The source holds only field names (checked to be identifiers) and reprs of constants.
+    generate("packers", cls, lines, namespace, identifiers=info.field_names)
     pack: Packer = namespace["pack"]
     pack_top: TopPacker = namespace["pack_top"]
     if not info.field_names:

@@ -47,6 +47,7 @@ from typing import Any
 
 import msgspec
 
+from enact_resource._codegen import generate
 from enact_resource._errors import (
     DeserializationError,
     SerializationError,
@@ -560,7 +561,7 @@ class _Layout:
             "decode_mismatch": _decode_mismatch,
         }
         # The source holds only generated local names and reprs of strings.
-        exec("\n".join(lines), namespace)
+        generate("codec", rtype, lines, namespace, identifiers=values)
         self.encode_fields: Callable[[JsonSerializer, Mapping[str, Any], bool], Any]
         self.encode_fields = namespace["encode_fields"]
         self.encode_whole: Callable[[JsonSerializer, ResourceBase, bool], Any]

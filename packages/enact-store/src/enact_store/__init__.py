@@ -2,12 +2,16 @@
 
 A store is a Merkle DAG: resources are committed under the sha256 digest of
 their content and refer to each other through :class:`Ref` objects. Backends
-keep the objects in memory, in files, in SQLite or in PostgreSQL.
+keep the objects in memory, in files, in SQLite or in PostgreSQL; to write
+one of your own, see :class:`StorageBackend` (the contract, with
+:func:`encode_object` and :func:`decode_object` for backends that keep bytes)
+and :mod:`enact_store.testing` (the conformance suite, ``enact-store[testing]``).
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from enact_store._backend import FORMAT_VERSION, StorageBackend
+from enact_store._backend import FORMAT_VERSION, REFRESH_INTERVAL, StorageBackend, check_tag_name
+from enact_store._codec import decode_object, encode_object
 from enact_store._errors import (
     CorruptionError,
     GcRefused,
@@ -34,7 +38,7 @@ from enact_store._maintenance import (
 from enact_store._pprint import PPrinter, PPValue, pformat, pprint
 from enact_store._ref import PackedResource, Ref
 from enact_store._store import Store, Tags, commit, get
-from enact_store._url import open_store
+from enact_store._url import open_store, redact_url
 from enact_store.backends import FileBackend, InMemoryBackend, PostgresBackend, SqliteBackend
 
 try:
@@ -45,6 +49,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
     "FORMAT_VERSION",
+    "REFRESH_INTERVAL",
     "CopyReport",
     "CorruptionError",
     "FileBackend",
@@ -74,10 +79,14 @@ __all__ = [
     "UnsupportedOperation",
     "VerifyReport",
     "__version__",
+    "check_tag_name",
     "commit",
     "copy",
+    "decode_object",
+    "encode_object",
     "get",
     "open_store",
     "pformat",
     "pprint",
+    "redact_url",
 ]

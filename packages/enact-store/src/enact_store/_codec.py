@@ -1,4 +1,9 @@
-"""The byte encoding that persistent backends store, shared by all of them."""
+"""The byte encoding that persistent backends store, shared by all of them (docs/format.md).
+
+Public for backends: a backend that keeps objects as bytes stores what
+:func:`encode_object` returns and reads it back with :func:`decode_object`;
+its ``read_raw`` returns those bytes.
+"""
 
 from __future__ import annotations
 
@@ -25,19 +30,32 @@ _SERIALIZER = JsonSerializer(compact=True, require_registered=True, stored_types
 
 
 def encode_object(packed: PackedResource[Any]) -> bytes:
-    """Returns the bytes a persistent backend stores for a packed resource."""
+    """Returns the bytes a persistent backend stores for a packed resource.
+
+    Compact JSON, the same for equal data (see docs/format.md).
+
+    Raises:
+        SerializationError: the data holds a type that is not registered
+            (it could not be read back), or a value JSON cannot hold.
+    """
     return _SERIALIZER.serialize(packed.data)
 
 
 def decode_object(
     digest: str, data: bytes, location: str | Callable[[], str], home: object = None
 ) -> ResourceDict:
-    """Decodes stored bytes; errors name the digest and where the object lives.
+    """Decodes the bytes of :func:`encode_object`; errors name the digest and where they are.
 
-    ``location`` may be a function, called only to report an error (building
-    the text on every read costs more than the rest of a small decode).
-    ``home`` is the backend the data comes from: refs read from it name it
-    as the backend that holds their targets (see Store.commit).
+    Args:
+        digest: the object's digest (for messages: the store verifies it).
+        data: the stored bytes.
+        location: where the object is kept (the backend's ``location``), or
+            a function returning it, called only to report an error
+            (building the text on every read costs more than a small decode).
+        home: the backend the bytes were read from (pass ``self``): refs
+            read from it are known to name objects it holds, so committing
+            them back to it needs no lookup (see Store.commit). None: no
+            backend vouches for them, and they are checked when committed.
 
     Raises:
         CorruptionError: the bytes are not a valid encoded resource.

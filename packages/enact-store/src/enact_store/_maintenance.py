@@ -13,7 +13,7 @@ from typing import Any, Literal, NamedTuple
 
 from enact_resource import ResourceDict, TypeNotRegisteredError
 from enact_store._codec import decode_object
-from enact_store._errors import CorruptionError, GcRefused, NotFound
+from enact_store._errors import CorruptionError, GcRefused, NotFound, UnsupportedOperation
 from enact_store._ref import PackedResource, Ref, check_digest
 from enact_store._store import Store
 
@@ -361,11 +361,10 @@ class _Reader:
         self._ref_type = store.ref_type
         self._backend = store.backend
         # Where the backend can read many objects' stored bytes at once (the
-        # built-in persistent ones), they are decoded here as its get() does.
-        read_raw_many = getattr(self._backend, "read_raw_many", None)
-        self._read_raw_many: Callable[[list[str]], dict[str, bytes]] | None = (
-            read_raw_many if callable(read_raw_many) else None
-        )
+        # built-in persistent ones), they are decoded here as its get() does;
+        # a backend that cannot (read_raw_many raises UnsupportedOperation)
+        # is read with get().
+        self._raw = True
 
     def load_many(self, digests: list[str]) -> dict[str, ResourceDict | Exception | None]:
         """Reads objects: per digest, its verified content, None if the store lacks it,
@@ -374,9 +373,13 @@ class _Reader:
         Raises:
             StoreError: the backend failed to read the batch (no object's fault).
         """
-        if self._read_raw_many is not None:
-            raws = self._read_raw_many(digests)
-            return {digest: self._load(digest, raws.get(digest), True) for digest in digests}
+        if self._raw:
+            try:
+                raws = self._backend.read_raw_many(digests)
+            except UnsupportedOperation:
+                self._raw = False
+            else:
+                return {digest: self._load(digest, raws.get(digest), True) for digest in digests}
         return {digest: self._load(digest, None, False) for digest in digests}
 
     def _load(self, digest: str, raw: bytes | None, read: bool) -> ResourceDict | Exception | None:

@@ -143,7 +143,8 @@ class Ref(ResourceBase, Generic[T]):
     _home: object
 
     def __init__(self, digest: str) -> None:
-        # check_digest, inlined: refs are made by the thousand.
+        # INLINED COPY of enact_store._ref.check_digest (tests/test_inlined_copies.py)
+        # Refs are made by the thousand.
         if type(digest) is not str or len(digest) != 64 or not _HEX64.fullmatch(digest):
             check_digest(digest)
         self._digest = digest
@@ -173,7 +174,7 @@ class Ref(ResourceBase, Generic[T]):
         # A shortcut of from_fields for the many refs read back from storage.
         ref = _new(cls)
         digest = resource_dict["digest"]
-        # check_digest, inlined.
+        # INLINED COPY of enact_store._ref.check_digest (tests/test_inlined_copies.py)
         if type(digest) is not str or len(digest) != 64 or not _HEX64.fullmatch(digest):
             check_digest(digest)
         ref._digest = digest
@@ -184,7 +185,8 @@ class Ref(ResourceBase, Generic[T]):
     def _enact_stream_(self) -> str:
         # The generic stream of a one-field resource; a digest needs no escaping.
         cls = type(self)
-        prefix = _PREFIXES.get(cls) or _prefix(cls)  # _prefix's cache, read inline
+        # INLINED COPY of enact_store._ref._prefix (tests/test_inlined_copies.py)
+        prefix = _PREFIXES.get(cls) or _prefix(cls)
         return f"{prefix}'digest's'{self._digest}']"
 
     def _enact_pack_(self, context: object = None) -> tuple[str, Ref[T]]:
@@ -200,7 +202,8 @@ class Ref(ResourceBase, Generic[T]):
         copy._digest = digest = self._digest
         copy._cached = self._cached
         copy._home = home
-        prefix = _PREFIXES.get(cls) or _prefix(cls)  # _prefix's cache, read inline
+        # INLINED COPY of enact_store._ref._prefix (tests/test_inlined_copies.py)
+        prefix = _PREFIXES.get(cls) or _prefix(cls)
         return f"{prefix}'digest's'{digest}']", copy
 
     def deep_copy_resource(self: R) -> R:
@@ -214,8 +217,9 @@ class Ref(ResourceBase, Generic[T]):
 
     @classmethod
     def _enact_copy_list_(cls, refs: list[Any]) -> list[Any] | None:
-        # deep_copy_resource of each ref, inlined in one loop (lists of refs
-        # are read back with every Response and RefList).
+        # INLINED COPY of enact_store.Ref.deep_copy_resource (tests/test_inlined_copies.py)
+        # For each ref, in one loop: lists of refs are read back with every
+        # Response and RefList.
         copies: list[Any] = []
         append = copies.append
         for ref in refs:

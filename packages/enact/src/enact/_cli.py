@@ -60,6 +60,7 @@ from enact_store import (
     copy,
     open_store,
     pformat,
+    redact_url,
 )
 
 __all__ = ["DEFAULT_STORE", "main"]
@@ -70,7 +71,6 @@ DEFAULT_PORT = 8765
 #: Fewest hex digits accepted as a digest prefix.
 MIN_PREFIX = 6
 _HEX = re.compile(r"[0-9a-f]+")
-_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
 
 
 class CliError(Exception):
@@ -144,7 +144,7 @@ def _opened(
             if hint
             else ""
         )
-        raise CliError(f"no store at {url} ({e.detail}){advice}") from e
+        raise CliError(f"no store at {redact_url(url)} ({e.detail}){advice}") from e
     except ImportError as e:  # An optional dependency (psycopg) is not installed.
         raise CliError(f"cannot open the store: {e}") from e
     try:
@@ -349,7 +349,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.answer is None and sys.stdin is not None and sys.stdin.isatty():
         ask = _ask_terminal
     with _opened(url, create=True) as store:
-        run_demo(store, url, answer=args.answer, ask=ask, out=sys.stdout, seed=args.seed)
+        shown = redact_url(url)
+        run_demo(store, shown, answer=args.answer, ask=ask, out=sys.stdout, seed=args.seed)
     return 0
 
 
@@ -454,7 +455,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         widths = [max(len(row[i]) for row in rows) for i in range(2)]
         for name, type_name, digest in rows:
             print(f"{name:<{widths[0]}}  {type_name:<{widths[1]}}  {digest}")
-    print(f"{_plural(len(rows), 'tag')}, {_plural(objects, 'object')} in {url}")
+    print(f"{_plural(len(rows), 'tag')}, {_plural(objects, 'object')} in {redact_url(url)}")
     return 0
 
 
@@ -604,10 +605,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     problems = report.problems
     for problem in problems:
         print(_problem_line(problem))
+    shown = redact_url(url)
     if problems:
-        print(f"{_plural(len(problems), 'problem')} in {url} ({report.checked} objects verified)")
+        print(f"{_plural(len(problems), 'problem')} in {shown} ({report.checked} objects verified)")
         return 1
-    print(f"ok: {_plural(report.checked, 'object')} verified in {url}, no problems")
+    print(f"ok: {_plural(report.checked, 'object')} verified in {shown}, no problems")
     return 0
 
 
@@ -644,7 +646,8 @@ def _cmd_gc(args: argparse.Namespace) -> int:
                 print(_problem_line(problem))
             sys.stdout.flush()
             raise CliError(
-                f"gc deleted nothing: {_plural(len(e.problems), 'problem')} in {url} could hide "
+                f"gc deleted nothing: {_plural(len(e.problems), 'problem')} in "
+                f"{redact_url(url)} could hide "
                 "what is still in use (listed above; see `enact verify`)"
             ) from e
     unreachable = len(report.deleted) + report.kept_recent
@@ -700,15 +703,10 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     with _opened(url) as store:
         old, new = store.backend.migrate()
     if old == new:
-        print(f"{url} is at storage format {new}: nothing to do")
+        print(f"{redact_url(url)} is at storage format {new}: nothing to do")
     else:
-        print(f"migrated {url} from storage format {old} to {new}")
+        print(f"migrated {redact_url(url)} from storage format {old} to {new}")
     return 0
-
-
-def _redacted(url: str) -> str:
-    """A store URL without its password, to show."""
-    return _PASSWORD.sub(r"\1:***@", url)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -733,7 +731,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 port=args.port,
                 writable=args.writable,
                 token=token,
-                label=_redacted(url),
+                label=redact_url(url),
             )
         except OSError as e:
             advice = " (pick another with --port N, or --port 0 for any free port)"
@@ -741,7 +739,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         with server:
             mode = "writable: the inbox answers input requests" if args.writable else "read-only"
             print(f"enact serve: {server.url}")
-            print(f"  store {_redacted(url)} ({mode}); Ctrl-C stops the server")
+            print(f"  store {redact_url(url)} ({mode}); Ctrl-C stops the server")
             if not loopback:
                 reach = "with a token" if token else "read-only, without a token"
                 print(
@@ -816,11 +814,11 @@ def _post_spans(endpoint: str, document: dict[str, Any]) -> None:
             pass
     except urllib.error.HTTPError as e:
         raise CliError(
-            f"the collector at {_redacted(endpoint)} refused the spans: HTTP {e.code} {e.reason}"
+            f"the collector at {redact_url(endpoint)} refused the spans: HTTP {e.code} {e.reason}"
         ) from e
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", None) or e
-        raise CliError(f"cannot send the spans to {_redacted(endpoint)}: {reason}") from e
+        raise CliError(f"cannot send the spans to {redact_url(endpoint)}: {reason}") from e
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
@@ -830,7 +828,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         objects = sum(1 for _ in backend.iter_digests())
         tags = len(store.tags)
         size = _size(backend)
-    print(f"store:    {url}")
+    print(f"store:    {redact_url(url)}")
     print(f"backend:  {backend!r}")
     if backend.format_version is not None:
         current = "" if backend.format_version == FORMAT_VERSION else " (run `enact migrate`)"

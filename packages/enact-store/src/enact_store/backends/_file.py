@@ -352,15 +352,6 @@ class FileBackend(StorageBackend):
         except OSError as e:
             raise self._os_error(e, "read", path) from e
 
-    def read_raw_many(self, digests: Iterable[str]) -> dict[str, bytes]:
-        """Returns the stored bytes of those of the objects the backend has, by digest."""
-        found = {}
-        for digest in digests:
-            data = self.read_raw(digest)
-            if data is not None:
-                found[digest] = data
-        return found
-
     def now(self) -> float:
         # The clock that stamps objects is the file system's: it may tick
         # more coarsely than time.time() (so an object written just after
