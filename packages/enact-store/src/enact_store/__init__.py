@@ -33,6 +33,7 @@ from enact_store._maintenance import (
 )
 from enact_store._pprint import PPrinter, PPValue, pformat, pprint
 from enact_store._ref import PackedResource, Ref
+from enact_store._runs import RUN_STATES, RUN_TAG_PREFIX, CallTime, RunEntry, Runs
 from enact_store._store import Store, Tags, commit, get
 from enact_store._url import open_store
 from enact_store.backends import FileBackend, InMemoryBackend, PostgresBackend, SqliteBackend
@@ -45,6 +46,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
     "FORMAT_VERSION",
+    "RUN_STATES",
+    "RUN_TAG_PREFIX",
+    "CallTime",
     "CopyReport",
     "CorruptionError",
     "FileBackend",
@@ -63,6 +67,8 @@ __all__ = [
     "ReadOnlyStoreError",
     "Ref",
     "RefError",
+    "RunEntry",
+    "Runs",
     "SqliteBackend",
     "StorageBackend",
     "Store",
