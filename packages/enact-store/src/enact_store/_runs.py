@@ -157,7 +157,7 @@ class Runs:
     def head(self, name: str) -> Ref[Any] | None:
         """The run's head (its latest record), or None."""
         tag = run_tag(name)
-        return self._store.tags[tag] if tag in self._store.tags else None
+        return self._store.tags.get(tag)
 
     def calls(self, name: str) -> builtins.list[CallTime]:
         """When each call of the run started and finished, by path (a read)."""

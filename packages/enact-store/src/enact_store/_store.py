@@ -26,9 +26,8 @@ from enact_store.backends._memory import InMemoryBackend
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from enact_store._runs import Runs
-
     from enact_store._maintenance import GcReport, Progress, VerifyReport
+    from enact_store._runs import Runs
 
 __all__ = ["Store", "Tags", "commit", "get"]
 

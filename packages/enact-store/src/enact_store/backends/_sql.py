@@ -437,7 +437,8 @@ class SqlBackend(StorageBackend, Generic[_C]):
             f" calls_done = {p} WHERE name = {p} AND owner = {p} AND epoch = {p}"
         )
         times = (
-            f"INSERT INTO enact_run_calls (name, path, started, finished) VALUES ({p}, {p}, {p}, {p})"
+            "INSERT INTO enact_run_calls (name, path, started, finished)"
+            f" VALUES ({p}, {p}, {p}, {p})"
             " ON CONFLICT (name, path) DO UPDATE SET started = excluded.started,"
             " finished = excluded.finished"
         )
