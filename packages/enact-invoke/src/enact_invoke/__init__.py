@@ -22,6 +22,9 @@ from enact_invoke._exceptions import (
     InvokeError,
     NoOutputError,
     ReplayError,
+    RunConflict,
+    RunInProgress,
+    RunOwnershipLost,
     UntrackedCallWarning,
     WrappedException,
 )
@@ -37,6 +40,7 @@ from enact_invoke._input import (
 from enact_invoke._invokable import Invokable, InvokableBase, typed_invokable
 from enact_invoke._records import ExceptionOverride, Invocation, Request, Response
 from enact_invoke._replay import ReplayContext
+from enact_invoke._runs import RunStatus, delete_run, fork, resume, run, run_status, runs
 
 try:
     __version__ = version("enact-invoke")
@@ -67,10 +71,20 @@ __all__ = [
     "RequestInput",
     "RequestedTypeUndetermined",
     "Response",
+    "RunConflict",
+    "RunInProgress",
+    "RunOwnershipLost",
+    "RunStatus",
     "ThreadPoolExecutor",
     "UntrackedCallWarning",
     "WrappedException",
     "__version__",
+    "delete_run",
+    "fork",
     "request_input",
+    "resume",
+    "run",
+    "run_status",
+    "runs",
     "typed_invokable",
 ]
