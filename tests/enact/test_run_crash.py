@@ -14,8 +14,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from _store_testlib import BackendFactory
 
 import enact
@@ -33,7 +35,7 @@ _PROGRAM = textwrap.dedent(
 
     import enact
 
-    LOG = sys.argv[2]
+    LOG = None
 
 
     def note(text):
@@ -83,15 +85,35 @@ _PROGRAM = textwrap.dedent(
             return enact.Str(",".join(str(int(child(enact.Int(i)))) for i in range(int(n))))
 
 
-    if __name__ == "__main__":
-        store = enact.open_store(sys.argv[1])
+    def main(url, log, mode, n=None):
+        global LOG
+        LOG = log
+        store = enact.open_store(url)
         with store:
-            if sys.argv[3] == "resume":
+            if mode == "resume":
                 record = enact.resume("job", force=True)
             else:
-                top = Top(sys.argv[3] == "nested")
-                record = enact.run("job", top, enact.Int(int(sys.argv[4])), force=True)
-            print(enact.commit(record).digest)
+                record = enact.run("job", Top(mode == "nested"), enact.Int(int(n)), force=True)
+            print(enact.commit(record).digest, flush=True)
+        store.close()
+
+
+    if __name__ == "__main__":
+        # One process imports enact once, then forks a process per command
+        # read from stdin: the process the test kills. Prints its pid, then
+        # its exit status (what it printed comes between).
+        for line in sys.stdin:
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    main(*line.split())
+                    code = 0
+                finally:
+                    os._exit(code)
+            print(f"pid {pid}", flush=True)
+            _, status = os.waitpid(pid, 0)
+            print(f"status {status}", flush=True)
     """
 )
 
@@ -106,77 +128,102 @@ def _lines(log: Path) -> list[str]:
         return []
 
 
-def _start(script: Path, url: str, log: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(script), url, str(log), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+class _Forker:
+    """A process that imports the program once and forks a process per run (see _PROGRAM)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        script = tmp_path / "program.py"
+        script.write_text(_PROGRAM)
+        self.process = subprocess.Popen(
+            [sys.executable, str(script)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def start(self, *args: str) -> int:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(" ".join(args) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line.startswith("pid "), line
+        return int(line.split()[1])
+
+    def wait(self) -> tuple[list[str], int]:
+        """What the forked process printed, and its wait status."""
+        assert self.process.stdout is not None
+        printed = []
+        while not (line := self.process.stdout.readline()).startswith("status "):
+            assert line, "the forking process died"
+            printed.append(line.strip())
+        return printed, int(line.split()[1])
+
+    def finish(self, *args: str) -> str:
+        self.start(*args)
+        printed, status = self.wait()
+        assert status == 0 and printed, (status, printed)
+        return printed[-1]
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
-def _kill_when(process: subprocess.Popen[str], log: Path, ready: int, rng: random.Random) -> None:
-    """SIGKILLs the process at a random moment once the log has ``ready`` lines."""
+@pytest.fixture
+def forker(tmp_path: Path) -> Iterator[_Forker]:
+    forker = _Forker(tmp_path)
+    yield forker
+    forker.close()
+
+
+def _kill_when(forker: _Forker, pid: int, ready: Callable[[], bool], rng: random.Random) -> None:
+    """SIGKILLs the forked process at a random moment once ``ready()``."""
     deadline = time.monotonic() + 120
-    while len(_lines(log)) < ready:
-        if process.poll() is not None:
-            _, err = process.communicate()
-            raise AssertionError(f"the run ended before it was killed:\n{err}")
+    while not ready():
         assert time.monotonic() < deadline, "the run made no progress"
-        time.sleep(0.002)
+        time.sleep(0.001)
     time.sleep(rng.uniform(0, 0.015))  # In a child, in a checkpoint, between them.
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
-
-
-def _finish(process: subprocess.Popen[str]) -> str:
-    out, err = process.communicate(timeout=300)
-    assert process.returncode == 0, err
-    return out.strip()
-
-
-def _uninterrupted(nested: bool, n: int, tmp_path: Path) -> str:
-    """The digest of the record of the same run, never killed (in memory)."""
-    script = tmp_path / "reference.py"
-    script.write_text(_PROGRAM)
-    log = tmp_path / "reference.log"
-    return _finish(_start(script, "memory://", log, "nested" if nested else "flat", str(n)))
+    os.kill(pid, signal.SIGKILL)
+    printed, status = forker.wait()
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (
+        f"the run ended before it was killed: {printed}"
+    )
 
 
 def _verify(factory: BackendFactory) -> None:
     store = es.Store(factory())
     report = store.verify()
-    assert report.ok, report.problems
     store.close()
+    assert report.ok, report.problems
 
 
 def test_a_run_killed_at_20_random_points_resumes_and_runs_each_child_once(
-    persistent_factory: BackendFactory, tmp_path: Path
+    persistent_factory: BackendFactory, forker: _Forker, tmp_path: Path
 ) -> None:
     factory = persistent_factory
     rng = random.Random(os.urandom(8))
-    script = tmp_path / "program.py"
-    script.write_text(_PROGRAM)
     log = tmp_path / "children.log"
+    reference = forker.finish("memory://", str(tmp_path / "reference.log"), "flat", str(CHILDREN))
     in_flight: set[int] = set()
     for kill in range(KILLS):
         # Each process must first re-run the child in flight at the last kill
         # (one line) and start another (a second line): so no child can be
         # in flight at two kills, and each runs at most twice.
         ready = len(_lines(log)) + 2 + rng.randrange(2)
-        # A fresh process each time, run() and resume() in turn; both force
-        # the take-over (the killed owner's lease would hold the run for
-        # 30 s; tests/enact/test_runs.py covers a lease that lapses).
-        args = ("flat", str(CHILDREN)) if kill % 2 == 0 else ("resume",)
-        process = _start(script, factory.url, log, *args)
-        _kill_when(process, log, ready, rng)
+        # A new process each time, enact.run and enact.resume in turn; both
+        # force the take-over (the killed owner's lease would hold the run
+        # for 30 s; test_runs.py covers a lease that lapses).
+        mode = ("flat", str(CHILDREN)) if kill % 2 == 0 else ("resume",)
+        pid = forker.start(factory.url, str(log), *mode)
+        _kill_when(forker, pid, lambda: len(_lines(log)) >= ready, rng)
         in_flight.add(int(_lines(log)[-1]))
         _verify(factory)
 
-    digest = _finish(_start(script, factory.url, log, "flat", str(CHILDREN)))
+    digest = forker.finish(factory.url, str(log), "flat", str(CHILDREN))
 
-    assert digest == _uninterrupted(False, CHILDREN, tmp_path)
-    counts = {i: 0 for i in range(CHILDREN)}
+    assert digest == reference  # The same record as a run never killed.
+    counts = dict.fromkeys(range(CHILDREN), 0)
     for line in _lines(log):
         counts[int(line)] += 1
     for i, count in counts.items():
@@ -194,27 +241,20 @@ def test_a_run_killed_at_20_random_points_resumes_and_runs_each_child_once(
 
 
 def test_a_kill_inside_a_grandchild_reuses_the_finished_grandchildren(
-    persistent_factory: BackendFactory, tmp_path: Path
+    persistent_factory: BackendFactory, forker: _Forker, tmp_path: Path
 ) -> None:
     factory = persistent_factory
-    script = tmp_path / "program.py"
-    script.write_text(_PROGRAM)
     log = tmp_path / "calls.log"
-    process = _start(script, factory.url, log, "nested", "4")
+    reference = forker.finish("memory://", str(tmp_path / "reference.log"), "nested", "4")
     # Killed in the third grandchild of the second child: its first two
     # grandchildren finished (and are durable), the child is in flight.
-    deadline = time.monotonic() + 120
-    while "1.2" not in _lines(log):
-        assert process.poll() is None, process.communicate()[1]
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
+    pid = forker.start(factory.url, str(log), "nested", "4")
+    _kill_when(forker, pid, lambda: "1.2" in _lines(log), random.Random(0))
     _verify(factory)
 
-    digest = _finish(_start(script, factory.url, log, "resume"))
+    digest = forker.finish(factory.url, str(log), "resume")
 
-    assert digest == _uninterrupted(True, 4, tmp_path)
+    assert digest == reference
     lines = _lines(log)
     assert lines.count("mid 1") == 2  # The child in flight re-ran...
     assert lines.count("1.0") == lines.count("1.1") == 1  # ...reusing what it finished.
