@@ -63,7 +63,7 @@ _PROGRAM = textwrap.dedent(
 
         def call(self, j):
             note(f"{self.mid}.{int(j)}")
-            time.sleep(0.01)
+            time.sleep(0.2 if (self.mid, int(j)) == (1, 2) else 0.01)  # (Killed in it.)
             return enact.Int(self.mid * 10 + int(j))
 
 
@@ -99,6 +99,10 @@ _PROGRAM = textwrap.dedent(
 
 
     if __name__ == "__main__":
+        try:  # Imported once here too, not in each process forked.
+            import psycopg, psycopg_pool  # noqa: F401, E401
+        except ImportError:
+            pass
         # One process imports enact once, then forks a process per command
         # read from stdin: the process the test kills. Prints its pid, then
         # its exit status (what it printed comes between).
@@ -142,7 +146,8 @@ class _Forker:
         )
 
     def start(self, *args: str) -> int:
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.write(" ".join(args) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
@@ -161,7 +166,8 @@ class _Forker:
     def finish(self, *args: str) -> str:
         self.start(*args)
         printed, status = self.wait()
-        assert status == 0 and printed, (status, printed)
+        assert status == 0, printed
+        assert printed
         return printed[-1]
 
     def close(self) -> None:
@@ -177,18 +183,17 @@ def forker(tmp_path: Path) -> Iterator[_Forker]:
     forker.close()
 
 
-def _kill_when(forker: _Forker, pid: int, ready: Callable[[], bool], rng: random.Random) -> None:
-    """SIGKILLs the forked process at a random moment once ``ready()``."""
+def _kill_when(forker: _Forker, pid: int, ready: Callable[[], bool], delay: float) -> None:
+    """SIGKILLs the forked process ``delay`` seconds after ``ready()``."""
     deadline = time.monotonic() + 120
     while not ready():
         assert time.monotonic() < deadline, "the run made no progress"
         time.sleep(0.001)
-    time.sleep(rng.uniform(0, 0.015))  # In a child, in a checkpoint, between them.
+    time.sleep(delay)
     os.kill(pid, signal.SIGKILL)
     printed, status = forker.wait()
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (
-        f"the run ended before it was killed: {printed}"
-    )
+    assert os.WIFSIGNALED(status), f"the run ended before it was killed: {printed}"
+    assert os.WTERMSIG(status) == signal.SIGKILL
 
 
 def _verify(factory: BackendFactory) -> None:
@@ -216,7 +221,8 @@ def test_a_run_killed_at_20_random_points_resumes_and_runs_each_child_once(
         # for 30 s; test_runs.py covers a lease that lapses).
         mode = ("flat", str(CHILDREN)) if kill % 2 == 0 else ("resume",)
         pid = forker.start(factory.url, str(log), *mode)
-        _kill_when(forker, pid, lambda: len(_lines(log)) >= ready, rng)
+        # A random moment: in a child, in a checkpoint, between them.
+        _kill_when(forker, pid, lambda n=ready: len(_lines(log)) >= n, rng.uniform(0, 0.015))
         in_flight.add(int(_lines(log)[-1]))
         _verify(factory)
 
@@ -237,7 +243,8 @@ def test_a_run_killed_at_20_random_points_resumes_and_runs_each_child_once(
         status = enact.run_status("job")
     store.close()
     assert status.state == "done"
-    assert status.invocation is not None and status.invocation.digest == digest
+    assert status.invocation is not None
+    assert status.invocation.digest == digest
 
 
 def test_a_kill_inside_a_grandchild_reuses_the_finished_grandchildren(
@@ -249,7 +256,7 @@ def test_a_kill_inside_a_grandchild_reuses_the_finished_grandchildren(
     # Killed in the third grandchild of the second child: its first two
     # grandchildren finished (and are durable), the child is in flight.
     pid = forker.start(factory.url, str(log), "nested", "4")
-    _kill_when(forker, pid, lambda: "1.2" in _lines(log), random.Random(0))
+    _kill_when(forker, pid, lambda: "1.2" in _lines(log), 0.0)
     _verify(factory)
 
     digest = forker.finish(factory.url, str(log), "resume")
