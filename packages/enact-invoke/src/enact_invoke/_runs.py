@@ -28,6 +28,7 @@ owner raises :class:`RunOwnershipLost` at its next checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -311,6 +312,10 @@ def resume(
     if head is None or store.runs.get(name) is None:
         raise NotFound(f"No run named {name!r} in {store!r}")
     override = None if answer is None else _answering(store, name, head, answer)
+    # Read before claiming (a run's request never changes): a type this
+    # process lacks fails here, leaving the run as it was.
+    request = store.get(cast(Invocation[Any, Any], store.get(head)).request)
+    invokable = store.get(request.invokable)
     owner = _owner()
     outcome, entry = store.runs.claim(
         name, request=None, owner=owner, lease=lease, force=force, reopen=_RESUMABLE
@@ -320,9 +325,6 @@ def resume(
     if outcome in ("busy", "finished"):
         return _not_claimed(store, name, outcome, entry)
     assert entry is not None
-    recorded = cast(Invocation[Any, Any], store.get(cast(Ref[Any], store.runs.head(name))))
-    request = store.get(recorded.request)
-    invokable = store.get(request.invokable)
     return _drive(store, name, owner, entry, invokable, request.input, lease, strict, override)
 
 
@@ -344,7 +346,7 @@ def _not_claimed(
         raise RunInProgress(
             f"Run {name!r} is running (owner {entry.owner}, lease for another "
             f"{max(0.0, entry.lease_until - entry.now):.1f} s): wait for it, or take it "
-            "over with force=True (its owner then stops at its next checkpoint)"
+            "over with force=True, or --force (its owner then stops at its next checkpoint)"
         )
     return cast(Invocation[Any, Any], store.get(cast(Ref[Any], store.runs.head(name))))
 
@@ -499,10 +501,10 @@ def _drive(
 ) -> Invocation[Any, Any]:
     """Runs a claimed run: the top-level call, replaying its head."""
     state = _Run(store, name, owner, entry, lease)
-    recorded = cast(Invocation[Any, Any], store.get(cast(Ref[Any], store.runs.head(name))))
     heartbeat = threading.Thread(target=state.heartbeat, name=f"enact-run {name}", daemon=True)
     heartbeat.start()
     try:
+        recorded = cast(Invocation[Any, Any], store.get(cast(Ref[Any], store.runs.head(name))))
         with store.batch():
             opened: Any = open_invocation(
                 store, invokable, input_ref, recorded, override, strict, False
@@ -539,12 +541,14 @@ def _drive(
                     finally:
                         reset_frame(token)
                 return close_invocation(invokable, frame, resource, output, error, True)
-            except BaseException:
-                state.interrupted()
-                raise
             finally:
                 error = None
                 del RUNS[holder]
                 leave_invocation()
+    except BaseException:
+        # KeyboardInterrupt, or a failure of the store: resumable at once.
+        with contextlib.suppress(Exception):
+            state.interrupted()
+        raise
     finally:
         state.stop.set()
