@@ -331,3 +331,62 @@ def test_a_dead_owners_lease_lapses_and_another_process_takes_over(
     store.close()
     assert _output(_spawn(script, sql_factory.url, tmp_path, "second")) == "waiting_input"
     assert "second 0" not in log.read_text()
+
+
+@enact.typed_invokable(enact.Int, enact.Str)
+@dataclasses.dataclass
+class Threaded(enact.Invokable):
+    def call(self, n: enact.Int) -> enact.Str:
+        with enact.ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(Square(), enact.Int(i)) for i in range(int(n))]
+            return enact.Str(",".join(str(int(f.result())) for f in futures))
+
+
+def test_calls_run_in_threads_are_checkpointed_and_recorded_as_invoke_records_them(
+    backend_factory: BackendFactory,
+) -> None:
+    with es.Store(backend_factory()) as store:
+        record = enact.run("threads", Threaded(), enact.Int(12))
+
+        assert sorted(CALLS) == list(range(12))
+        assert store.commit(record) == store.commit(Threaded().invoke(enact.Int(12)))
+        status = enact.run_status("threads")
+        assert status.state == "done"
+        assert status.calls_done == 13
+        paths = [call.path for call in store.runs.calls("threads")]
+        assert paths == ["", *(str(i) for i in range(12))]
+
+
+def test_a_run_stopped_by_keyboardinterrupt_is_interrupted_and_run_resumes_it(
+    backend_factory: BackendFactory,
+) -> None:
+    stop = [True]
+
+    @enact.typed_invokable(enact.Int, enact.Int)
+    @dataclasses.dataclass
+    class Stoppable(enact.Invokable):
+        def call(self, i: enact.Int) -> enact.Int:
+            CALLS.append(int(i))
+            if int(i) == 2 and stop[0]:
+                raise KeyboardInterrupt
+            return i
+
+    @enact.typed_invokable(enact.NoneResource, enact.Int)
+    @dataclasses.dataclass
+    class Loop(enact.Invokable):
+        def call(self) -> enact.Int:
+            return enact.Int(sum(int(Stoppable()(enact.Int(i))) for i in range(4)))
+
+    with es.Store(backend_factory()):
+        with pytest.raises(KeyboardInterrupt):
+            enact.run("stoppable", Loop())
+        status = enact.run_status("stoppable")
+        assert status.state == "interrupted"
+        assert status.calls_done == 2
+        stop[0] = False
+        CALLS.clear()
+
+        record = enact.run("stoppable", Loop())  # No force needed: it was released.
+
+        assert CALLS == [2, 3]
+        assert record.get_output() == enact.Int(6)

@@ -569,7 +569,9 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         header = ("NAME", "STATE", "CALLS", "STARTED", "UPDATED", "OWNER")
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(5)]
         for row in [header, *rows]:
-            print("  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(row[:5])) + "  " + row[5])
+            print(
+                "  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(row[:5])) + "  " + row[5]
+            )
     print(f"{_plural(len(rows), 'run')} in {url}")
     return 0
 
