@@ -390,3 +390,38 @@ def test_a_run_stopped_by_keyboardinterrupt_is_interrupted_and_run_resumes_it(
 
         assert CALLS == [2, 3]
         assert record.get_output() == enact.Int(6)
+
+
+def test_resume_reruns_only_the_calls_of_a_run_that_raised(
+    backend_factory: BackendFactory,
+) -> None:
+    fail = [True]
+
+    @enact.typed_invokable(enact.Int, enact.Int)
+    @dataclasses.dataclass
+    class Flaky(enact.Invokable):
+        def call(self, i: enact.Int) -> enact.Int:
+            CALLS.append(int(i))
+            if int(i) == 1 and fail[0]:
+                raise ConnectionError("the service is down")
+            return i
+
+    @enact.typed_invokable(enact.NoneResource, enact.Int)
+    @dataclasses.dataclass
+    class Calls(enact.Invokable):
+        def call(self) -> enact.Int:
+            return enact.Int(sum(int(Flaky()(enact.Int(i))) for i in range(3)))
+
+    with es.Store(backend_factory()):
+        raised = enact.run("flaky", Calls())
+        assert not raised.successful()
+        assert enact.run_status("flaky").state == "raised"
+        assert enact.run("flaky", Calls()) == raised  # run() returns a finished run's record.
+        fail[0] = False
+        CALLS.clear()
+
+        record = enact.resume("flaky")
+
+        assert CALLS == [1, 2]  # Child 0 reused; the child that raised re-ran.
+        assert record.get_output() == enact.Int(3)
+        assert enact.run_status("flaky").state == "done"
