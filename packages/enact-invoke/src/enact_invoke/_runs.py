@@ -31,9 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import socket
 import threading
-import uuid
 from time import time as wall_time
 from typing import Any, cast
 
@@ -335,6 +333,9 @@ def _check_lease(lease: float) -> None:
 
 def _owner() -> str:
     """Who runs a run: host, process and a random id (never written into records)."""
+    import socket  # (Only runs need them: `import enact` stays light.)
+    import uuid
+
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
