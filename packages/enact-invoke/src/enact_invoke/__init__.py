@@ -12,6 +12,7 @@ are recorded and replayed deterministically.
 from importlib.metadata import PackageNotFoundError, version
 
 from enact_invoke._async import AsyncInvokable, AsyncInvokableBase
+from enact_invoke._cache import CACHE_PREFIX, Cache, CacheEntry, cache_entries
 from enact_invoke._exceptions import (
     ExceptionResource,
     IncompleteSubinvocationError,
@@ -29,6 +30,7 @@ from enact_invoke._exceptions import (
     WrappedException,
 )
 from enact_invoke._executor import ThreadPoolExecutor
+from enact_invoke._function import FunctionInvokable, invokable
 from enact_invoke._input import (
     InputRequest,
     InputRequestOutsideInvocation,
@@ -48,10 +50,14 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "CACHE_PREFIX",
     "AsyncInvokable",
     "AsyncInvokableBase",
+    "Cache",
+    "CacheEntry",
     "ExceptionOverride",
     "ExceptionResource",
+    "FunctionInvokable",
     "IncompleteSubinvocationError",
     "InputChanged",
     "InputRequest",
@@ -79,8 +85,10 @@ __all__ = [
     "UntrackedCallWarning",
     "WrappedException",
     "__version__",
+    "cache_entries",
     "delete_run",
     "fork",
+    "invokable",
     "request_input",
     "resume",
     "run",
