@@ -148,6 +148,8 @@ ERRORS: list[tuple[str, str, int, str]] = [
     ("gc", "empty", 1, NO_DEFAULT_STORE),
     ("stats", "empty", 1, NO_DEFAULT_STORE),
     ("migrate", "empty", 1, NO_DEFAULT_STORE),
+    ("runs", "empty", 1, NO_DEFAULT_STORE),
+    ("resume job", "empty", 1, NO_DEFAULT_STORE),
     ("cache ls", "empty", 1, NO_DEFAULT_STORE),
     ("cache clear", "empty", 1, NO_DEFAULT_STORE),
     (
@@ -202,6 +204,16 @@ ERRORS: list[tuple[str, str, int, str]] = [
     ("tree nope", "demo", 1, "enact: error: unknown tag 'nope' (see `enact ls`)"),
     ("tag --delete nope", "demo", 1, "enact: error: unknown tag 'nope' (see `enact ls`)"),
     ("tag x nope", "demo", 1, "enact: error: unknown tag 'nope' (see `enact ls`)"),
+    # --- Durable runs ---
+    ("resume nope", "demo", 1, "enact: error: no run named 'nope' (see `enact runs`)"),
+    ("resume nope --answer 3", "demo", 1, "enact: error: no run named 'nope' (see `enact runs`)"),
+    ("runs --delete nope", "demo", 1, "enact: error: no run named 'nope' (see `enact runs`)"),
+    (
+        "runs --force",
+        "demo",
+        2,
+        "enact: error: runs --force goes with --delete NAME (see 'enact runs --help')",
+    ),
     (
         "show ../../etc/passwd",
         "demo",

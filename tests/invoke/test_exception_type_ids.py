@@ -21,6 +21,10 @@ PLAIN = [
     # Issue 13: recorded for calls left unfinished or cancelled (names forever).
     enact.IncompleteSubinvocationError,
     enact.InvocationCancelled,
+    # Issue 14: durable runs (names forever).
+    enact.RunConflict,
+    enact.RunInProgress,
+    enact.RunOwnershipLost,
 ]
 
 

@@ -23,6 +23,9 @@ from enact_invoke._exceptions import (
     InvokeError,
     NoOutputError,
     ReplayError,
+    RunConflict,
+    RunInProgress,
+    RunOwnershipLost,
     UntrackedCallWarning,
     WrappedException,
 )
@@ -39,6 +42,7 @@ from enact_invoke._input import (
 from enact_invoke._invokable import Invokable, InvokableBase, typed_invokable
 from enact_invoke._records import ExceptionOverride, Invocation, Request, Response
 from enact_invoke._replay import ReplayContext
+from enact_invoke._runs import RunStatus, delete_run, fork, resume, run, run_status, runs
 
 try:
     __version__ = version("enact-invoke")
@@ -73,12 +77,22 @@ __all__ = [
     "RequestInput",
     "RequestedTypeUndetermined",
     "Response",
+    "RunConflict",
+    "RunInProgress",
+    "RunOwnershipLost",
+    "RunStatus",
     "ThreadPoolExecutor",
     "UntrackedCallWarning",
     "WrappedException",
     "__version__",
     "cache_entries",
+    "delete_run",
+    "fork",
     "invokable",
     "request_input",
+    "resume",
+    "run",
+    "run_status",
+    "runs",
     "typed_invokable",
 ]

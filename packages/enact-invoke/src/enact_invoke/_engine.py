@@ -57,6 +57,7 @@ import traceback
 import warnings
 from collections.abc import Coroutine, Sequence
 from contextvars import ContextVar
+from time import time as _wall_time
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
@@ -91,6 +92,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CARRIED",
     "NO_COROUTINES",
+    "RUNS",
     "AsyncFrame",
     "Frame",
     "Guide",
@@ -102,6 +104,7 @@ __all__ = [
     "enter_invocation",
     "fail",
     "get_frame",
+    "in_flight_record",
     "in_tracked_call",
     "is_cancellation",
     "leave_invocation",
@@ -235,6 +238,7 @@ class Frame:
         "propagated",
         "replay",
         "request_ref",
+        "started",  # Set only while a durable run is active: when the call started.
         "store",
     )
 
@@ -263,6 +267,8 @@ class Frame:
     propagated: list[tuple[BaseException, Ref[ExceptionResource]]] | None
     replay: Guide | None
     request_ref: Ref[Request[Any, Any]]
+    #: When the call started (wall clock), set only while a durable run is active.
+    started: float
     store: Store
 
     # No __init__: `Frame()` with no Python __init__ is the cheapest way to
@@ -397,6 +403,8 @@ def start(
     if children[index] is not child:
         index = _find(children, child)
     child.index = index
+    if RUNS:
+        child.started = _wall_time()
     if parent.closed:
         # Closed before (or while) the slot was reserved: the record may lack it.
         _check_included(parent, child, invokable, resource)
@@ -631,6 +639,8 @@ def succeed(
     )
     if invokable._enact_cache_ is not None:
         cache_remember(store, invokable._enact_cache_, frame.request_ref.digest, ref)
+    if RUNS:
+        _run_finished(frame, None)
     return output
 
 
@@ -675,7 +685,35 @@ def fail(
     if not parent.closed:
         parent.children[frame.index] = ref
         _note_propagated(parent, error, raised_ref)
+    if RUNS:
+        _run_finished(frame, error)
     return raised_ref
+
+
+# --- Durable runs (enact.run): a checkpoint after each finished call. ---
+
+#: The durable runs in progress in this process, by the holder frame of
+#: their top-level call (see open_invocation). Empty unless a run is active:
+#: a tracked call then costs one test of it when it starts and one when it ends.
+RUNS: dict[Frame, Any] = {}
+
+
+def _run_finished(frame: Frame, error: BaseException | None) -> None:
+    """A call finished: if it belongs to a durable run, checkpoints the run."""
+    top = frame
+    while True:
+        parent = top.parent
+        if parent is None:
+            break
+        top = parent
+    run = RUNS.get(top)
+    if run is not None:
+        run.finished(frame, error)
+
+
+def in_flight_record(frame: Frame) -> Ref[Invocation[Any, Any]]:
+    """The record of a call still running: no output, its children so far (committed)."""
+    return _in_flight(frame, False)
 
 
 def _note_propagated(

@@ -15,7 +15,12 @@ whole API's tree is drawn in the enact package's errors module and README)::
         │   │                               a call returned while a call it started
         │   │                               had not finished
         │   ├── InputRequestOutsideInvocation  request_input() outside any invocation
-        │   └── RequestedTypeUndetermined   RequestInput without a requested type
+        │   ├── RequestedTypeUndetermined   RequestInput without a requested type
+        │   ├── RunConflict (ValueError)    a run of that name exists for another request
+        │   ├── RunInProgress (RuntimeError)
+        │   │                               another owner holds the run's lease
+        │   └── RunOwnershipLost (RuntimeError)
+        │                                   another process took the run over
         └── NoOutputError (LookupError)     get_output() on an invocation without output
 
     Exception
@@ -72,6 +77,9 @@ __all__ = [
     "InvokeError",
     "NoOutputError",
     "ReplayError",
+    "RunConflict",
+    "RunInProgress",
+    "RunOwnershipLost",
     "UntrackedCallWarning",
     "WrappedException",
 ]
@@ -189,6 +197,22 @@ class IncompleteSubinvocationError(InvocationError, RuntimeError):
     """
 
 
+class RunConflict(InvocationError, ValueError):
+    """A durable run of that name exists for another request (invokable state or input)."""
+
+
+class RunInProgress(InvocationError, RuntimeError):
+    """Another owner holds the durable run's lease: it is running elsewhere."""
+
+
+class RunOwnershipLost(InvocationError, RuntimeError):
+    """Another process took the durable run over (``force=True``, or a lapsed lease).
+
+    Raised at this owner's next checkpoint, before it starts another call;
+    nothing it did after losing the run is written to the run.
+    """
+
+
 class InvocationCancelled(ExceptionResource):
     """Recorded as the exception of a call cancelled before it finished.
 
@@ -223,6 +247,9 @@ for _cls in (
     ReplayError,
     IncompleteSubinvocationError,
     InvocationCancelled,
+    RunConflict,
+    RunInProgress,
+    RunOwnershipLost,
 ):
     set_type_name(_cls, f"enact.invocations.{_cls.__name__}")
     register(_cls)

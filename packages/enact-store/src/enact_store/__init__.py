@@ -37,6 +37,7 @@ from enact_store._maintenance import (
 )
 from enact_store._pprint import PPrinter, PPValue, pformat, pprint
 from enact_store._ref import PackedResource, Ref
+from enact_store._runs import RUN_STATES, RUN_TAG_PREFIX, CallTime, RunEntry, Runs
 from enact_store._store import Store, Tags, commit, get
 from enact_store._url import open_store, redact_url
 from enact_store.backends import FileBackend, InMemoryBackend, PostgresBackend, SqliteBackend
@@ -50,6 +51,9 @@ __all__ = [
     "DEFAULT_GRACE_PERIOD",
     "FORMAT_VERSION",
     "REFRESH_INTERVAL",
+    "RUN_STATES",
+    "RUN_TAG_PREFIX",
+    "CallTime",
     "CopyReport",
     "CorruptionError",
     "FileBackend",
@@ -68,6 +72,8 @@ __all__ = [
     "ReadOnlyStoreError",
     "Ref",
     "RefError",
+    "RunEntry",
+    "Runs",
     "SqliteBackend",
     "StorageBackend",
     "Store",

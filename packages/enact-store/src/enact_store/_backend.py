@@ -6,11 +6,14 @@ import abc
 import re
 from collections.abc import Iterable, Iterator
 from time import time as wall_time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from enact_resource import ResourceDict
 from enact_store._errors import UnsupportedOperation
 from enact_store._ref import PackedResource, Ref
+
+if TYPE_CHECKING:
+    from enact_store._runs import CallTime, RunEntry
 
 __all__ = ["FORMAT_VERSION", "REFRESH_INTERVAL", "StorageBackend", "check_tag_name"]
 
@@ -387,6 +390,78 @@ class StorageBackend(abc.ABC):
             ReadOnlyStoreError: the backend was opened read-only.
         """
         return self.format_version, self.format_version
+
+    # --- Optional capability: a run index (see enact_store._runs, enact.run). ---
+    #
+    # A backend that keeps durable runs implements all of these; the
+    # defaults raise UnsupportedOperation. Times are on the backend's clock
+    # (the server's, where it has one). A run's head is the tag
+    # ``runs/NAME``; a checkpoint writes its objects, the tag and the entry
+    # atomically (one transaction where the backend has them), and only if
+    # the writer still holds the run's epoch (the fencing token).
+
+    def run_get(self, name: str) -> RunEntry | None:
+        """Returns a run's entry, or None. A read: never creates anything."""
+        raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
+
+    def run_list(self) -> list[RunEntry]:
+        """Returns every run's entry (none if the index was never made). A read."""
+        raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
+
+    def run_calls(self, name: str) -> list[CallTime]:
+        """Returns when each call of a run started and finished. A read."""
+        raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
+
+    def run_claim(
+        self,
+        name: str,
+        *,
+        request: str | None,
+        owner: str,
+        lease: float,
+        force: bool,
+        reopen: tuple[str, ...],
+        head: str | None,
+    ) -> tuple[str, RunEntry | None]:
+        """Atomically makes ``owner`` the owner of a run (see :meth:`Runs.claim`).
+
+        Creates the run (state running, epoch 1, the tag ``runs/NAME`` set
+        to ``head``) if it does not exist and ``request`` and ``head`` are
+        given. Takes an existing run over (epoch + 1, state running, lease
+        renewed) if ``request`` is None or its own, and its lease lapsed, or
+        ``force``, or its state is in ``reopen``.
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
+
+    def run_checkpoint(
+        self,
+        name: str,
+        *,
+        owner: str,
+        epoch: int,
+        objects: list[PackedResource[Any]],
+        head: str | None,
+        lease: float,
+        calls_done: int,
+        state: str,
+        calls: list[CallTime],
+    ) -> bool:
+        """Atomically writes ``objects``, points ``runs/NAME`` at ``head`` (None: unchanged)
+        and updates the entry (state, lease_until = now + lease, updated_at, calls_done) and
+        the call times, if ``owner`` holds ``epoch``; returns whether it did."""
+        raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
+
+    def run_heartbeat(self, name: str, *, owner: str, epoch: int, lease: float) -> bool:
+        """Renews a running run's lease if ``owner`` holds ``epoch``; returns whether it did."""
+        raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
+
+    def run_create(self, name: str, *, request: str, head: str, state: str) -> bool:
+        """Creates a run without owner (epoch 0) and its tag, if none has that name."""
+        raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
+
+    def run_delete(self, name: str) -> bool:
+        """Deletes a run's entry, call times and tag; returns whether the run existed."""
+        raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Releases connections and files; the backend is not used after. Idempotent."""

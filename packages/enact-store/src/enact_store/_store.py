@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import concurrent.futures
 
     from enact_store._maintenance import GcReport, Progress, VerifyReport
+    from enact_store._runs import Runs
 
 __all__ = ["Store", "Tags", "commit", "get"]
 
@@ -143,6 +144,58 @@ class Store:
     def ref_type(self) -> type[Ref[Any]]:
         """The ref class used to pack resources."""
         return self._ref_type
+
+    @property
+    def runs(self) -> Runs:
+        """The store's run index (durable named runs: see ``enact.run``)."""
+        from enact_store._runs import Runs
+
+        return Runs(self)
+
+    def _write_run_checkpoint(
+        self,
+        name: str,
+        *,
+        owner: str,
+        epoch: int,
+        head: str | None,
+        lease: float,
+        calls_done: int,
+        state: str,
+        calls: list[Any],
+    ) -> bool:
+        """Runs.checkpoint: writes the objects pending in the current batch with it."""
+        pending = _BATCHES.get().get(self)
+        backend = self._backend
+        if not pending:
+            return backend.run_checkpoint(
+                name,
+                owner=owner,
+                epoch=epoch,
+                objects=[],
+                head=head,
+                lease=lease,
+                calls_done=calls_done,
+                state=state,
+                calls=calls,
+            )
+        with pending.lock:
+            written = pending.copy()
+            done = backend.run_checkpoint(
+                name,
+                owner=owner,
+                epoch=epoch,
+                objects=list(written.values()),
+                head=head,
+                lease=lease,
+                calls_done=calls_done,
+                state=state,
+                calls=calls,
+            )
+            if done:
+                for digest in written:
+                    del pending[digest]
+        return done
 
     @property
     def tags(self) -> Tags:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, cast
 
+import enact_invoke
 from enact import otel
 from enact._demo import run_demo
 from enact._json import object_json, tree_json, write_json
@@ -42,6 +43,7 @@ from enact_resource import (
     Registry,
     ResourceDict,
     StoredResource,
+    Str,
     TypeNotRegisteredError,
 )
 from enact_store import (
@@ -537,6 +539,95 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_runs(args: argparse.Namespace) -> int:
+    url = _store_url(args)
+    if args.delete is not None:
+        with _opened(url):
+            try:
+                enact_invoke.delete_run(args.delete, force=args.force)
+            except NotFound as e:
+                raise CliError(f"no run named {args.delete!r} (see `enact runs`)") from e
+            except ValueError as e:
+                raise CliError(str(e)) from e
+        print(f"deleted run {args.delete} (its records go at the next gc)")
+        return 0
+    if args.force:
+        _usage_error(args, "runs --force goes with --delete NAME")
+    with _opened(url, read_only=True):
+        statuses = enact_invoke.runs()
+    rows = [
+        (
+            escape(status.name),
+            status.state,
+            str(status.calls_done),
+            _when(status.started_at),
+            _when(status.updated_at),
+            escape(status.owner) or "-",
+        )
+        for status in statuses
+    ]
+    if rows:
+        header = ("NAME", "STATE", "CALLS", "STARTED", "UPDATED", "OWNER")
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(5)]
+        for row in [header, *rows]:
+            print(
+                "  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(row[:5])) + "  " + row[5]
+            )
+    print(f"{_plural(len(rows), 'run')} in {url}")
+    return 0
+
+
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    with _opened(_store_url(args)) as store:
+        answer: Any = None
+        if args.answer is not None:
+            answer = _answer_for(store, args.name, args.answer)
+        try:
+            record = enact_invoke.resume(args.name, answer=answer, force=args.force)
+        except NotFound as e:
+            raise CliError(f"no run named {args.name!r} (see `enact runs`)") from e
+        state = enact_invoke.run_status(args.name).state
+        if record.successful():
+            text = pformat(record.get_output())
+            print(f"run {args.name}: {state}, output:")
+            print("\n".join(escape(line) for line in text.split("\n")))
+            return 0
+        raised = record.get_raised()
+        if isinstance(raised, enact_invoke.InputRequest):
+            print(
+                f"run {args.name}: waiting for input ({escape(str(raised.context))}); "
+                f"answer with `enact resume {args.name} --answer TEXT`"
+            )
+            return 0
+        print(f"run {args.name}: {state}: {escape(type(raised).__name__)}: {escape(str(raised))}")
+        return 1
+
+
+def _answer_for(store: Store, name: str, text: str) -> Any:
+    """The answer TEXT as the type the run asks for: the text for a Str, else JSON."""
+    head = store.runs.head(name)
+    if head is None:
+        raise CliError(f"no run named {name!r} (see `enact runs`)")
+    raised = store.load(store.load(head)["response"])["raised"]
+    request = None if raised is None else store.get(raised)
+    if not isinstance(request, enact_invoke.InputRequest):
+        raise CliError(f"run {name!r} is not waiting for input: --answer has nothing to answer")
+    wanted = request.requested_type
+    if issubclass(wanted, Str):
+        return wanted(text)
+    try:
+        return wanted(json.loads(text))  # type: ignore[call-arg]
+    except (ValueError, TypeError) as e:
+        raise CliError(
+            f"run {name!r} asks for {wanted.__qualname__}: cannot make one of {text!r} "
+            f"(give it as JSON): {e}"
+        ) from e
+
+
 def _invokable_name(store: Store, invocation: Ref[Any]) -> str:
     """The type name of a recorded invocation's invokable, without failing on unreadable ones."""
     try:
@@ -980,6 +1071,35 @@ def _build_parser() -> _Parser:
         "target", metavar="REF|TAG", nargs="?", help="a tag, a digest or a digest prefix"
     )
     tag.add_argument("--delete", action="store_true", help="delete the tag NAME")
+
+    runs = command(
+        "runs",
+        _cmd_runs,
+        "list the durable runs (name, state, calls done, started, last update, owner), "
+        "or delete one",
+    )
+    runs.add_argument("--delete", metavar="NAME", help="delete the run NAME (not its records)")
+    runs.add_argument(
+        "--force", action="store_true", help="with --delete: delete it even while it runs"
+    )
+
+    resume = command(
+        "resume",
+        _cmd_resume,
+        "resume a durable run from the store (pass --import for its types): finished calls "
+        "are reused, the rest run",
+    )
+    resume.add_argument("name", metavar="NAME", help="the run's name")
+    resume.add_argument(
+        "--force",
+        action="store_true",
+        help="take the run over even if another process holds its lease",
+    )
+    resume.add_argument(
+        "--answer",
+        metavar="TEXT",
+        help="answer the input the run waits for (text for a Str, else JSON)",
+    )
 
     command("verify", _cmd_verify, "check that every object hashes to its digest (exit 1 if not)")
 

@@ -48,7 +48,13 @@ built-in exception it resembles (in parentheses), so ``except TypeError`` or
     │       │   │                               a call returned while calls it started ran
     │       │   ├── InputRequestOutsideInvocation
     │       │   │                               request_input() outside any invocation
-    │       │   └── RequestedTypeUndetermined   RequestInput without a requested type
+    │       │   ├── RequestedTypeUndetermined   RequestInput without a requested type
+    │       │   ├── RunConflict (ValueError)    a durable run of that name exists for
+    │       │   │                               another request
+    │       │   ├── RunInProgress (RuntimeError)
+    │       │   │                               another owner holds the run's lease
+    │       │   └── RunOwnershipLost (RuntimeError)
+    │       │                                   another process took the run over
     │       └── NoOutputError (LookupError)     get_output() of an invocation without output
     ├── ExceptionResource (Resource)            an exception recorded as itself in an invocation
     │   ├── WrappedException                    any other exception, as its traceback text
@@ -84,6 +90,9 @@ from enact_invoke import (
     NoOutputError,
     ReplayError,
     RequestedTypeUndetermined,
+    RunConflict,
+    RunInProgress,
+    RunOwnershipLost,
     UntrackedCallWarning,
     WrappedException,
 )
@@ -140,6 +149,9 @@ __all__ = [
     "ReplayError",
     "RequestedTypeUndetermined",
     "ResourceNotFound",
+    "RunConflict",
+    "RunInProgress",
+    "RunOwnershipLost",
     "SchemaMismatchError",
     "SerializationError",
     "StoreConfigError",

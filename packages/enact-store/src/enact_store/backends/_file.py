@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
+import json
 import os
 import re
 import stat
@@ -33,6 +35,7 @@ from enact_store._errors import (
     StoreIOError,
 )
 from enact_store._ref import PackedResource, Ref, check_digest
+from enact_store._runs import RUN_TAG_PREFIX, CallTime, RunEntry, claim_outcome, path_key
 
 __all__ = ["FileBackend"]
 
@@ -516,6 +519,204 @@ class FileBackend(StorageBackend):
             except (ValueError, OSError) as e:
                 yield f"file {path}", f"tag {name!r} does not hold a digest: {e}"
 
+    # --- The run index (see StorageBackend.run_get): files under runs/. ---
+    #
+    # runs/NAME.json holds a run's entry, replaced atomically; runs/NAME.calls
+    # its call times, one JSON line appended per call. Every write takes the
+    # tag lock (a checkpoint moves the run's tag with its entry), so claims,
+    # checkpoints and tag writes of all threads and processes take turns.
+    # Objects are written (and fsynced) as they are committed, before the
+    # tag that reaches them.
+
+    def _run_file(self, name: str, suffix: str) -> Path:
+        short = name.replace("/", "%2F")
+        if len(short) + len(suffix) > _NAME_MAX:
+            short = "+" + name.replace("/", "+")
+        return self._root / _RUNS_DIR / (short + suffix)
+
+    def _read_run(self, path: Path, now: float) -> RunEntry | None:
+        try:
+            data = _read_regular(path)
+        except (OSError, _NotRegularFile):
+            return None
+        if data is None:
+            return None
+        try:
+            fields = json.loads(data)
+            return RunEntry(**{**fields, "now": now})
+        except (ValueError, TypeError):
+            return None  # Not an entry this release wrote: skipped.
+
+    def _write_run(self, entry: RunEntry) -> None:
+        fields = dataclasses.asdict(entry)
+        del fields["now"]
+        path = self._run_file(entry.name, ".json")
+        self._write_atomically(path, json.dumps(fields, sort_keys=True).encode())
+
+    def run_get(self, name: str) -> RunEntry | None:
+        return self._read_run(self._run_file(name, ".json"), wall_time())
+
+    def run_list(self) -> list[RunEntry]:
+        now = wall_time()
+        try:
+            paths = sorted((self._root / _RUNS_DIR).glob("*.json"))
+        except OSError:
+            return []
+        entries = (self._read_run(path, now) for path in paths)
+        return [entry for entry in entries if entry is not None]
+
+    def run_calls(self, name: str) -> list[CallTime]:
+        try:
+            data = _read_regular(self._run_file(name, ".calls"))
+        except (OSError, _NotRegularFile):
+            return []
+        times: dict[str, CallTime] = {}
+        for line in (data or b"").splitlines():
+            with contextlib.suppress(ValueError, TypeError):  # (A line cut by a crash.)
+                path, started, finished = json.loads(line)
+                times[path] = CallTime(str(path), float(started), float(finished))
+        return sorted(times.values(), key=path_key)
+
+    def run_claim(
+        self,
+        name: str,
+        *,
+        request: str | None,
+        owner: str,
+        lease: float,
+        force: bool,
+        reopen: tuple[str, ...],
+        head: str | None,
+    ) -> tuple[str, RunEntry | None]:
+        self._check_writable()
+        self._make_runs_dir()
+        with self._tags_locked():
+            now = wall_time()
+            entry = self.run_get(name)
+            if entry is None:
+                if request is None or head is None:
+                    return "missing", None
+                entry = RunEntry(name, request, owner, 1, now + lease, "running", now, now, 0, now)
+                self._write_atomically(
+                    self._tag_path(RUN_TAG_PREFIX + name), (head + "\n").encode()
+                )
+                self._write_run(entry)
+                return "claimed", entry
+            outcome = claim_outcome(entry, request, force, reopen)
+            if outcome != "claimed":
+                return outcome, entry
+            entry = dataclasses.replace(
+                entry,
+                owner=owner,
+                epoch=entry.epoch + 1,
+                lease_until=now + lease,
+                state="running",
+                updated_at=now,
+            )
+            self._write_run(entry)
+            return "claimed", entry
+
+    def run_checkpoint(
+        self,
+        name: str,
+        *,
+        owner: str,
+        epoch: int,
+        objects: list[PackedResource[Any]],
+        head: str | None,
+        lease: float,
+        calls_done: int,
+        state: str,
+        calls: list[CallTime],
+    ) -> bool:
+        self._check_writable()
+        for packed in objects:
+            self.commit(packed)
+        with self._tags_locked():
+            entry = self.run_get(name)
+            if entry is None or entry.owner != owner or entry.epoch != epoch:
+                return False
+            if head is not None:
+                path = self._tag_path(RUN_TAG_PREFIX + name)
+                self._write_atomically(path, (check_digest(head) + "\n").encode())
+            if calls:
+                self._append_calls(name, calls)
+            now = wall_time()
+            self._write_run(
+                dataclasses.replace(
+                    entry,
+                    state=state,
+                    lease_until=now + lease,
+                    updated_at=now,
+                    calls_done=calls_done,
+                )
+            )
+            return True
+
+    def _append_calls(self, name: str, calls: list[CallTime]) -> None:
+        path = self._run_file(name, ".calls")
+        lines = "".join(
+            json.dumps([call.path, call.started, call.finished]) + "\n" for call in calls
+        )
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, lines.encode())
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise self._os_error(e, "write", path) from e
+
+    def run_heartbeat(self, name: str, *, owner: str, epoch: int, lease: float) -> bool:
+        self._check_writable()
+        with self._tags_locked():
+            entry = self.run_get(name)
+            if entry is None or (entry.owner, entry.epoch, entry.state) != (
+                owner,
+                epoch,
+                "running",
+            ):
+                return False
+            self._write_run(dataclasses.replace(entry, lease_until=wall_time() + lease))
+            return True
+
+    def run_create(self, name: str, *, request: str, head: str, state: str) -> bool:
+        self._check_writable()
+        self._make_runs_dir()
+        with self._tags_locked():
+            if self.run_get(name) is not None:
+                return False
+            now = wall_time()
+            self._write_atomically(
+                self._tag_path(RUN_TAG_PREFIX + name), (check_digest(head) + "\n").encode()
+            )
+            self._write_run(RunEntry(name, request, "", 0, now, state, now, now, 0, now))
+            return True
+
+    def run_delete(self, name: str) -> bool:
+        self._check_writable()
+        with self._tags_locked():
+            existed = False
+            for path in (
+                self._run_file(name, ".json"),
+                self._run_file(name, ".calls"),
+                self._tag_path(RUN_TAG_PREFIX + name),
+            ):
+                try:
+                    path.unlink()
+                    existed = existed or path.suffix != ".calls"
+                except FileNotFoundError:
+                    pass
+                except OSError as e:
+                    raise self._os_error(e, "delete", path) from e
+            return existed
+
+    def _make_runs_dir(self) -> None:
+        try:
+            (self._root / _RUNS_DIR).mkdir(exist_ok=True)
+        except OSError as e:
+            raise self._os_error(e, "create", self._root / _RUNS_DIR) from e
+
     def __repr__(self) -> str:
         return f"FileBackend({str(self._root)!r})"
 
@@ -640,6 +841,7 @@ def _kind(path: Path) -> str:
 
 _FORMAT_FILE = "format"
 _TAGS_LOCK = "tags.lock"
+_RUNS_DIR = "runs"
 _FORMAT_PREFIX = "enact-store format "
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterable, Iterator
 from time import monotonic
+from time import time as wall_time
 from typing import Any
 
 from enact_resource import ResourceDict
 from enact_store._backend import StorageBackend
 from enact_store._ref import PackedResource, Ref
+from enact_store._runs import RUN_TAG_PREFIX, CallTime, RunEntry, claim_outcome, path_key
+
+_path_key = path_key
 
 __all__ = ["InMemoryBackend"]
 
@@ -29,6 +34,8 @@ class InMemoryBackend(StorageBackend):
         self._times: dict[str, float] = {}
         self._tags: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._run_entries: dict[str, RunEntry] = {}
+        self._run_times: dict[str, dict[str, CallTime]] = {}
 
     def commit(self, packed_resource: PackedResource[Any]) -> None:
         digest = packed_resource.ref._digest
@@ -108,6 +115,126 @@ class InMemoryBackend(StorageBackend):
     def list_tags(self) -> dict[str, str]:
         with self._lock:
             return dict(self._tags)
+
+    # --- The run index (see StorageBackend.run_get): entries in a dict. ---
+
+    def run_get(self, name: str) -> RunEntry | None:
+        with self._lock:
+            entry = self._runs().get(name)
+        return None if entry is None else dataclasses.replace(entry, now=wall_time())
+
+    def run_list(self) -> list[RunEntry]:
+        now = wall_time()
+        with self._lock:
+            return [dataclasses.replace(entry, now=now) for entry in self._runs().values()]
+
+    def run_calls(self, name: str) -> list[CallTime]:
+        with self._lock:
+            return sorted(self._run_calls().get(name, {}).values(), key=_path_key)
+
+    def run_claim(
+        self,
+        name: str,
+        *,
+        request: str | None,
+        owner: str,
+        lease: float,
+        force: bool,
+        reopen: tuple[str, ...],
+        head: str | None,
+    ) -> tuple[str, RunEntry | None]:
+        with self._lock:
+            runs = self._runs()
+            now = wall_time()
+            entry = runs.get(name)
+            if entry is None:
+                if request is None or head is None:
+                    return "missing", None
+                entry = RunEntry(name, request, owner, 1, now + lease, "running", now, now, 0, now)
+                self._tags[RUN_TAG_PREFIX + name] = head
+                runs[name] = entry
+                return "claimed", entry
+            entry = dataclasses.replace(entry, now=now)
+            outcome = claim_outcome(entry, request, force, reopen)
+            if outcome != "claimed":
+                return outcome, entry
+            entry = dataclasses.replace(
+                entry,
+                owner=owner,
+                epoch=entry.epoch + 1,
+                lease_until=now + lease,
+                state="running",
+                updated_at=now,
+            )
+            runs[name] = entry
+            return "claimed", entry
+
+    def run_checkpoint(
+        self,
+        name: str,
+        *,
+        owner: str,
+        epoch: int,
+        objects: list[PackedResource[Any]],
+        head: str | None,
+        lease: float,
+        calls_done: int,
+        state: str,
+        calls: list[CallTime],
+    ) -> bool:
+        with self._lock:
+            runs = self._runs()
+            entry = runs.get(name)
+            if entry is None or entry.owner != owner or entry.epoch != epoch:
+                return False
+            for packed in objects:
+                self.commit(packed)
+            if head is not None:
+                self._tags[RUN_TAG_PREFIX + name] = head
+            now = wall_time()
+            runs[name] = dataclasses.replace(
+                entry, state=state, lease_until=now + lease, updated_at=now, calls_done=calls_done
+            )
+            times = self._run_calls().setdefault(name, {})
+            for call in calls:
+                times[call.path] = call
+            return True
+
+    def run_heartbeat(self, name: str, *, owner: str, epoch: int, lease: float) -> bool:
+        with self._lock:
+            runs = self._runs()
+            entry = runs.get(name)
+            if entry is None or (entry.owner, entry.epoch, entry.state) != (
+                owner,
+                epoch,
+                "running",
+            ):
+                return False
+            runs[name] = dataclasses.replace(entry, lease_until=wall_time() + lease)
+            return True
+
+    def run_create(self, name: str, *, request: str, head: str, state: str) -> bool:
+        with self._lock:
+            runs = self._runs()
+            if name in runs:
+                return False
+            now = wall_time()
+            runs[name] = RunEntry(name, request, "", 0, now, state, now, now, 0, now)
+            self._tags[RUN_TAG_PREFIX + name] = head
+            return True
+
+    def run_delete(self, name: str) -> bool:
+        with self._lock:
+            existed = self._runs().pop(name, None) is not None
+            self._run_calls().pop(name, None)
+            existed |= self._tags.pop(RUN_TAG_PREFIX + name, None) is not None
+            return existed
+
+    def _runs(self) -> dict[str, RunEntry]:
+        return self._run_entries
+
+    def _run_calls(self) -> dict[str, dict[str, CallTime]]:
+        return self._run_times
 
     def __len__(self) -> int:
         return len(self._objects)

@@ -6,6 +6,7 @@ they are imported when a backend is created, never when this module is.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -380,6 +381,34 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
 
     def _fetch_binary(self, conn: Connection[Any], sql: str, params: Any) -> Any:
         return conn.execute(sql, params, binary=True).fetchone()
+
+    # --- The run index's hooks (the rest is in SqlBackend). ---
+
+    # The server's clock: leases are judged on it, whatever the clients' clocks say.
+    _NOW = _SERVER_NOW
+    _FOR_UPDATE = " FOR UPDATE"
+
+    def _transaction(self, conn: Connection[Any]) -> contextlib.AbstractContextManager[Any]:
+        return conn.transaction()
+
+    def _make_run_tables(self, conn: Connection[Any]) -> None:
+        # Serialised: two sessions creating the same table at once can fail.
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        super()._make_run_tables(conn)
+
+    def _insert_in(self, conn: Connection[Any], rows: dict[str, bytes]) -> None:
+        digests = sorted(rows)  # (In digest order: concurrent writers cannot deadlock.)
+        for start in range(0, len(digests), PAGE):
+            part = digests[start : start + PAGE]
+            conn.execute(_INSERT_MANY, (part, [rows[digest] for digest in part]))
+
+    def _executemany(self, conn: Connection[Any], sql: str, rows: list[tuple[Any, ...]]) -> None:
+        with conn.cursor() as cursor:
+            cursor.executemany(sql, rows)
+
+    def _table_exists(self, conn: Connection[Any], table: str) -> bool:
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        return bool(row is not None and row[0])
 
     # --- Lifetime. ---
 

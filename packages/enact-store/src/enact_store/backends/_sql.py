@@ -8,6 +8,7 @@ are deleted in batches; this module holds the rest.
 from __future__ import annotations
 
 import abc
+import contextlib
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,7 @@ from enact_store._backend import StorageBackend, check_tag_name
 from enact_store._codec import decode_object, encode_object
 from enact_store._errors import ReadOnlyStoreError
 from enact_store._ref import PackedResource, Ref, check_digest
+from enact_store._runs import RUN_TAG_PREFIX, CallTime, RunEntry, claim_outcome, path_key
 
 __all__ = ["PAGE", "READ_PAGE", "SqlBackend"]
 
@@ -282,6 +284,233 @@ class SqlBackend(StorageBackend, Generic[_C]):
         sql = "SELECT name, digest FROM tags ORDER BY name"
         return self._run(lambda conn: conn.execute(sql).fetchall())
 
+    # --- The run index (see StorageBackend.run_get): two tables made on first use. ---
+    #
+    # enact_runs holds one row per run, enact_run_calls the times of its
+    # calls. They are created by the first claim (never by a read: a store
+    # without them lists no runs). Every write is one transaction that
+    # first checks (and locks) the run's row, so that a writer whose epoch
+    # was bumped writes nothing.
+
+    #: An SQL expression for the backend's clock, in seconds since the epoch.
+    _NOW: ClassVar[str]
+
+    #: What locks a selected row until the transaction ends ('' where the
+    #: transaction itself holds the database's write lock).
+    _FOR_UPDATE: ClassVar[str] = ""
+
+    _run_tables_made = False
+
+    @abc.abstractmethod
+    def _transaction(self, conn: _C) -> contextlib.AbstractContextManager[Any]:
+        """A write transaction on ``conn``, committed at the end of the block, rolled
+        back if it raises."""
+
+    @abc.abstractmethod
+    def _insert_in(self, conn: _C, rows: dict[str, bytes]) -> None:
+        """Upserts (checked, encoded) objects, inside the open transaction."""
+
+    @abc.abstractmethod
+    def _table_exists(self, conn: _C, table: str) -> bool:
+        """Whether the store has a table (a read)."""
+
+    def _make_run_tables(self, conn: _C) -> None:
+        for statement in _RUN_SCHEMA:
+            conn.execute(statement)
+
+    def _ensure_run_tables(self) -> None:
+        self._check_writable()
+        if not self._run_tables_made:
+
+            def make(conn: _C) -> None:
+                with self._transaction(conn):
+                    self._make_run_tables(conn)
+
+            self._run(make)
+            self._run_tables_made = True
+
+    def _run_row(self, conn: _C, name: str, lock: bool) -> RunEntry | None:
+        p = self._PARAM
+        sql = (
+            f"SELECT {_RUN_COLUMNS}, {self._NOW} FROM enact_runs WHERE name = {p}"
+            f"{self._FOR_UPDATE if lock else ''}"
+        )
+        row = conn.execute(sql, (name,)).fetchone()
+        return None if row is None else _run_entry(row)
+
+    def run_get(self, name: str) -> RunEntry | None:
+        def read(conn: _C) -> RunEntry | None:
+            if not self._table_exists(conn, "enact_runs"):
+                return None
+            return self._run_row(conn, name, False)
+
+        return self._run(read)
+
+    def run_list(self) -> list[RunEntry]:
+        def read(conn: _C) -> list[RunEntry]:
+            if not self._table_exists(conn, "enact_runs"):
+                return []
+            sql = f"SELECT {_RUN_COLUMNS}, {self._NOW} FROM enact_runs ORDER BY name"
+            return [_run_entry(row) for row in conn.execute(sql).fetchall()]
+
+        return self._run(read)
+
+    def run_calls(self, name: str) -> list[CallTime]:
+        def read(conn: _C) -> list[CallTime]:
+            if not self._table_exists(conn, "enact_run_calls"):
+                return []
+            sql = f"SELECT path, started, finished FROM enact_run_calls WHERE name = {self._PARAM}"
+            return [
+                CallTime(p, float(s), float(f)) for p, s, f in conn.execute(sql, (name,)).fetchall()
+            ]
+
+        return sorted(self._run(read), key=path_key)
+
+    def run_claim(
+        self,
+        name: str,
+        *,
+        request: str | None,
+        owner: str,
+        lease: float,
+        force: bool,
+        reopen: tuple[str, ...],
+        head: str | None,
+    ) -> tuple[str, RunEntry | None]:
+        self._ensure_run_tables()
+        p = self._PARAM
+        now = self._NOW
+        insert = (
+            f"INSERT INTO enact_runs ({_RUN_COLUMNS}) VALUES ({p}, {p}, {p}, 1, {now} + {p},"
+            f" 'running', {now}, {now}, 0) ON CONFLICT (name) DO NOTHING"
+        )
+        take = (
+            f"UPDATE enact_runs SET owner = {p}, epoch = epoch + 1, lease_until = {now} + {p},"
+            f" state = 'running', updated_at = {now} WHERE name = {p}"
+        )
+
+        def claim(conn: _C) -> tuple[str, RunEntry | None]:
+            with self._transaction(conn):
+                entry = self._run_row(conn, name, True)
+                if entry is None:
+                    if request is None or head is None:
+                        return "missing", None
+                    conn.execute(insert, (name, check_digest(request), owner, lease))
+                    self._set_tag_in(conn, RUN_TAG_PREFIX + name, check_digest(head))
+                    return "claimed", self._run_row(conn, name, False)
+                outcome = claim_outcome(entry, request, force, reopen)
+                if outcome != "claimed":
+                    return outcome, entry
+                conn.execute(take, (owner, lease, name))
+                return "claimed", self._run_row(conn, name, False)
+
+        return self._run(claim)
+
+    def _set_tag_in(self, conn: _C, name: str, digest: str) -> None:
+        p = self._PARAM
+        conn.execute(
+            f"INSERT INTO tags (name, digest) VALUES ({p}, {p})"
+            " ON CONFLICT (name) DO UPDATE SET digest = excluded.digest",
+            (name, digest),
+        )
+
+    def run_checkpoint(
+        self,
+        name: str,
+        *,
+        owner: str,
+        epoch: int,
+        objects: list[PackedResource[Any]],
+        head: str | None,
+        lease: float,
+        calls_done: int,
+        state: str,
+        calls: list[CallTime],
+    ) -> bool:
+        self._ensure_run_tables()
+        rows = {check_digest(packed.ref._digest): encode_object(packed) for packed in objects}
+        tag = None if head is None else check_digest(head)
+        p = self._PARAM
+        now = self._NOW
+        update = (
+            f"UPDATE enact_runs SET state = {p}, lease_until = {now} + {p}, updated_at = {now},"
+            f" calls_done = {p} WHERE name = {p} AND owner = {p} AND epoch = {p}"
+        )
+        times = (
+            "INSERT INTO enact_run_calls (name, path, started, finished)"
+            f" VALUES ({p}, {p}, {p}, {p})"
+            " ON CONFLICT (name, path) DO UPDATE SET started = excluded.started,"
+            " finished = excluded.finished"
+        )
+        times_rows = [(name, call.path, call.started, call.finished) for call in calls]
+
+        def checkpoint(conn: _C) -> bool:
+            try:
+                with self._transaction(conn):
+                    # First: the row lock orders this write against claims.
+                    changed = conn.execute(
+                        update, (state, lease, calls_done, name, owner, epoch)
+                    ).rowcount
+                    if changed != 1:
+                        raise _Fenced
+                    if rows:
+                        self._insert_in(conn, rows)
+                    if tag is not None:
+                        self._set_tag_in(conn, RUN_TAG_PREFIX + name, tag)
+                    if times_rows:
+                        self._executemany(conn, times, times_rows)
+            except _Fenced:
+                return False
+            return True
+
+        return self._run(checkpoint)
+
+    def _executemany(self, conn: _C, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        for row in rows:
+            conn.execute(sql, row)
+
+    def run_heartbeat(self, name: str, *, owner: str, epoch: int, lease: float) -> bool:
+        self._ensure_run_tables()
+        p = self._PARAM
+        sql = (
+            f"UPDATE enact_runs SET lease_until = {self._NOW} + {p} WHERE name = {p}"
+            f" AND owner = {p} AND epoch = {p} AND state = 'running'"
+        )
+        return self._run(lambda conn: conn.execute(sql, (lease, name, owner, epoch)).rowcount) == 1
+
+    def run_create(self, name: str, *, request: str, head: str, state: str) -> bool:
+        self._ensure_run_tables()
+        p = self._PARAM
+        now = self._NOW
+        insert = (
+            f"INSERT INTO enact_runs ({_RUN_COLUMNS}) VALUES ({p}, {p}, '', 0, {now},"
+            f" {p}, {now}, {now}, 0) ON CONFLICT (name) DO NOTHING"
+        )
+
+        def create(conn: _C) -> bool:
+            with self._transaction(conn):
+                if conn.execute(insert, (name, check_digest(request), state)).rowcount != 1:
+                    return False
+                self._set_tag_in(conn, RUN_TAG_PREFIX + name, check_digest(head))
+                return True
+
+        return self._run(create)
+
+    def run_delete(self, name: str) -> bool:
+        self._ensure_run_tables()
+        p = self._PARAM
+
+        def delete(conn: _C) -> bool:
+            with self._transaction(conn):
+                found = conn.execute(f"DELETE FROM enact_runs WHERE name = {p}", (name,)).rowcount
+                conn.execute(f"DELETE FROM enact_run_calls WHERE name = {p}", (name,))
+                tagged = conn.execute(
+                    f"DELETE FROM tags WHERE name = {p}", (RUN_TAG_PREFIX + name,)
+                ).rowcount
+                return found > 0 or tagged > 0
+
+        return self._run(delete)
+
     # --- Entries that are neither objects nor tags. ---
 
     def problems(self) -> Iterator[tuple[str, str]]:
@@ -295,6 +524,39 @@ class SqlBackend(StorageBackend, Generic[_C]):
             detail = _tag_row_problem(name, digest)
             if detail is not None:
                 yield f"{self._place} tags row {name!r:.100}", detail
+
+
+class _Fenced(Exception):
+    """A checkpoint found another owner's epoch (rolls its transaction back)."""
+
+
+_RUN_COLUMNS = "name, request, owner, epoch, lease_until, state, started_at, updated_at, calls_done"
+
+_RUN_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS enact_runs (name TEXT PRIMARY KEY, request TEXT NOT NULL,"
+    " owner TEXT NOT NULL, epoch INTEGER NOT NULL, lease_until DOUBLE PRECISION NOT NULL,"
+    " state TEXT NOT NULL, started_at DOUBLE PRECISION NOT NULL,"
+    " updated_at DOUBLE PRECISION NOT NULL, calls_done INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS enact_run_calls (name TEXT NOT NULL, path TEXT NOT NULL,"
+    " started DOUBLE PRECISION NOT NULL, finished DOUBLE PRECISION NOT NULL,"
+    " PRIMARY KEY (name, path))",
+)
+
+
+def _run_entry(row: Any) -> RunEntry:
+    name, request, owner, epoch, lease_until, state, started, updated, done, now = row
+    return RunEntry(
+        str(name),
+        str(request),
+        str(owner),
+        int(epoch),
+        float(lease_until),
+        str(state),
+        float(started),
+        float(updated),
+        int(done),
+        float(now),
+    )
 
 
 def _object_row_problem(digest: Any, written: Any) -> str | None:

@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from time import time as wall_time
 from typing import Any, TypeVar
@@ -623,6 +623,32 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
             errno=errno.ENOSPC,
             path=str(self._path),
         )
+
+    # --- The run index's hooks (the rest is in SqlBackend). ---
+
+    # SQLite has no clock of its own but the machine's: this is it, in SQL.
+    _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _insert_in(self, conn: sqlite3.Connection, rows: dict[str, bytes]) -> None:
+        now = wall_time()
+        conn.executemany(_INSERT, [(digest, data, now) for digest, data in rows.items()])
+
+    def _executemany(self, conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(sql, rows)
+
+    def _table_exists(self, conn: sqlite3.Connection, table: str) -> bool:
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return conn.execute(sql, (table,)).fetchone() is not None
 
     # --- Lifetime. ---
 

@@ -1,0 +1,262 @@
+"""The run index: what a store keeps about durable named runs, beside their records.
+
+A durable run (``enact.run``) is named; its head, the latest (possibly
+partial) top-level invocation record, is the tag ``runs/NAME``, so that gc
+keeps everything the run reached. What is not content (the run's owner, its
+fencing epoch and lease, its state, its times, and when each call started
+and finished) lives beside the records, in the backend's run index: a table
+in SQLite and PostgreSQL, files under ``runs/`` in a file store, a dict in
+memory. Records themselves never hold times, owners or random ids.
+
+The backend side is an optional capability of :class:`StorageBackend` (its
+``run_*`` methods); a backend without it raises :class:`UnsupportedOperation`.
+:class:`Runs` (``store.runs``) is the store's view of it, used by
+``enact.run``; most programs never use it directly.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+from enact_store._backend import check_tag_name
+from enact_store._ref import Ref
+
+if TYPE_CHECKING:
+    from enact_store._store import Store
+
+__all__ = [
+    "RUN_STATES",
+    "RUN_TAG_PREFIX",
+    "CallTime",
+    "RunEntry",
+    "Runs",
+    "check_run_name",
+    "run_tag",
+]
+
+#: Tags naming run heads start with this (the tag of run ``a`` is ``runs/a``).
+RUN_TAG_PREFIX = "runs/"
+
+#: The states a run index records. ``running``: an owner holds (or held) the
+#: lease; ``done``: the top-level call returned; ``raised``: it raised;
+#: ``waiting_input``: it raised an InputRequest; ``interrupted``: its owner
+#: stopped it (KeyboardInterrupt...) or it was forked, and it can be resumed.
+RUN_STATES = ("running", "done", "raised", "waiting_input", "interrupted")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunEntry:
+    """One run in a run index (times in seconds since the epoch, on the backend's clock).
+
+    Attributes:
+        name: the run's name.
+        request: the digest of the run's top-level Request.
+        owner: who holds or last held the run ('' for none).
+        epoch: the fencing token: bumped by every claim, checked by every write.
+        lease_until: when the owner's lease lapses.
+        state: one of :data:`RUN_STATES`.
+        started_at: when the run was first started.
+        updated_at: when it last moved (for a finished run, when it ended).
+        calls_done: tracked calls finished in it (a call re-run after a crash counts again).
+        now: the backend's clock when this entry was read (to judge the lease).
+    """
+
+    name: str
+    request: str
+    owner: str
+    epoch: int
+    lease_until: float
+    state: str
+    started_at: float
+    updated_at: float
+    calls_done: int
+    now: float
+
+    @property
+    def live(self) -> bool:
+        """Whether an owner holds the run's lease now."""
+        return self.state == "running" and self.lease_until > self.now
+
+
+@dataclasses.dataclass(frozen=True)
+class CallTime:
+    """When a call of a run started and finished.
+
+    ``path`` is the call's position from the top-level call: ``""`` for the
+    top-level call itself, ``"3"`` for its fourth child, ``"3/0"`` for that
+    child's first child.
+    """
+
+    path: str
+    started: float
+    finished: float
+
+
+def check_run_name(name: object) -> str:
+    """Returns ``name`` if it names a run (its tag ``runs/NAME`` is a valid tag name)."""
+    if not isinstance(name, str):
+        raise ValueError(f"Run names must be str, got {type(name).__qualname__}")
+    try:
+        check_tag_name(RUN_TAG_PREFIX + name)
+        check_tag_name(name)
+    except ValueError:
+        raise ValueError(
+            f"Invalid run name {name!r}: use letters, digits, '.', '_', '-' in "
+            "'/'-separated parts, not starting with '.' or '-', without '..', "
+            f"at most {200 - len(RUN_TAG_PREFIX)} characters"
+        ) from None
+    return name
+
+
+def claim_outcome(
+    entry: RunEntry, request: str | None, force: bool, reopen: Collection[str]
+) -> str:
+    """What a claim of an existing run comes to (every backend decides alike)."""
+    if request is not None and entry.request != request:
+        return "conflict"
+    if entry.state == "running":
+        return "claimed" if force or entry.lease_until <= entry.now else "busy"
+    return "claimed" if entry.state in reopen else "finished"
+
+
+def path_key(call: CallTime) -> tuple[int, ...]:
+    """Sorts call times by path, numerically."""
+    return tuple(int(part) for part in call.path.split("/") if part)
+
+
+def run_tag(name: str) -> str:
+    """The tag that names a run's head."""
+    return RUN_TAG_PREFIX + check_run_name(name)
+
+
+class Runs:
+    """A store's run index (``store.runs``): the low-level side of ``enact.run``.
+
+    Every write is atomic and fenced: :meth:`claim` makes the caller the
+    run's owner with a new epoch, and :meth:`checkpoint` and
+    :meth:`heartbeat` succeed only for the owner of the current epoch.
+
+    Raises (every method):
+        UnsupportedOperation: the backend keeps no run index.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, name: str) -> RunEntry | None:
+        """The entry of a run, or None (a read: never writes)."""
+        return self._store.backend.run_get(check_run_name(name))
+
+    def all(self) -> list[RunEntry]:
+        """Every run's entry, by name (a read: never writes)."""
+        return sorted(self._store.backend.run_list(), key=lambda entry: entry.name)
+
+    def head(self, name: str) -> Ref[Any] | None:
+        """The run's head (its latest record), or None."""
+        tag = run_tag(name)
+        return self._store.tags.get(tag)
+
+    def calls(self, name: str) -> builtins.list[CallTime]:
+        """When each call of the run started and finished, by path (a read)."""
+        return self._store.backend.run_calls(check_run_name(name))
+
+    def claim(
+        self,
+        name: str,
+        *,
+        request: str | None,
+        owner: str,
+        lease: float,
+        force: bool = False,
+        reopen: Collection[str] = ("interrupted",),
+        head: Ref[Any] | None = None,
+    ) -> tuple[str, RunEntry | None]:
+        """Makes ``owner`` the run's owner, atomically, if it may be.
+
+        A new run (``request`` given, ``head`` its first record) is created;
+        an existing one is taken over if its request is ``request`` (None:
+        any) and either its lease lapsed, ``force``, or its state is in
+        ``reopen``; its epoch is then bumped, so that the previous owner's
+        next write fails.
+
+        Returns:
+            ``(outcome, entry)``: outcome ``"claimed"`` (entry: the new one),
+            ``"conflict"`` (another request), ``"busy"`` (a live owner),
+            ``"finished"`` (a state not in ``reopen``) or ``"missing"`` (no
+            such run, and no ``request``/``head`` to create it).
+        """
+        if head is not None:
+            self._store.flush()
+            if not self._store.has(head):
+                raise ValueError(f"Cannot start run {name!r}: its head is not in the store")
+        return self._store.backend.run_claim(
+            check_run_name(name),
+            request=request,
+            owner=owner,
+            lease=float(lease),
+            force=force,
+            reopen=tuple(reopen),
+            head=None if head is None else head.digest,
+        )
+
+    def checkpoint(
+        self,
+        name: str,
+        *,
+        owner: str,
+        epoch: int,
+        head: Ref[Any] | None,
+        lease: float,
+        calls_done: int,
+        state: str = "running",
+        calls: Sequence[CallTime] = (),
+    ) -> bool:
+        """Moves the run's head and its entry, with the objects not yet written, atomically.
+
+        In one transaction where the backend has them (SQLite, PostgreSQL):
+        the objects pending in the current :meth:`Store.batch`, the tag, the
+        entry (state, lease renewed from the backend's clock, calls done)
+        and the call times; only if ``owner`` still holds ``epoch``.
+
+        Returns:
+            Whether it was written (False: another owner claimed the run).
+        """
+        if state not in RUN_STATES:
+            raise ValueError(f"Unknown run state {state!r}")
+        return self._store._write_run_checkpoint(
+            check_run_name(name),
+            owner=owner,
+            epoch=epoch,
+            head=None if head is None else head.digest,
+            lease=float(lease),
+            calls_done=calls_done,
+            state=state,
+            calls=list(calls),
+        )
+
+    def heartbeat(self, name: str, *, owner: str, epoch: int, lease: float) -> bool:
+        """Renews the owner's lease; returns False if it no longer holds the run."""
+        return self._store.backend.run_heartbeat(
+            check_run_name(name), owner=owner, epoch=epoch, lease=float(lease)
+        )
+
+    def create(self, name: str, *, request: str, head: Ref[Any], state: str) -> bool:
+        """Creates a run without owner, its head ``head``; False if one has that name."""
+        if state not in RUN_STATES:
+            raise ValueError(f"Unknown run state {state!r}")
+        self._store.flush()
+        if not self._store.has(head):
+            raise ValueError(f"Cannot create run {name!r}: its head is not in the store")
+        return self._store.backend.run_create(
+            check_run_name(name), request=request, head=head.digest, state=state
+        )
+
+    def delete(self, name: str) -> bool:
+        """Deletes a run's entry, call times and head tag; returns whether it existed.
+
+        Its records stay until gc finds them unreachable.
+        """
+        return self._store.backend.run_delete(check_run_name(name))
