@@ -95,6 +95,15 @@ class StorageBackend(abc.ABC):
     :attr:`trusted` (False), :attr:`batches_commits` (False),
     :attr:`read_only` (False), :attr:`format_version` (None).
 
+    Optional capability, all or none: a run index for durable runs
+    (``run_get``, ``run_list``, ``run_calls``, ``run_claim``,
+    ``run_checkpoint``, ``run_heartbeat``, ``run_create``, ``run_delete``;
+    defaults raise :class:`UnsupportedOperation`). Its promises are stated
+    where the methods are defined below: a checkpoint writes its objects,
+    the run's head tag and its entry atomically, and only while the writer
+    holds the run's epoch; reads (``run_get``, ``run_list``, ``run_calls``)
+    never create the index.
+
     Promises that hold for every method:
 
     - **Threads.** One instance serves every thread of a process (a batch is
