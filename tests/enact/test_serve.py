@@ -8,8 +8,10 @@ they need. One test runs the command itself.
 
 from __future__ import annotations
 
+import datetime
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +99,33 @@ def test_runs_are_the_tags_that_name_invocations_one_entry_per_invocation(cwd: P
     assert latest["output"]["fields"]["title"] == "Rain on the roof"
     assert by_name["inbox/winter"]["state"] == "paused"
     assert by_name["inbox/winter"]["raised_message"] == "Give this winter haiku a title"
-    # Nothing records times yet: the API has the fields, empty, and says why.
+    # Plain tags have no times (records hold none): the fields are empty.
     for run in runs["runs"]:
         assert run["started_at"] is None
         assert run["duration"] is None
-    assert runs["timing"].startswith("not recorded")
+    assert "named runs" in runs["timing"]
+
+
+def test_a_named_run_comes_first_with_its_start_time_duration_and_progress(cwd: Path) -> None:
+    store = enact.open_store(f"sqlite:///{cwd / STORE}")
+    before = time.time()
+    with store:
+        enact.run("nightly", Summarize(texts=["a", "b"]))
+    after = time.time()
+    store.close()
+
+    with serving(cwd) as (client, _):
+        runs = client.api("/api/runs")["runs"]
+
+    first = runs[0]
+    assert first["tags"] == ["runs/nightly"]
+    assert first["state"] == "done"
+    assert first["run"]["state"] == "done"
+    assert first["run"]["calls_done"] == 3  # the run and its two calls
+    started = datetime.datetime.fromisoformat(first["started_at"].replace("Z", "+00:00"))
+    assert before - 1 <= started.timestamp() <= after
+    assert 0 <= first["duration"] <= after - before + 1
+    assert all(run["started_at"] is None for run in runs[1:])
 
 
 def test_runs_come_newest_number_first(cwd: Path) -> None:

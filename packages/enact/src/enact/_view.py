@@ -11,15 +11,16 @@ Values are written in the JSON forms of ``enact show --json`` (see
 ``enact._json``), clipped where they are long (``{"clipped": ...}``); the
 object view shows them whole on request.
 
-Runs: there is no run index yet, so the runs are the tags that name an
-invocation. Nothing records when a call started or how long it took
-(records are content-addressed and hold no times), so ``started_at`` and
-``duration`` are null everywhere; they are in the API for the named runs that
-will record them beside the records.
+Runs: the tags that name an invocation. Records are content-addressed and
+hold no times; a named run (``enact.run``) keeps its start time, state and
+call count beside them, in the store's run index, so the entry of a run's
+tag ``runs/NAME`` has ``started_at`` (ISO 8601, UTC) and, once the run has
+ended, ``duration`` (seconds); other tags have them null.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import threading
@@ -46,7 +47,15 @@ from enact_resource import (
     Str,
     TypeNotRegisteredError,
 )
-from enact_store import CorruptionError, NotFound, Ref, Store
+from enact_store import (
+    RUN_TAG_PREFIX,
+    CorruptionError,
+    NotFound,
+    Ref,
+    RunEntry,
+    Store,
+    UnsupportedOperation,
+)
 
 __all__ = [
     "ApiError",
@@ -84,8 +93,8 @@ _ANSWER_KINDS: dict[type[ResourceBase], str] = {
     NoneResource: "none",
 }
 TIMING_NOTE = (
-    "not recorded: enact keeps no times in its records (they are content-addressed); "
-    "named runs will record start times and durations beside them"
+    "recorded for named runs (enact.run) beside their records, which are "
+    "content-addressed and hold no times; not recorded for other tags"
 )
 
 
@@ -263,6 +272,11 @@ class Views:
         their tag names, descending in natural order (``run-10`` before
         ``run-9``), so numbered runs come newest first.
         """
+        index: dict[str, RunEntry] = {}
+        try:
+            index = {run.name: run for run in self.store.runs.all()}
+        except UnsupportedOperation:
+            pass  # A backend without a run index: no times.
         by_digest: dict[str, list[str]] = {}
         for name, digest in self.store.backend.list_tags().items():
             by_digest.setdefault(digest, []).append(name)
@@ -276,6 +290,12 @@ class Views:
                 "started_at": None,
                 "duration": None,
             }
+            in_index = [
+                n.removeprefix(RUN_TAG_PREFIX) for n in names if n.startswith(RUN_TAG_PREFIX)
+            ]
+            run = next((index[n] for n in in_index if n in index), None)
+            if run is not None:
+                entry.update(_run_times(run))
             try:
                 row, _ = self._summary(self._ref(digest))
             except ApiError as e:
@@ -294,10 +314,12 @@ class Views:
                     calls=self._cached_count(digest),
                 )
             entries.append(entry)
+        # Named runs first, newest start first; then the other tags by name.
         entries.sort(key=lambda e: _natural(e["name"]), reverse=True)
+        entries.sort(key=lambda e: e["started_at"] or "", reverse=True)
         return {
             "runs": entries,
-            "order": "by tag name, newest number first (no start times are recorded yet)",
+            "order": "named runs by start, newest first; then tags by name, newest number first",
             "timing": TIMING_NOTE,
         }
 
@@ -811,3 +833,20 @@ def _answer_value(requested: Any, kind: str | None, text: str) -> ResourceBase:
         name = getattr(requested, "__name__", "the requested type")
         raise ApiError(f"cannot make a {name} of the answer: {e}") from e
     raise ApiError("this request cannot be answered here (its requested type is unknown)", 409)
+
+
+def _run_times(run: RunEntry) -> dict[str, Any]:
+    """A named run's times and progress from the run index, for its entry in the runs list."""
+    started = datetime.datetime.fromtimestamp(run.started_at, datetime.UTC)
+    ended = run.state in ("done", "raised")
+    return {
+        "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "duration": round(run.updated_at - run.started_at, 3) if ended else None,
+        "run": {
+            "name": run.name,
+            "state": run.state,
+            "calls_done": run.calls_done,
+            "owner": run.owner,
+            "updated_at": run.updated_at,
+        },
+    }
