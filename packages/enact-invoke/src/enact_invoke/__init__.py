@@ -6,7 +6,9 @@ replayed: recorded outputs are reused, missing or failed ones re-run, and
 recorded exceptions can be overridden with values, which is how a program
 pauses for human input and resumes later. Calls can run concurrently
 (``AsyncInvokable`` under asyncio, ``ThreadPoolExecutor`` in threads) and
-are recorded and replayed deterministically.
+are recorded and replayed deterministically; ``executor`` and ``map`` run
+calls on any executor, also in other processes (process pools,
+``enact_invoke.ray``, ``enact_invoke.dask``) against a shared store.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -21,7 +23,9 @@ from enact_invoke._exceptions import (
     InvokableTypeError,
     InvokeError,
     NoOutputError,
+    RemoteCallError,
     ReplayError,
+    StoreNotShared,
     UntrackedCallWarning,
     WrappedException,
 )
@@ -36,6 +40,7 @@ from enact_invoke._input import (
 )
 from enact_invoke._invokable import Invokable, InvokableBase, typed_invokable
 from enact_invoke._records import ExceptionOverride, Invocation, Request, Response
+from enact_invoke._remote import executor, map
 from enact_invoke._replay import ReplayContext
 
 try:
@@ -61,16 +66,20 @@ __all__ = [
     "InvokableTypeError",
     "InvokeError",
     "NoOutputError",
+    "RemoteCallError",
     "ReplayContext",
     "ReplayError",
     "Request",
     "RequestInput",
     "RequestedTypeUndetermined",
     "Response",
+    "StoreNotShared",
     "ThreadPoolExecutor",
     "UntrackedCallWarning",
     "WrappedException",
     "__version__",
+    "executor",
+    "map",
     "request_input",
     "typed_invokable",
 ]

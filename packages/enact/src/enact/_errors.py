@@ -49,12 +49,18 @@ built-in exception it resembles (in parentheses), so ``except TypeError`` or
     │       │   ├── InputRequestOutsideInvocation
     │       │   │                               request_input() outside any invocation
     │       │   └── RequestedTypeUndetermined   RequestInput without a requested type
+    │       ├── RemoteCallError (ExceptionResource, RuntimeError)
+    │       │                                   a call sent to another process (enact.executor)
+    │       │                                   returned no record: its worker died, say
+    │       ├── StoreNotShared (ValueError)     a call sent to another process from a store
+    │       │                                   other processes cannot open (memory)
     │       └── NoOutputError (LookupError)     get_output() of an invocation without output
     ├── ExceptionResource (Resource)            an exception recorded as itself in an invocation
     │   ├── WrappedException                    any other exception, as its traceback text
     │   ├── InputRequest                        a request for human input (alias InputRequired)
     │   ├── InvocationCancelled                 recorded for a cancelled call (never raised)
-    │   └── InvocationError                     (above)
+    │   ├── InvocationError                     (above)
+    │   └── RemoteCallError                     (above)
     └── Warning
         └── UntrackedCallWarning (RuntimeWarning)
                                                 a call in a thread that lost its tracked call
@@ -82,8 +88,10 @@ from enact_invoke import (
     InvokableTypeError,
     InvokeError,
     NoOutputError,
+    RemoteCallError,
     ReplayError,
     RequestedTypeUndetermined,
+    StoreNotShared,
     UntrackedCallWarning,
     WrappedException,
 )
@@ -137,6 +145,7 @@ __all__ = [
     "ReadOnlyStoreError",
     "RefError",
     "RegistryError",
+    "RemoteCallError",
     "ReplayError",
     "RequestedTypeUndetermined",
     "ResourceNotFound",
@@ -146,6 +155,7 @@ __all__ = [
     "StoreError",
     "StoreFormatError",
     "StoreIOError",
+    "StoreNotShared",
     "TypeNotRegisteredError",
     "UnsupportedOperation",
     "UntrackedCallWarning",
