@@ -16,6 +16,11 @@ from pathlib import Path
 import enact
 
 
+def set_environment(variables: dict[str, str]) -> None:
+    """A process pool's initializer: the environment its workers run in."""
+    os.environ.update(variables)
+
+
 def note(log: str, line: str) -> None:
     """Appends a line to a log file, flushed and fsynced (counts what ran)."""
     with open(log, "a") as f:
@@ -51,8 +56,13 @@ class Sample(enact.Invokable):
 class Nested(enact.Invokable):
     """A child with children of its own (run by the worker, recorded in its subtree)."""
 
+    log: str = ""
+
     def call(self, x: enact.Int) -> enact.Int:
-        return enact.Int(Square()(x) + Square()(enact.Int(int(x) + 1)))
+        if self.log:
+            note(self.log, f"nested {int(x)} {os.getpid()}")
+        square = Square(log=self.log)
+        return enact.Int(square(x) + square(enact.Int(int(x) + 1)))
 
 
 @enact.typed_invokable(enact.Int, enact.Int)
@@ -127,3 +137,17 @@ class CatchEach(enact.Invokable):
             except Exception:
                 failed += 1
         return enact.Int(failed)
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class CatchValueError(enact.Invokable):
+    """The parent: maps Fails over [2, n]; 1 if that raised a ValueError (the
+    original exception's type, from a worker), else 0."""
+
+    def call(self, n: enact.Int) -> enact.Int:
+        try:
+            enact.map(Fails(), [2, int(n)])
+        except ValueError:
+            return enact.Int(1)
+        return enact.Int(0)

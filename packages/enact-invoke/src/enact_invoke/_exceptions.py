@@ -15,12 +15,12 @@ whole API's tree is drawn in the enact package's errors module and README)::
         │   │                               a call returned while a call it started
         │   │                               had not finished
         │   ├── InputRequestOutsideInvocation  request_input() outside any invocation
-        │   └── RequestedTypeUndetermined   RequestInput without a requested type
+        │   ├── RequestedTypeUndetermined   RequestInput without a requested type
+        │   └── StoreNotShared (ValueError) a call sent to another process from a store
+        │                                   other processes cannot open (memory)
         ├── RemoteCallError (ExceptionResource, RuntimeError)
         │                                   a call run by another process (enact.executor)
         │                                   returned no record: its worker died, say
-        ├── StoreNotShared (ValueError)     a call sent to another process, from a store
-        │                                   other processes cannot open (memory)
         └── NoOutputError (LookupError)     get_output() on an invocation without output
 
     Exception
@@ -231,7 +231,7 @@ class RemoteCallError(ExceptionResource, InvokeError, RuntimeError):
     """
 
 
-class StoreNotShared(InvokeError, ValueError):
+class StoreNotShared(InvocationError, ValueError):
     """A call was sent to another process from a store other processes cannot open.
 
     Workers open the active store by URL: SQLite and file stores (on one
@@ -254,6 +254,7 @@ for _cls in (
     IncompleteSubinvocationError,
     InvocationCancelled,
     RemoteCallError,
+    StoreNotShared,
 ):
     set_type_name(_cls, f"enact.invocations.{_cls.__name__}")
     register(_cls)

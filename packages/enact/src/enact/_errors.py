@@ -48,12 +48,12 @@ built-in exception it resembles (in parentheses), so ``except TypeError`` or
     │       │   │                               a call returned while calls it started ran
     │       │   ├── InputRequestOutsideInvocation
     │       │   │                               request_input() outside any invocation
-    │       │   └── RequestedTypeUndetermined   RequestInput without a requested type
+    │       │   ├── RequestedTypeUndetermined   RequestInput without a requested type
+    │       │   └── StoreNotShared (ValueError) a call sent to another process from a store
+    │       │                                   other processes cannot open (memory)
     │       ├── RemoteCallError (ExceptionResource, RuntimeError)
     │       │                                   a call sent to another process (enact.executor)
     │       │                                   returned no record: its worker died, say
-    │       ├── StoreNotShared (ValueError)     a call sent to another process from a store
-    │       │                                   other processes cannot open (memory)
     │       └── NoOutputError (LookupError)     get_output() of an invocation without output
     ├── ExceptionResource (Resource)            an exception recorded as itself in an invocation
     │   ├── WrappedException                    any other exception, as its traceback text
