@@ -451,3 +451,52 @@ def test_importing_an_engine_module_without_its_extra_says_what_to_install(
     )
     assert done.stdout.strip().endswith(hint)
     assert len(done.stdout.strip().splitlines()) == 1
+
+
+SCRIPT = """
+import concurrent.futures
+import dataclasses
+import multiprocessing
+
+import enact
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class Square(enact.Invokable):
+    def call(self, x: enact.Int) -> enact.Int:
+        return enact.Int(int(x) ** 2)
+
+
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class SumOfSquares(enact.Invokable):
+    def call(self, n: enact.Int) -> enact.Int:
+        return enact.Int(sum(enact.map(Square(), range(int(n)))))
+
+
+if __name__ == "__main__":
+    spawn = multiprocessing.get_context("spawn")
+    with (
+        enact.open_store("sqlite:///runs.db"),
+        concurrent.futures.ProcessPoolExecutor(2, mp_context=spawn) as pool,
+        enact.executor(pool),
+    ):
+        print(SumOfSquares().invoke(enact.Int(10)).get_output())
+"""
+
+
+def test_a_script_sends_its_own_invokables_to_spawned_workers(tmp_path: Path) -> None:
+    # A spawned worker imports the script as __mp_main__, not __main__: the
+    # worker knows the classes by the script's names, so the records match.
+    (tmp_path / "script.py").write_text(SCRIPT)
+    done = subprocess.run(
+        [sys.executable, "script.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "285\n"

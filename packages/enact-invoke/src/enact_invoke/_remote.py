@@ -59,7 +59,7 @@ from enact_invoke._exceptions import (
 from enact_invoke._executor import ThreadPoolExecutor, shared_executor, submit_carried
 from enact_invoke._invokable import InvokableBase
 from enact_invoke._records import ExceptionOverride
-from enact_resource import Registry, ResourceBase, register
+from enact_resource import Registry, ResourceBase
 from enact_store import (
     FileBackend,
     InMemoryBackend,
@@ -221,9 +221,10 @@ class RemoteTask:
     #: The replay's exception override and strictness, for a guided re-run.
     exception_override: ExceptionOverride | None
     strict: bool
-    #: The classes of the invokable and its input: unpickling them imports
-    #: their modules in the worker (the store never names code to import).
-    classes: tuple[type[ResourceBase], ...]
+    #: The classes of the invokable and its input, with their type names here:
+    #: unpickling them imports their modules in the worker (the store never
+    #: names code to import).
+    classes: tuple[tuple[str, type[ResourceBase]], ...]
 
 
 def store_url(store: Store) -> str:
@@ -267,8 +268,9 @@ def _submit_remote(
     store = frame.store
     url = store_url(store)  # Before any call starts: a refused store starts none.
     started = [start(frame, invokable, resource) for resource in resources]
-    classes: list[tuple[type[ResourceBase], ...]] = [
-        (type(invokable), type(resource)) for resource in resources
+    classes = [
+        tuple((cls.type_name(), cls) for cls in (type(invokable), type(resource)))
+        for resource in resources
     ]
     if any(type(child) is Frame for child in started):
         store.flush()  # The requests, for the workers to read (one write for all).
@@ -381,9 +383,12 @@ def run_task(task: RemoteTask) -> tuple[str, BaseException | None]:
         the call raised one that pickles (the record holds it either way).
     """
     registry = Registry.get()
-    for cls in task.classes:
-        if not registry.is_registered(cls):
-            register(cls)  # A class sent by value (cloudpickle), not imported.
+    for name, cls in task.classes:
+        if registry.lookup_name(name) is None:
+            # A class sent by value (cloudpickle), or defined in the script the
+            # submitter runs, which a spawned worker imports as __mp_main__:
+            # known here by the submitter's name, so its records are the same.
+            registry.register(cls, name=None if cls.type_name() == name else name)
     store = _worker_store(task.store)
     with store:
         request = store.load(Ref.from_digest(task.request))
