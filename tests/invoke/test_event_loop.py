@@ -2,18 +2,17 @@
 
 A heartbeat task ticks every 10 ms while an async invocation and its replay
 run on an SQLite store, writing a few megabytes (enough that writing one
-full batch in the event loop takes 100 ms or more). Each tick's delay is
-measured in wall-clock time, and so is the CPU time the event-loop thread
-spent during it.
+full batch in the event loop takes 100 ms or more). For each tick the test
+measures the CPU time the event-loop thread spent during it.
 
-Wall-clock time alone cannot say whose fault a late tick is: on a loaded
-machine the operating system sometimes leaves a busy process waiting for
-50 ms or more. So the test asserts, in every attempt, that the loop thread
-itself was never busy for 50 ms within a tick (enact's work in the loop is
-the only work there), and that in at least one of a few attempts no tick
-was late by more than 50 ms of wall-clock time. Writing a full batch, or the
-last one, in the loop fails both in every attempt (the thread is busy for
-the whole write).
+Wall-clock delays cannot say whose fault a late tick is: on a loaded machine
+the operating system sometimes leaves a busy process waiting for 50 ms or
+more, so they are measured by benchmarks/event_loop.py (the worst tick
+delay, against the same heartbeat with no store work), never asserted here.
+The loop thread's own CPU time is not inflated by other processes: the test
+asserts that it was never busy for 50 ms within a tick (enact's work in the
+loop is the only work there). Writing a full batch, or the last one, in the
+loop fails it (the thread is busy for the whole write).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import enact
 
 TICK = 0.010
 BOUND = 0.050
-ATTEMPTS = 5
 CHILDREN = 1000
 WAVE = 8  # children run at a time: each step of the loop stays small
 OUTPUT_CHARS = 16_000  # per child: ~16 MB in all, some 300 outputs per full batch
@@ -81,26 +79,20 @@ async def _measure(store: enact.Store) -> tuple[list[float], list[float]]:
     return walls, busy
 
 
-def test_a_heartbeat_is_never_delayed_50_ms_by_store_work_during_an_async_sqlite_run(
+def test_the_event_loop_is_never_busy_50_ms_with_store_work_during_an_async_sqlite_run(
     tmp_path: Path,
 ) -> None:
-    worst_walls = []
     # The cyclic GC's pauses are not store work: keep them out of the ticks.
     gc.collect()
     gc.disable()
     try:
-        for attempt in range(ATTEMPTS):
-            store = enact.Store(enact.SqliteBackend(tmp_path / f"run{attempt}.db"))
-            walls, busy = asyncio.run(_measure(store))
-            written = sum(1 for _ in store.backend.iter_digests())
-            store.close()
-
-            assert len(walls) >= 20  # the heartbeat ran all along
-            assert written > 5 * CHILDREN  # several full batches were written meanwhile
-            assert max(busy) < BOUND, f"the event loop was busy {max(busy) * 1000:.0f} ms"
-            worst_walls.append(max(walls))
-            if max(walls) < BOUND:
-                break  # Else the machine is loaded: measure again.
+        store = enact.Store(enact.SqliteBackend(tmp_path / "run.db"))
+        _walls, busy = asyncio.run(_measure(store))
+        written = sum(1 for _ in store.backend.iter_digests())
+        store.close()
     finally:
         gc.enable()
-    assert min(worst_walls) < BOUND, [f"{wall * 1000:.0f} ms" for wall in worst_walls]
+
+    assert len(busy) >= 20  # the heartbeat ran all along
+    assert written > 5 * CHILDREN  # several full batches were written meanwhile
+    assert max(busy) < BOUND, f"the event loop was busy {max(busy) * 1000:.0f} ms"
