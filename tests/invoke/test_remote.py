@@ -4,7 +4,8 @@ Real engines: a process pool (spawned workers), a local Ray instance
 (``ray.init(num_cpus=2)``, started once per session) and a Dask LocalCluster
 with 2 worker processes (once per session), each against an SQLite file and
 PostgreSQL. A test that needs an engine that is not installed fails in CI
-and is skipped elsewhere.
+and is skipped elsewhere. The module runs on one pytest-xdist worker (its
+xdist group), so a session starts each engine once.
 
 The workers import the children from ``_remote_children`` (this folder is put
 on their PYTHONPATH). They get the PostgreSQL password from their own
@@ -48,6 +49,9 @@ from _remote_children import (  # noqa: E402
     set_environment,
 )
 from _store_testlib import IN_CI, POSTGRES_URL_VAR, BackendFactory, postgres_url  # noqa: E402
+
+# One xdist worker runs this module: one Ray instance and one Dask cluster in all.
+pytestmark = pytest.mark.xdist_group("engines")
 
 # Children per run on Ray and Dask (lean: the suite runs on three Pythons in CI).
 N = 200
