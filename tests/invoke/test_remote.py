@@ -105,7 +105,16 @@ def ray_executor() -> Iterator[concurrent.futures.Executor]:
     # Workers started as plain processes of this environment (not `uv run`).
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     with _worker_environment():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        # On a loaded machine Ray's raylet may miss its 30 s start-up deadline:
+        # a second try (after cleaning up the first) has always started it.
+        for attempt in range(3):
+            try:
+                ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+                break
+            except Exception:
+                ray.shutdown()
+                if attempt == 2:
+                    raise
     try:
         yield RayExecutor()
     finally:
