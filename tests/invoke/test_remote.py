@@ -106,7 +106,7 @@ def ray_executor() -> Iterator[concurrent.futures.Executor]:
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     with _worker_environment():
         # On a loaded machine Ray's raylet may miss its 30 s start-up deadline:
-        # a second try (after cleaning up the first) has always started it.
+        # it is tried again (up to three tries), after cleaning up.
         for attempt in range(3):
             try:
                 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
