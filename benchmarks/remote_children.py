@@ -35,3 +35,9 @@ class Fan(enact.Invokable):
 def noop(x: int) -> int:
     """The engine's own no-op task."""
     return x
+
+
+def nap(seconds: float) -> float:
+    """The engine's own task that sleeps ``seconds``."""
+    time.sleep(seconds)
+    return seconds
