@@ -441,6 +441,37 @@ def test_dask_worker_killed_mid_child_is_rerun_by_dask(
     assert cluster_store.verify().ok
 
 
+def test_process_pool_worker_killed_mid_child_records_each_unfinished_call(
+    tmp_path: Path,
+) -> None:
+    # A process pool whose worker dies is broken: every call it had not
+    # finished is recorded as RemoteCallError; the finished ones keep their
+    # records, and a replay on a new pool re-runs only the others.
+    factory = BackendFactory("sqlite", tmp_path)
+    spawn = multiprocessing.get_context("spawn")
+    with enact.Store(factory()) as store:
+        with concurrent.futures.ProcessPoolExecutor(2, mp_context=spawn) as pool:
+            invocation, log = _run_and_kill(pool, tmp_path, 20)
+        children = invocation.get_children()
+        lost = [i for i, c in enumerate(children) if not c.successful()]
+        assert 7 in lost
+        for i in lost:
+            assert isinstance(children[i].get_raised(), enact.RemoteCallError)
+        assert [int(c.get_output()) for c in children if c.successful()] == [
+            i for i in range(20) if i not in lost
+        ]
+        assert store.verify().ok
+        before = len(_lines(log))
+        with (
+            concurrent.futures.ProcessPoolExecutor(2, mp_context=spawn) as pool,
+            enact.executor(pool),
+        ):
+            replayed = invocation.replay()
+        assert replayed.get_output() == sum(range(20))
+        assert sorted(int(line.split()[0]) for line in _lines(log)[before:]) == lost
+    factory.close_all()
+
+
 # --- Installation. ---
 
 
