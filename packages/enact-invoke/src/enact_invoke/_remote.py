@@ -397,7 +397,10 @@ def run_task(task: RemoteTask) -> tuple[str, BaseException | None]:
         if task.guide is not None:
             refs: list[Ref[Any]] = [Ref.from_digest(digest) for digest in task.guide]
             guide = Guide._guide(refs, task.exception_override, task.strict)
-        digest, error = _run_tracked(store, invokable, request["input"], guide, task.request)
+        # The input as a resource, not a ref: invoke would refresh a ref's
+        # object for gc (a write per call), which the fresh request needs not.
+        given = store.get(request["input"])
+        digest, error = _run_tracked(store, invokable, given, guide, task.request)
     if error is None or isinstance(error, ExceptionResource):
         return digest, None  # The record holds the very exception.
     try:
@@ -410,13 +413,13 @@ def run_task(task: RemoteTask) -> tuple[str, BaseException | None]:
 def _run_tracked(
     store: Store,
     invokable: InvokableBase[Any, Any],
-    input_ref: Ref[Any],
+    given: ResourceBase,
     guide: Guide | None,
     request: str,
 ) -> tuple[str, BaseException | None]:
     """Runs a call as ``invoke`` does, as a new top level whose record is the child's."""
     with store.batch():
-        opened: Any = open_invocation(store, invokable, input_ref, None, None, True, False)
+        opened: Any = open_invocation(store, invokable, given, None, None, True, False)
         frame, resource, error = opened
         opened = None
         if frame.request_ref.digest != request:
