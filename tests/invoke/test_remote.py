@@ -60,14 +60,22 @@ N = 200
 # --- Engines (one of each per session). ---
 
 
+# The workers' PostgreSQL sessions are named apart from the tests' own
+# ("enact-store"), which tests/store count: a worker killed here, ending its
+# sessions, must not look like a test's session ended (tests run in parallel).
+WORKER_APPLICATION = "enact-test-worker"
+WORKER_VARIABLES = ("PYTHONPATH", "ENACT_STORE", "PGAPPNAME")
+
+
 @contextlib.contextmanager
 def _worker_environment() -> Iterator[None]:
     """The environment workers are started with: this folder importable, and the
     PostgreSQL password in ENACT_STORE (restored afterwards: the CLI reads it)."""
-    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", "ENACT_STORE")}
+    saved = {name: os.environ.get(name) for name in WORKER_VARIABLES}
     os.environ["PYTHONPATH"] = os.pathsep.join([str(HERE), *filter(None, [saved["PYTHONPATH"]])])
     if os.environ.get(POSTGRES_URL_VAR):
         os.environ["ENACT_STORE"] = os.environ[POSTGRES_URL_VAR]
+    os.environ["PGAPPNAME"] = WORKER_APPLICATION
     try:
         yield
     finally:
@@ -93,7 +101,7 @@ def _need(module: str, extra: str) -> Any:
 
 
 def _environment() -> dict[str, str]:
-    return {name: os.environ[name] for name in ("PYTHONPATH", "ENACT_STORE") if name in os.environ}
+    return {name: os.environ[name] for name in WORKER_VARIABLES if name in os.environ}
 
 
 @pytest.fixture(scope="session")
@@ -346,6 +354,7 @@ def test_tasks_carry_no_password_and_workers_take_it_from_their_environment(
     try:
         with enact.Store(factory()):
             monkeypatch.setenv("PYTHONPATH", str(HERE))
+            monkeypatch.setenv("PGAPPNAME", WORKER_APPLICATION)
             monkeypatch.delenv("PGPASSWORD", raising=False)
             monkeypatch.setenv("ENACT_STORE", url)
             with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
