@@ -148,6 +148,20 @@ ERRORS: list[tuple[str, str, int, str]] = [
     ("gc", "empty", 1, NO_DEFAULT_STORE),
     ("stats", "empty", 1, NO_DEFAULT_STORE),
     ("migrate", "empty", 1, NO_DEFAULT_STORE),
+    ("cache ls", "empty", 1, NO_DEFAULT_STORE),
+    ("cache clear", "empty", 1, NO_DEFAULT_STORE),
+    (
+        "cache clear --invokable nope",
+        "demo",
+        1,
+        "enact: error: no cache entries of nope (see `enact cache ls`)",
+    ),
+    (
+        "cache",
+        "demo",
+        2,
+        "enact: error: the following arguments are required: ACTION (see 'enact cache --help')",
+    ),
     (
         "--store file:nothere ls",
         "empty",
@@ -306,6 +320,8 @@ ERRORS: list[tuple[str, str, int, str]] = [
             "gc --grace 0",
             "copy sqlite:///.enact/store.db sqlite:///copy.db",
             "stats",
+            "cache ls",
+            "cache clear",
             "--help",
         )
     ),
@@ -570,6 +586,8 @@ def test_the_table_names_every_command() -> None:
         ["verify"],
         ["gc"],
         ["stats"],
+        ["cache", "ls"],
+        ["cache", "clear"],
         ["--store", "file:nothere", "ls"],
         ["copy", "sqlite:///src.db", "sqlite:///dst.db"],
     ],

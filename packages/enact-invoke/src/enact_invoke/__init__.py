@@ -14,6 +14,7 @@ calls on any executor, also in other processes (process pools,
 from importlib.metadata import PackageNotFoundError, version
 
 from enact_invoke._async import AsyncInvokable, AsyncInvokableBase
+from enact_invoke._cache import CACHE_PREFIX, Cache, CacheEntry, cache_entries
 from enact_invoke._exceptions import (
     ExceptionResource,
     IncompleteSubinvocationError,
@@ -30,6 +31,7 @@ from enact_invoke._exceptions import (
     WrappedException,
 )
 from enact_invoke._executor import ThreadPoolExecutor
+from enact_invoke._function import FunctionInvokable, invokable
 from enact_invoke._input import (
     InputRequest,
     InputRequestOutsideInvocation,
@@ -49,10 +51,14 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "CACHE_PREFIX",
     "AsyncInvokable",
     "AsyncInvokableBase",
+    "Cache",
+    "CacheEntry",
     "ExceptionOverride",
     "ExceptionResource",
+    "FunctionInvokable",
     "IncompleteSubinvocationError",
     "InputChanged",
     "InputRequest",
@@ -78,7 +84,9 @@ __all__ = [
     "UntrackedCallWarning",
     "WrappedException",
     "__version__",
+    "cache_entries",
     "executor",
+    "invokable",
     "map",
     "request_input",
     "typed_invokable",

@@ -19,6 +19,9 @@ variable) goes through three steps:
    reused from the record fills a slot at once and is done. Otherwise its
    request is committed, its frame made, and its *slot* reserved: the next
    position in the parent's children, so that positions follow start order.
+   A call of an invokable declared with ``cache=`` that the replay has no
+   guidance for (replay guidance wins) is first looked up in the memo cache
+   (``_cache``); a hit is done at once, recorded exactly as a reused call.
 2. The driver runs ``call`` with the new frame as the current one.
 3. :func:`succeed` or :func:`fail`: the frame is closed (its children list is
    final), its record written, and its slot in the parent filled.
@@ -57,6 +60,8 @@ from contextvars import ContextVar
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
+from enact_invoke._cache import lookup as cache_lookup
+from enact_invoke._cache import remember as cache_remember
 from enact_invoke._exceptions import (
     ExceptionResource,
     IncompleteSubinvocationError,
@@ -357,6 +362,17 @@ def start(
         if type(matched) is not tuple:
             return matched  # Reused.
         guide = matched[0]
+        if guide is None and invokable._enact_cache_ is not None:
+            # A new call (replay guidance, which wins, has nothing for it).
+            hit = _cache_hit(invokable, resource, store, request, parent)
+            if hit is not _MISS:
+                return hit
+    elif invokable._enact_cache_ is not None:
+        ref_of = store.ref_type.of
+        request = Request(ref_of(invokable), ref_of(resource))
+        hit = _cache_hit(invokable, resource, store, request, parent)
+        if hit is not _MISS:
+            return hit
     invokable_ref = store.commit(invokable)
     input_ref = store.commit(resource)
     request_ref = store.commit(Request(invokable_ref, input_ref))
@@ -385,6 +401,30 @@ def start(
         # Closed before (or while) the slot was reserved: the record may lack it.
         _check_included(parent, child, invokable, resource)
     return child
+
+
+_MISS = object()
+
+
+def _cache_hit(
+    invokable: InvokableBase[Any, Any],
+    resource: ResourceBase,
+    store: Store,
+    request: Request[Any, Any],
+    parent: Frame,
+) -> Any:
+    """A call of a cached invokable: the output of its cached record, which then fills a
+    slot of ``parent`` exactly as a reused call's does; or _MISS."""
+    cache: Any = invokable._enact_cache_
+    hit = cache_lookup(store, cache, store.ref_type.of(request).digest)
+    if hit is None:
+        return _MISS
+    recorded_ref, response = hit
+    _apply_state(invokable, store, response["invokable"], request.invokable)
+    if parent.closed:
+        raise _late(parent, invokable, resource)
+    parent.children.append(recorded_ref)
+    return store.get(response["output"])
 
 
 def _find(children: list[Any], child: Frame) -> int:
@@ -586,9 +626,11 @@ def succeed(
     )
     # Fill the slot (in a closed parent's live list, which its record does not
     # use, this changes nothing).
-    frame.parent.children[frame.index] = store.commit(  # type: ignore[union-attr]
+    ref = frame.parent.children[frame.index] = store.commit(  # type: ignore[union-attr]
         Invocation(frame.request_ref, store.commit(response))
     )
+    if invokable._enact_cache_ is not None:
+        cache_remember(store, invokable._enact_cache_, frame.request_ref.digest, ref)
     return output
 
 
@@ -821,6 +863,12 @@ def open_invocation(
         protect += [replay_from.request, replay_from.response]
     if protect:
         store.refresh(protect)
+    cache = invokable._enact_cache_
+    if cache is not None and replay_from is None:
+        # Looked up before anything is written: a store opened read-only serves hits.
+        hit = _top_cache_hit(store, invokable, arg_ref, cache)
+        if hit is not None:
+            return hit
     input_ref: Ref[Any]
     if arg_ref is None:
         input_ref = store.commit(NoneResource())
@@ -870,6 +918,29 @@ def open_invocation(
     finally:
         # The error's traceback holds this function's frame: not the error too.
         error = None
+
+
+def _top_cache_hit(
+    store: Store, invokable: InvokableBase[Any, Any], arg_ref: Any, cache: Any
+) -> Invocation[Any, Any] | None:
+    """The cached record of a top-level call, if the cache holds one."""
+    ref_of = store.ref_type.of
+    if arg_ref is None:
+        input_ref = ref_of(NoneResource())
+    elif isinstance(arg_ref, Ref):
+        input_ref = arg_ref
+    elif isinstance(arg_ref, ResourceBase):
+        input_ref = ref_of(arg_ref)
+    else:
+        return None  # open_invocation says what is wrong.
+    hit = cache_lookup(store, cache, ref_of(Request(ref_of(invokable), input_ref)).digest)
+    if hit is None:
+        return None
+    record = cast(Invocation[Any, Any], store.get(hit[0]))
+    resource = record.request().input()
+    invokable._check_input(resource)
+    _apply_state(invokable, store, hit[1]["invokable"], record.request().invokable)
+    return record
 
 
 def close_invocation(

@@ -19,6 +19,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from enact_invoke._cache import Cache, cache_setting
 from enact_invoke._engine import (
     _RUNNING,
     Frame,
@@ -42,12 +43,14 @@ from enact_invoke._records import ExceptionOverride, Invocation
 from enact_invoke._replay import ReplayContext
 from enact_resource import (
     Bytes,
+    FieldTypeError,
     Float,
     Int,
     NoneResource,
     Resource,
     ResourceBase,
     Str,
+    check_fields,
     digest,
     register,
 )
@@ -88,6 +91,8 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
     # Set by typed_invokable; None accepts any resource.
     _enact_input_type_: ClassVar[type[ResourceBase] | None] = None
     _enact_output_type_: ClassVar[type[ResourceBase] | None] = None
+    # Set by typed_invokable(cache=...) and @invokable(cache=...): None, no memo cache.
+    _enact_cache_: ClassVar[Cache | None] = None
 
     @abc.abstractmethod
     def call(self, *args: Any) -> Any:
@@ -194,15 +199,42 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
                 )
             resource = NoneResource()
         else:
-            try:
-                resource = input_type(*args, **kwargs)
-            except (TypeError, ValueError) as e:
-                raise InvokableTypeError(
-                    f"Cannot build the input {input_type.__qualname__} of "
-                    f"{type(self).__qualname__} from the arguments given: {e}"
-                ) from e
+            resource = self._build_input(input_type, args, kwargs)
         if input_type is not None and not isinstance(resource, input_type):
             self._check_input(resource)  # Raises, with the message.
+        return resource
+
+    def _build_input(
+        self, input_type: type[ResourceBase], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> ResourceBase:
+        """Builds the input from plain values, only if they fit its field types exactly."""
+        name = type(self).__qualname__
+        value_type = _VALUE_TYPES.get(input_type)
+        if value_type is not None:
+            # Str(None) would be "None" and Int(3.9) 3: not what the caller meant.
+            expected, fits = value_type
+            values = [*args, *kwargs.values()]
+            if len(values) == 1 and (not kwargs or "value" in kwargs) and fits(values[0]):
+                return input_type(values[0])  # type: ignore[call-arg]
+            if len(values) == 1:
+                value = values[0]
+                raise InvokableTypeError(
+                    f"{name} takes a {input_type.__qualname__} input, whose field 'value' "
+                    f"must be {expected}: got {type(value).__qualname__}: {_short(value)}"
+                )
+        try:
+            resource = input_type(*args, **kwargs)
+            check_fields(resource)
+        except FieldTypeError as e:
+            raise InvokableTypeError(
+                f"Cannot build the input {input_type.__qualname__} of {name} from the "
+                f"arguments given: {e}"
+            ) from e
+        except (TypeError, ValueError) as e:
+            raise InvokableTypeError(
+                f"Cannot build the input {input_type.__qualname__} of "
+                f"{name} from the arguments given: {e}"
+            ) from e
         return resource
 
     def _check_input(self, resource: ResourceBase) -> None:
@@ -329,6 +361,28 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         )
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, float | int) and not isinstance(value, bool)
+
+
+# The value resources built from one plain value: (what they take, the test).
+_VALUE_TYPES: dict[type, tuple[str, Callable[[Any], bool]]] = {
+    Str: ("str", lambda value: isinstance(value, str)),
+    Int: ("int (not bool)", _is_int),
+    Float: ("float or int", _is_float),
+    Bytes: ("bytes", lambda value: isinstance(value, bytes)),
+}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 # Per class: (its `call` function, whether it takes an input parameter).
 _TAKES_INPUT: dict[type, tuple[object, bool]] = {}
 
@@ -357,22 +411,37 @@ class Invokable(Resource, InvokableBase[I, O]):
 
 
 def typed_invokable(
-    input_type: type[ResourceBase], output_type: type[ResourceBase], register: bool = True
+    input_type: type[ResourceBase],
+    output_type: type[ResourceBase],
+    register: bool = True,
+    *,
+    cache: bool | Cache | None = False,
 ) -> Callable[[C], C]:
     """Class decorator: declares an invokable's input and output types.
 
     Also registers the class (unless ``register=False``), whichever side of
     ``@dataclass`` it is applied on.
+
+    Args:
+        input_type: the resource type of the input.
+        output_type: the resource type of the output.
+        register: register the class.
+        cache: reuse a finished, non-raising recorded call with the same
+            request digest from the active store instead of running it
+            (``True``, or an :class:`enact.Cache` with a version).
     """
     for what, given in (("input_type", input_type), ("output_type", output_type)):
         if not (isinstance(given, type) and issubclass(given, ResourceBase)):
             raise TypeError(f"typed_invokable: {what} must be a resource type, got {given!r}")
+    cache_config = cache_setting(cache)
 
     def decorate(cls: C) -> C:
         if not (isinstance(cls, type) and issubclass(cls, InvokableBase)):
             raise TypeError(f"typed_invokable decorates InvokableBase subclasses, got {cls!r}")
         cls._enact_input_type_ = input_type
         cls._enact_output_type_ = output_type
+        if cache_config is not None or "_enact_cache_" in vars(cls):
+            cls._enact_cache_ = cache_config
         if register:
             _register(cls)
         return cls

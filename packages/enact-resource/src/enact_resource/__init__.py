@@ -12,6 +12,7 @@ package never imports Pillow or numpy.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from enact_resource._annotations import check_fields
 from enact_resource._builtins import Bytes, Float, Int, NoneResource, Str
 from enact_resource._digest import MAX_DEPTH, digest, pack_resource
 from enact_resource._errors import (
@@ -76,6 +77,7 @@ __all__ = [
     "TypeInfo",
     "TypeNotRegisteredError",
     "__version__",
+    "check_fields",
     "digest",
     "fields_type_id",
     "pack_resource",

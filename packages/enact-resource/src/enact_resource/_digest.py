@@ -23,6 +23,7 @@ from hashlib import sha256
 from itertools import repeat
 from typing import Any
 
+from enact_resource._annotations import field_error, field_rules
 from enact_resource._errors import FieldTypeError
 from enact_resource._resource import (
     _INFOS,
@@ -302,11 +303,21 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
     """
     body = ["data = new_dict(ResourceDict)", "data.type = cls"]
     head = info.stream_prefix
+    # Field annotations are checked here, when committed (or digested): see _annotations.
+    rules = dict(field_rules(cls))
+    checks: dict[str, Any] = {}
     for name, name_repr in zip(info.field_names, info.name_reprs, strict=True):
+        body += [f"value = resource.{name}", "kind = type(value)"]
+        checked = rules.get(name)
+        if checked is not None:
+            checks[f"rule_{name}"] = checked
+            test = checked.expr or f"rule_{name}.check(value)"
+            body += [
+                f"if not ({test}):",
+                f"    raise field_error(cls, {name!r}, rule_{name}.text, value)",
+            ]
         body += [
-            f"value = resource.{name}",
             f"append({head + name_repr!r})",
-            "kind = type(value)",
             "if kind is str:",
             "    append('s' + repr(value))",
             f"    data[{name!r}] = value",
@@ -360,6 +371,9 @@ def _make_packers(cls: type, info: TypeInfo) -> tuple[Packer, TopPacker]:
         "too_deep": _too_deep,
         "hash_pieces": _hash_pieces,
         "check_text": check_text,
+        "field_error": field_error,
+        "ResourceBase": ResourceBase,
+        **checks,
     }
     # The source holds only field names (identifiers) and reprs of constants.
     exec("\n".join(lines), namespace)

@@ -286,7 +286,15 @@ class Resource(ResourceBase):
 
     @classmethod
     def from_fields(cls: type[R], field_dict: Mapping[str, FieldValue]) -> R:
-        return cls(**field_dict)
+        # Fields annotated tuple[...] are read back as tuples (stored as lists).
+        restore = _RESTORERS.get(cls, _UNKNOWN)
+        if restore is _UNKNOWN:
+            from enact_resource._annotations import restorer
+
+            restore = _RESTORERS[cls] = restorer(cls)
+        if restore is None:
+            return cls(**field_dict)
+        return cls(**restore(field_dict))
 
     def set_from(self, other: ResourceBase) -> None:
         _check_same_type(self, other)
@@ -294,6 +302,11 @@ class Resource(ResourceBase):
         for name in type_info(type(self)).field_names:
             # object.__setattr__ also works for frozen dataclasses.
             object.__setattr__(self, name, getattr(copy, name))
+
+
+# Per dataclass resource type: what restores its tuple fields, or None (see from_fields).
+_RESTORERS: dict[type, Any] = {}
+_UNKNOWN = object()
 
 
 class ResourceDict(dict[str, ResourceDictValue]):

@@ -36,7 +36,7 @@ from enact._demo import run_demo
 from enact._json import object_json, tree_json, write_json
 from enact._serve import is_loopback, make_server
 from enact._tree import DEFAULT_WIDTH, RAW_SHOWN, escape, short, tree_lines
-from enact_invoke import Invocation
+from enact_invoke import Invocation, cache_entries
 from enact_resource import (
     EnactError,
     Registry,
@@ -536,6 +536,60 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _invokable_name(store: Store, invocation: Ref[Any]) -> str:
+    """The type name of a recorded invocation's invokable, without failing on unreadable ones."""
+    try:
+        request = store.load(store.load(invocation)["request"])
+        rtype = store.load(request["invokable"]).type
+        if issubclass(rtype, StoredResource):
+            return str(rtype.stored_name)
+        return str(rtype.type_name())
+    except TypeNotRegisteredError as e:
+        return _registered_name(e.type_id)
+    except NotFound:
+        return "(missing)"
+    except CorruptionError:
+        return "(corrupt)"
+
+
+def _cmd_cache_ls(args: argparse.Namespace) -> int:
+    url = _store_url(args)
+    with _opened(url, read_only=True) as store:
+        rows = []
+        for entry in cache_entries(store):
+            name = _invokable_name(store, entry.invocation)
+            if args.invokable is None or name == args.invokable:
+                rows.append(
+                    (escape(name), entry.version, entry.request_digest, short(entry.invocation))
+                )
+    rows.sort()
+    if rows:
+        width = max(len(row[0]) for row in rows)
+        versions = max(len(row[1]) for row in rows)
+        for name, version, request, invocation in rows:
+            print(f"{name:<{width}}  v{version:<{versions}}  request {request[:12]}  {invocation}")
+    print(f"{_plural(len(rows), 'cache entry')} in {url}".replace("entrys", "entries"))
+    return 0
+
+
+def _cmd_cache_clear(args: argparse.Namespace) -> int:
+    url = _store_url(args)
+    with _opened(url) as store:
+        chosen = [
+            entry
+            for entry in cache_entries(store)
+            if args.invokable is None or _invokable_name(store, entry.invocation) == args.invokable
+        ]
+        if args.invokable is not None and not chosen:
+            raise CliError(f"no cache entries of {args.invokable} (see `enact cache ls`)")
+        tags = store.tags
+        for entry in chosen:
+            tags.pop(entry.tag, None)
+    what = _plural(len(chosen), "cache entry").replace("entrys", "entries")
+    print(f"cleared {what} (`enact gc` then frees what only they kept)")
+    return 0
+
+
 def _usage_error(args: argparse.Namespace, message: str) -> NoReturn:
     parser: _Parser = args.parser
     parser.error(message)
@@ -953,6 +1007,25 @@ def _build_parser() -> _Parser:
         nargs="*",
         help="what to copy; tags are copied as tags (default: every tag)",
     )
+
+    cache = command(
+        "cache",
+        _cmd_cache_ls,
+        "list or clear the memo cache (calls of invokables declared with cache=True)",
+    )
+    cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    for action, func, text in (
+        ("ls", _cmd_cache_ls, "list the cache entries: invokable, cache version, request"),
+        ("clear", _cmd_cache_clear, "delete cache entries (all, or one invokable's)"),
+    ):
+        sub = cache_commands.add_parser(action, parents=[common], help=text, description=text)
+        sub.set_defaults(func=func, parser=sub)
+        sub.add_argument(
+            "--invokable",
+            metavar="NAME",
+            help="only the entries of the invokable of this type name (module.qualname, or "
+            "the name= it was given)",
+        )
 
     command("stats", _cmd_stats, "count objects and tags, name the backend and its size")
     command(
