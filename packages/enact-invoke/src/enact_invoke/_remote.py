@@ -367,9 +367,13 @@ def _call(child: Frame) -> str:
 
 # --- The worker side. ---
 
+# The stores a worker process opened, most recently used last. A long-lived
+# worker that serves many stores keeps only the last few open (each holds a
+# pool of PostgreSQL connections, which the server has few of).
 _stores: dict[str, Store] = {}
 _stores_pid = os.getpid()
 _stores_lock = threading.Lock()
+_STORES_KEPT = 4
 
 
 def run_task(task: RemoteTask) -> tuple[str, BaseException | None]:
@@ -454,9 +458,14 @@ def _worker_store(url: str) -> Store:
         if _stores_pid != os.getpid():  # Forked: the parent's stores are not ours.
             _stores.clear()
             _stores_pid = os.getpid()
-        store = _stores.get(url)
+        store = _stores.pop(url, None)
         if store is None:
-            store = _stores[url] = _open_shared(url)
+            store = _open_shared(url)
+        _stores[url] = store
+        while len(_stores) > _STORES_KEPT:
+            # The least recently used (a task still using it, in another
+            # thread, would have had to start before the last few stores).
+            _stores.pop(next(iter(_stores))).close()
         return store
 
 

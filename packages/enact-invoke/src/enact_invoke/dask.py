@@ -80,19 +80,23 @@ class DaskExecutor(concurrent.futures.Executor):
             self._running.add(task)
 
         def done(task: Any) -> None:
+            # Not by its status: a task whose worker died may call back while
+            # Dask re-runs it; exception() waits for its outcome.
             try:
-                if task.status == "finished":
-                    future.set_result(task.result())
-                else:
-                    error = task.exception()
-                    future.set_exception(
-                        error if isinstance(error, BaseException) else RuntimeError(task.status)
-                    )
+                error = task.exception()
+                if error is None:
+                    value = task.result()
             except BaseException as e:  # Cancelled, or the client lost the cluster.
-                future.set_exception(e)
+                error = e
             finally:
                 with self._lock:
                     self._running.discard(task)
+            if future.done():
+                return  # (Called back again for the same task.)
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)
 
         task.add_done_callback(done)
         return future
