@@ -6,7 +6,9 @@ replayed: recorded outputs are reused, missing or failed ones re-run, and
 recorded exceptions can be overridden with values, which is how a program
 pauses for human input and resumes later. Calls can run concurrently
 (``AsyncInvokable`` under asyncio, ``ThreadPoolExecutor`` in threads) and
-are recorded and replayed deterministically.
+are recorded and replayed deterministically; ``executor`` and ``map`` run
+calls on any executor, also in other processes (process pools,
+``enact_invoke.ray``, ``enact_invoke.dask``) against a shared store.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -22,10 +24,12 @@ from enact_invoke._exceptions import (
     InvokableTypeError,
     InvokeError,
     NoOutputError,
+    RemoteCallError,
     ReplayError,
     RunConflict,
     RunInProgress,
     RunOwnershipLost,
+    StoreNotShared,
     UntrackedCallWarning,
     WrappedException,
 )
@@ -41,6 +45,7 @@ from enact_invoke._input import (
 )
 from enact_invoke._invokable import Invokable, InvokableBase, typed_invokable
 from enact_invoke._records import ExceptionOverride, Invocation, Request, Response
+from enact_invoke._remote import executor, map
 from enact_invoke._replay import ReplayContext
 from enact_invoke._runs import RunStatus, delete_run, fork, resume, run, run_status, runs
 
@@ -71,6 +76,7 @@ __all__ = [
     "InvokableTypeError",
     "InvokeError",
     "NoOutputError",
+    "RemoteCallError",
     "ReplayContext",
     "ReplayError",
     "Request",
@@ -81,14 +87,17 @@ __all__ = [
     "RunInProgress",
     "RunOwnershipLost",
     "RunStatus",
+    "StoreNotShared",
     "ThreadPoolExecutor",
     "UntrackedCallWarning",
     "WrappedException",
     "__version__",
     "cache_entries",
     "delete_run",
+    "executor",
     "fork",
     "invokable",
+    "map",
     "request_input",
     "resume",
     "run",

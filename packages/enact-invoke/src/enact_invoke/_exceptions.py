@@ -19,8 +19,13 @@ whole API's tree is drawn in the enact package's errors module and README)::
         │   ├── RunConflict (ValueError)    a run of that name exists for another request
         │   ├── RunInProgress (RuntimeError)
         │   │                               another owner holds the run's lease
-        │   └── RunOwnershipLost (RuntimeError)
-        │                                   another process took the run over
+        │   ├── RunOwnershipLost (RuntimeError)
+        │   │                               another process took the run over
+        │   └── StoreNotShared (ValueError) a call sent to another process from a store
+        │                                   other processes cannot open (memory)
+        ├── RemoteCallError (ExceptionResource, RuntimeError)
+        │                                   a call run by another process (enact.executor)
+        │                                   returned no record: its worker died, say
         └── NoOutputError (LookupError)     get_output() on an invocation without output
 
     Exception
@@ -31,7 +36,8 @@ whole API's tree is drawn in the enact package's errors module and README)::
         │                                   InputRequest.continue_invocation
         ├── InvocationCancelled             recorded for a call cancelled before it
         │                                   finished (never raised: replay re-runs it)
-        └── InvocationError                 (above)
+        ├── InvocationError                 (above)
+        └── RemoteCallError                 (above)
 
     Warning
     └── UntrackedCallWarning (RuntimeWarning)
@@ -76,10 +82,12 @@ __all__ = [
     "InvokableTypeError",
     "InvokeError",
     "NoOutputError",
+    "RemoteCallError",
     "ReplayError",
     "RunConflict",
     "RunInProgress",
     "RunOwnershipLost",
+    "StoreNotShared",
     "UntrackedCallWarning",
     "WrappedException",
 ]
@@ -234,6 +242,28 @@ class UntrackedCallWarning(RuntimeWarning):
     """
 
 
+class RemoteCallError(ExceptionResource, InvokeError, RuntimeError):
+    """Recorded for a call run in another process that returned no record.
+
+    A call submitted under :func:`enact_invoke.executor` to a process pool,
+    Ray or Dask runs tracked in a worker, which commits its record and
+    returns its digest. When the worker cannot (it was killed, ran out of
+    memory, could not import the invokable's class, or the engine lost the
+    task), the submitting side records the call as raising this error, whose
+    message holds the engine's own error, and the call's future raises it.
+    The call's siblings are not affected; a replay re-runs it.
+    """
+
+
+class StoreNotShared(InvocationError, ValueError):
+    """A call was sent to another process from a store other processes cannot open.
+
+    Workers open the active store by URL: SQLite and file stores (on one
+    machine, or a shared file system) and PostgreSQL stores can be shared; an
+    in-memory store, or a store with a custom backend or ref type, cannot.
+    """
+
+
 class NoOutputError(InvokeError, LookupError):
     """The invocation has no output (it raised, or its output was removed)."""
 
@@ -250,6 +280,8 @@ for _cls in (
     RunConflict,
     RunInProgress,
     RunOwnershipLost,
+    RemoteCallError,
+    StoreNotShared,
 ):
     set_type_name(_cls, f"enact.invocations.{_cls.__name__}")
     register(_cls)

@@ -26,7 +26,7 @@ from enact_invoke._engine import (
 )
 from enact_invoke._invokable import InvokableBase
 
-__all__ = ["ThreadPoolExecutor", "shared_executor"]
+__all__ = ["ThreadPoolExecutor", "shared_executor", "submit_carried"]
 
 T = TypeVar("T")
 
@@ -56,24 +56,36 @@ class ThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[T]:
         """Schedules ``fn(*args, **kwargs)`` in a copy of the current context."""
-        context = contextvars.copy_context()
-        frame = get_frame()
-        if frame is not None and frame.tracked and isinstance(fn, InvokableBase):
-            if isinstance(fn, AsyncInvokableBase):
-                fn.submit()  # Raises the InvokableTypeError that says what to do.
-            resource = fn._make_input(args, kwargs)
-            child = start(frame, fn, resource)
-            if type(child) is not Frame:
-                done: concurrent.futures.Future[T] = concurrent.futures.Future()
-                done.set_result(child)  # Reused from the record.
-                return done
-            future = super().submit(context.run, run_started, fn, child, resource)
-            future.add_done_callback(lambda f: _cancelled(f, fn, child))
-            return future
-        # No tracked call to record it in: the context is carried all the same
-        # (a store, a ReplayContext), and the call is untracked on purpose.
-        context.run(CARRIED.set, True)
-        return super().submit(context.run, fn, *args, **kwargs)
+        return submit_carried(super().submit, fn, args, kwargs)
+
+
+def submit_carried(
+    pool_submit: Callable[..., concurrent.futures.Future[Any]],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> concurrent.futures.Future[Any]:
+    """Submits ``fn(*args, **kwargs)`` with ``pool_submit`` (a thread pool's plain
+    ``submit``), to run in a copy of the current context: an invokable is started
+    here, as a child of the tracked call in progress (see ThreadPoolExecutor)."""
+    context = contextvars.copy_context()
+    frame = get_frame()
+    if frame is not None and frame.tracked and isinstance(fn, InvokableBase):
+        if isinstance(fn, AsyncInvokableBase):
+            fn.submit()  # Raises the InvokableTypeError that says what to do.
+        resource = fn._make_input(args, kwargs)
+        child = start(frame, fn, resource)
+        if type(child) is not Frame:
+            done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            done.set_result(child)  # Reused from the record.
+            return done
+        future = pool_submit(context.run, run_started, fn, child, resource)
+        future.add_done_callback(lambda f: _cancelled(f, fn, child))
+        return future
+    # No tracked call to record it in: the context is carried all the same
+    # (a store, a ReplayContext), and the call is untracked on purpose.
+    context.run(CARRIED.set, True)
+    return pool_submit(context.run, fn, *args, **kwargs)
 
 
 def _cancelled(future: concurrent.futures.Future[Any], fn: Any, child: Frame) -> None:

@@ -162,7 +162,9 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
             reset_frame(token)
 
     def submit(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[O]:
-        """Runs the call in a thread of the shared :class:`enact.ThreadPoolExecutor`.
+        """Runs the call concurrently: in a thread of the shared
+        :class:`enact.ThreadPoolExecutor`, or on the executor of an enclosing
+        :func:`enact.executor` block (threads, processes, Ray, Dask).
 
         Takes the arguments a call takes. Inside a tracked call the call is
         recorded as its child, in the position it takes now, when submitted
@@ -171,9 +173,9 @@ class InvokableBase(ResourceBase, Generic[I, O], abc.ABC):
         Returns:
             A future of the output; its exception if the call raised.
         """
-        from enact_invoke._executor import shared_executor
+        from enact_invoke._remote import submit
 
-        return shared_executor().submit(self, *args, **kwargs)
+        return submit(self, args, kwargs)
 
     def _call_with(self, resource: ResourceBase) -> Any:
         if _takes_input(type(self)):

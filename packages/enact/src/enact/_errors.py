@@ -53,14 +53,20 @@ built-in exception it resembles (in parentheses), so ``except TypeError`` or
     │       │   │                               another request
     │       │   ├── RunInProgress (RuntimeError)
     │       │   │                               another owner holds the run's lease
-    │       │   └── RunOwnershipLost (RuntimeError)
-    │       │                                   another process took the run over
+    │       │   ├── RunOwnershipLost (RuntimeError)
+    │       │   │                               another process took the run over
+    │       │   └── StoreNotShared (ValueError) a call sent to another process from a store
+    │       │                                   other processes cannot open (memory)
+    │       ├── RemoteCallError (ExceptionResource, RuntimeError)
+    │       │                                   a call sent to another process (enact.executor)
+    │       │                                   returned no record: its worker died, say
     │       └── NoOutputError (LookupError)     get_output() of an invocation without output
     ├── ExceptionResource (Resource)            an exception recorded as itself in an invocation
     │   ├── WrappedException                    any other exception, as its traceback text
     │   ├── InputRequest                        a request for human input (alias InputRequired)
     │   ├── InvocationCancelled                 recorded for a cancelled call (never raised)
-    │   └── InvocationError                     (above)
+    │   ├── InvocationError                     (above)
+    │   └── RemoteCallError                     (above)
     └── Warning
         └── UntrackedCallWarning (RuntimeWarning)
                                                 a call in a thread that lost its tracked call
@@ -88,11 +94,13 @@ from enact_invoke import (
     InvokableTypeError,
     InvokeError,
     NoOutputError,
+    RemoteCallError,
     ReplayError,
     RequestedTypeUndetermined,
     RunConflict,
     RunInProgress,
     RunOwnershipLost,
+    StoreNotShared,
     UntrackedCallWarning,
     WrappedException,
 )
@@ -146,6 +154,7 @@ __all__ = [
     "ReadOnlyStoreError",
     "RefError",
     "RegistryError",
+    "RemoteCallError",
     "ReplayError",
     "RequestedTypeUndetermined",
     "ResourceNotFound",
@@ -158,6 +167,7 @@ __all__ = [
     "StoreError",
     "StoreFormatError",
     "StoreIOError",
+    "StoreNotShared",
     "TypeNotRegisteredError",
     "UnsupportedOperation",
     "UntrackedCallWarning",
