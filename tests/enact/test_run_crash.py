@@ -23,6 +23,8 @@ from _store_testlib import BackendFactory
 import enact
 import enact_store as es
 
+pytestmark = pytest.mark.slow
+
 # The program under test: a run of CHILDREN children (or of MIDS children of
 # GRANDS grandchildren each), run with enact.run, or resumed from the store
 # alone with enact.resume.

@@ -51,7 +51,7 @@ from _remote_children import (  # noqa: E402
 from _store_testlib import IN_CI, POSTGRES_URL_VAR, BackendFactory, postgres_url  # noqa: E402
 
 # One xdist worker runs this module: one Ray instance and one Dask cluster in all.
-pytestmark = pytest.mark.xdist_group("engines")
+pytestmark = [pytest.mark.xdist_group("engines"), pytest.mark.slow]
 
 # Children per run on Ray and Dask (lean: the suite runs on three Pythons in CI).
 N = 200

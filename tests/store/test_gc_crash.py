@@ -28,6 +28,8 @@ from _store_testlib import BackendFactory, Node, age_objects, object_file
 
 import enact_store as es
 
+pytestmark = pytest.mark.slow
+
 WORKER = Path(__file__).with_name("_store_worker.py")
 SIGKILLS = 20  # per backend
 SIGINTS = 3
