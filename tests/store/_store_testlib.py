@@ -349,16 +349,46 @@ def written_time(backend: es.StorageBackend, digest: str) -> float:
 
 
 def postgres_sessions() -> set[int]:
-    """The server processes of the open PostgresBackend connections (of every test)."""
+    """The server processes of this process's open PostgresBackend connections.
+
+    Only this process's: other test processes (pytest-xdist workers, other
+    runs sharing the server) have sessions of their own, which a test must
+    neither count nor end. A session is this process's if its client port
+    is the local port of one of this process's TCP sockets.
+    """
     rows = (
         postgres_admin()
         .execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'enact-store'"
+            "SELECT pid, client_port FROM pg_stat_activity WHERE application_name = 'enact-store'"
             " AND datname = current_database()"
         )
         .fetchall()
     )
-    return {row[0] for row in rows}
+    ports = _own_tcp_ports()
+    return {pid for pid, port in rows if port in ports}
+
+
+def _own_tcp_ports() -> set[int]:
+    """The local ports of this process's TCP sockets (Linux: /proc)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def _postgres(backend: es.StorageBackend) -> Any:
