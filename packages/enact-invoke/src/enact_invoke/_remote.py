@@ -36,9 +36,11 @@ from typing import Any, TypeVar
 
 from enact_invoke._async import AsyncInvokableBase
 from enact_invoke._engine import (
+    RUNS,
     Frame,
     Guide,
     _note_propagated,
+    _run_finished,
     close_invocation,
     enter_invocation,
     fail,
@@ -329,13 +331,18 @@ def _finished(
             parent.children[child.index] = ref
         output_ref = response["output"]
         if output_ref is not None:
-            future.set_result(store.get(output_ref))
+            output = store.get(output_ref)
+            if RUNS:  # In a durable run: checkpointed before the caller goes on.
+                _run_finished(child, None)
+            future.set_result(output)
             return
         raised_ref = response["raised"]
         if error is None:
             error = store.get(raised_ref)
         if not parent.closed:
             _note_propagated(parent, error, raised_ref)
+        if RUNS:
+            _run_finished(child, error)
         future.set_exception(error)
     except BaseException as e:
         future.set_exception(e)
