@@ -128,6 +128,26 @@ def test_a_named_run_comes_first_with_its_start_time_duration_and_progress(cwd: 
     assert all(run["started_at"] is None for run in runs[1:])
 
 
+def test_the_calls_of_a_named_run_come_with_their_durations(cwd: Path) -> None:
+    store = enact.open_store(f"sqlite:///{cwd / STORE}")
+    with store:
+        digest = enact.Ref.pack(enact.run("nightly", Summarize(texts=["a", "b"]))).ref.digest
+    store.close()
+
+    with serving(cwd) as (client, _):
+        timed = client.api(f"/api/calls/{digest}?run=nightly&path=")
+        untimed = client.api(f"/api/calls/{digest}")
+        elsewhere = client.api(f"/api/calls/{digest}?run=no-such-run&path=")
+
+    whole = timed["duration"]
+    parts = [child["duration"] for child in timed["children"]["items"]]
+    assert len(parts) == 2
+    assert all(0 <= part <= whole for part in parts)
+    assert untimed["duration"] is None
+    assert all(child["duration"] is None for child in untimed["children"]["items"])
+    assert elsewhere["duration"] is None
+
+
 def test_runs_come_newest_number_first(cwd: Path) -> None:
     for n in (2, 10, 9):
         record(cwd, f"exp/run-{n}", Summarize(texts=[str(n)]))

@@ -289,7 +289,8 @@ def _route(server: ViewerServer, path: str, query: dict[str, str]) -> Any:
     ``/api/info``                   the store's address, whether answering is allowed
     ``/api/runs``                   the runs: tags that name invocations
     ``/api/count/D``                how many calls the tree of invocation D holds
-    ``/api/calls/D?offset&limit``   a call and one page of its children
+    ``/api/calls/D?offset&limit``   a call and one page of its children (``&run=NAME&path=P``:
+                                    with their durations, a named run's call at path P)
     ``/api/objects/D?whole=1``      any object by digest or unique prefix
     ``/api/lookup?name=X``          what a tag, digest or prefix names
     ``/api/diff?a=X&b=Y``           how invocation Y differs from X
@@ -310,7 +311,8 @@ def _route(server: ViewerServer, path: str, query: dict[str, str]) -> Any:
     if len(parts) == 2 and parts[0] == "calls":
         offset = _int(query, "offset", 0)
         limit = min(_int(query, "limit", PAGE), MAX_PAGE)
-        return views.call(parts[1], offset, limit)
+        run = query.get("run") or None
+        return views.call(parts[1], offset, limit, run=run, path=query.get("path", ""))
     if len(parts) == 2 and parts[0] == "objects":
         return views.object(parts[1], whole=query.get("whole", "") not in ("", "0"))
     if parts == ["lookup"]:

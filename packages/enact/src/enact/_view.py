@@ -49,6 +49,7 @@ from enact_resource import (
 )
 from enact_store import (
     RUN_TAG_PREFIX,
+    CallTime,
     CorruptionError,
     NotFound,
     Ref,
@@ -355,8 +356,22 @@ class Views:
                     self._counts.popitem(last=False)
         return {"digest": root.digest, "calls": self._cached_count(root.digest)}
 
-    def call(self, digest: str, offset: int = 0, limit: int = PAGE) -> dict[str, Any]:
-        """A call and one page of its children (each a row, with its own child count)."""
+    def call(
+        self,
+        digest: str,
+        offset: int = 0,
+        limit: int = PAGE,
+        *,
+        run: str | None = None,
+        path: str = "",
+    ) -> dict[str, Any]:
+        """A call and one page of its children (each a row, with its own child count).
+
+        With ``run`` (a named run's name) and ``path`` (the call's position in
+        it: ``""`` for the run's top-level call, ``"3/0"`` for the first call
+        of its fourth call), each row has its ``duration`` from the run index,
+        where recorded.
+        """
         if offset < 0 or not 0 < limit <= MAX_PAGE:
             raise ApiError(f"offset must be >= 0 and limit 1..{MAX_PAGE}")
         ref = self.resolve(digest, tags=False)
@@ -368,7 +383,22 @@ class Views:
             items.append(child_row)
         row["children"] = {"total": len(children), "offset": offset, "items": items}
         row["timing"] = TIMING_NOTE
+        if run is not None:
+            times = self._call_times(run)
+            prefix = f"{path}/" if path else ""
+            row["duration"] = _duration(times.get(path))
+            for item in items:
+                item["duration"] = _duration(times.get(f"{prefix}{item['position']}"))
         return row
+
+    def _call_times(self, run: str) -> dict[str, CallTime]:
+        """When each call of a named run started and finished, by path (none if unknown)."""
+        try:
+            return {time.path: time for time in self.store.runs.calls(run)}
+        except UnsupportedOperation:
+            return {}
+        except ValueError as e:
+            raise ApiError(f"not a run name: {e}") from None
 
     def object(self, text: str, *, whole: bool = False) -> dict[str, Any]:
         """An object by digest or unique prefix: its type and fields, refs not followed."""
@@ -833,6 +863,13 @@ def _answer_value(requested: Any, kind: str | None, text: str) -> ResourceBase:
         name = getattr(requested, "__name__", "the requested type")
         raise ApiError(f"cannot make a {name} of the answer: {e}") from e
     raise ApiError("this request cannot be answered here (its requested type is unknown)", 409)
+
+
+def _duration(time: CallTime | None) -> float | None:
+    """A call's duration in seconds, if it finished (None if not recorded)."""
+    if time is None or not time.finished or time.finished < time.started:
+        return None
+    return round(time.finished - time.started, 3)
 
 
 def _run_times(run: RunEntry) -> dict[str, Any]:

@@ -316,7 +316,11 @@
   }
 
   // The call tree: rows expand level by level; children come a page at a time.
-  function treeNode(row, position, detail) {
+  // `where`: the call's run and its path in it ({run, path}), when it is a
+  // named run's call: its children's times then come with each page.
+  function treeNode(row, position, detail, where = null) {
+    const childWhere = (pos) => where && { run: where.run, path: where.path === "" ? String(pos) : `${where.path}/${pos}` };
+    const timesQuery = where ? `&run=${encodeURIComponent(where.run)}&path=${encodeURIComponent(where.path)}` : "";
     const children = el("ul", { class: "children", hidden: true });
     const li = el("li", { class: "call state-row-" + row.state, "data-digest": row.digest, "data-state": row.state });
     let loaded = 0;
@@ -332,11 +336,11 @@
     });
 
     async function loadMore() {
-      const page = await api(`/api/calls/${row.digest}?offset=${loaded}&limit=100`);
+      const page = await api(`/api/calls/${row.digest}?offset=${loaded}&limit=100${timesQuery}`);
       total = page.children.total;
       const more = children.querySelector(":scope > li.more");
       if (more) more.remove();
-      for (const child of page.children.items) children.append(treeNode(child, child.position, detail));
+      for (const child of page.children.items) children.append(treeNode(child, child.position, detail, childWhere(child.position)));
       loaded += page.children.items.length;
       if (loaded < total) {
         children.append(el("li", { class: "more" },
@@ -355,7 +359,7 @@
     if (total) toggle.addEventListener("click", () => expand(children.hidden).catch((e) => message(e.message)));
     li.expand = expand;
     li.preload = (page) => {
-      for (const child of page.items) children.append(treeNode(child, child.position, detail));
+      for (const child of page.items) children.append(treeNode(child, child.position, detail, childWhere(child.position)));
       loaded = page.items.length;
       total = page.total;
       if (loaded < total) {
@@ -382,7 +386,8 @@
     const section = (title, value, where) => el("div", { class: "section" }, el("h2", null, title), value);
     panel.replaceChildren(...[
       el("h1", null, "Call ", objectLink(row.digest)),
-      el("p", { class: "note" }, "state: ", stateBadge(row.state), " duration: ", info.timing),
+      el("p", { class: "note" }, "state: ", stateBadge(row.state), " duration: ",
+        row.duration === null || row.duration === undefined ? info.timing : row.duration + " s"),
       el("p", null, "request ", objectLink(row.request), " · response ", objectLink(row.response),
         row.children_count ? ` · ${row.children_count} call${row.children_count === 1 ? "" : "s"} made` : null),
       section("Invokable", block(row.invokable)),
@@ -395,9 +400,13 @@
 
   async function viewCall(mine, digest) {
     show(el("h1", null, "Call ", short(digest)), el("p", { class: "note" }, "Loading…"));
-    const [root, runs] = await Promise.all([api("/api/calls/" + digest), api("/api/runs")]);
+    const runs = await api("/api/runs");
     if (mine !== generation) return;
     const names = runs.runs.filter((r) => r.digest === digest).flatMap((r) => r.tags);
+    const named = names.find((name) => name.startsWith("runs/"));
+    const where = named ? { run: named.slice("runs/".length), path: "" } : null;
+    const root = await api("/api/calls/" + digest + (where ? `?run=${encodeURIComponent(where.run)}&path=` : ""));
+    if (mine !== generation) return;
     const others = runs.runs.filter((r) => r.digest !== digest && r.state !== "unreadable");
     const picker = el("select", { id: "compare-with", "aria-label": "compare with" },
       others.map((r) => el("option", { value: r.name }, r.tags.join(", "))));
@@ -407,7 +416,7 @@
         "Compare with ", picker, " ", el("button", { type: "submit", id: "compare" }, "Diff"))
       : null;
     const tree = el("ul", { class: "tree", id: "tree" });
-    const node = treeNode(root, null, callDetail);
+    const node = treeNode(root, null, callDetail, where);
     tree.append(node);
     node.preload(root.children);
     await node.expand(true);
