@@ -126,7 +126,7 @@ def test_data_stored_deeper_than_the_limit_still_reads(
 
 # Levels from where converting works but building back may not (it takes
 # more frames per level), to past where nothing works.
-CONVERTIBLE = [250, 300, 350, 400, 450, 500, 600, 700]
+CONVERTIBLE = [250, 300, 350, 400, 450, 500, 600, 700, 1000, 2000, 3000]
 
 
 def nested_data(kind: str, levels: int) -> er.ResourceDict:
