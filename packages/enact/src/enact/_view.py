@@ -137,6 +137,9 @@ class Views:
         self._answer_lock = threading.Lock()
         self._records: OrderedDict[str, ResourceDict] = OrderedDict()
         self._records_lock = threading.Lock()
+        # A run's call times as last read, with the run's updated_at then: read
+        # again only once the run has moved on.
+        self._times: dict[str, tuple[float, dict[str, CallTime]]] = {}
 
     # --- Reading. ---
 
@@ -394,11 +397,19 @@ class Views:
     def _call_times(self, run: str) -> dict[str, CallTime]:
         """When each call of a named run started and finished, by path (none if unknown)."""
         try:
-            return {time.path: time for time in self.store.runs.calls(run)}
+            entry = self.store.runs.get(run)
+            if entry is None:
+                return {}
+            kept = self._times.get(run)
+            if kept is not None and kept[0] == entry.updated_at:
+                return kept[1]  # Each page of a tree would read them all again.
+            times = {time.path: time for time in self.store.runs.calls(run)}
         except UnsupportedOperation:
             return {}
         except ValueError as e:
             raise ApiError(f"not a run name: {e}") from None
+        self._times[run] = (entry.updated_at, times)
+        return times
 
     def object(self, text: str, *, whole: bool = False) -> dict[str, Any]:
         """An object by digest or unique prefix: its type and fields, refs not followed."""
