@@ -57,7 +57,6 @@ import traceback
 import warnings
 from collections.abc import Coroutine, Sequence
 from contextvars import ContextVar
-from time import time as _wall_time
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
@@ -397,14 +396,15 @@ def start(
     child.request_ref = request_ref
     # Reserve the slot: one atomic append; the index is checked by identity,
     # since another thread may append between the two steps.
-    children = parent.children
-    children.append(child)
-    index = len(children) - 1
-    if children[index] is not child:
-        index = _find(children, child)
-    child.index = index
     if RUNS:
-        child.started = _wall_time()
+        child.index = _run_append(parent, child)  # (Logged with its slot.)
+    else:
+        children = parent.children
+        children.append(child)
+        index = len(children) - 1
+        if children[index] is not child:
+            index = _find(children, child)
+        child.index = index
     if parent.closed:
         # Closed before (or while) the slot was reserved: the record may lack it.
         _check_included(parent, child, invokable, resource)
@@ -431,7 +431,10 @@ def _cache_hit(
     _apply_state(invokable, store, response["invokable"], request.invokable)
     if parent.closed:
         raise _late(parent, invokable, resource)
-    parent.children.append(recorded_ref)
+    if RUNS:
+        _run_append(parent, recorded_ref)
+    else:
+        parent.children.append(recorded_ref)
     return store.get(response["output"])
 
 
@@ -526,7 +529,10 @@ def _match(
         if frame is not None:
             if frame.closed:
                 raise _late(frame, invokable, resource)
-            frame.children.append(recorded_ref)
+            if RUNS:
+                _run_append(frame, recorded_ref)
+            else:
+                frame.children.append(recorded_ref)
         return store.get(output_ref)
     raised_ref: Ref[ExceptionResource] | None = response["raised"]
     override = replay.exception_override
@@ -550,9 +556,11 @@ def _match(
                     raised_here=False,
                     children=response["children"],
                 )
-                frame.children.append(
-                    store.commit(Invocation(recorded["request"], store.commit(new_response)))
-                )
+                answered = store.commit(Invocation(recorded["request"], store.commit(new_response)))
+                if RUNS:
+                    _run_append(frame, answered)
+                else:
+                    frame.children.append(answered)
             return output
     return (Guide._guide(response["children"], override, replay.strict),)
 
@@ -640,7 +648,7 @@ def succeed(
     if invokable._enact_cache_ is not None:
         cache_remember(store, invokable._enact_cache_, frame.request_ref.digest, ref)
     if RUNS:
-        _run_finished(frame, None)
+        _run_finished(frame, ref, None)
     return output
 
 
@@ -686,7 +694,7 @@ def fail(
         parent.children[frame.index] = ref
         _note_propagated(parent, error, raised_ref)
     if RUNS:
-        _run_finished(frame, error)
+        _run_finished(frame, ref, error)
     return raised_ref
 
 
@@ -698,17 +706,37 @@ def fail(
 RUNS: dict[Frame, Any] = {}
 
 
-def _run_finished(frame: Frame, error: BaseException | None) -> None:
-    """A call finished: if it belongs to a durable run, checkpoints the run."""
+def _run_of(frame: Frame) -> Any:
+    """The durable run a frame belongs to, or None."""
     top = frame
     while True:
         parent = top.parent
         if parent is None:
-            break
+            return RUNS.get(top)
         top = parent
-    run = RUNS.get(top)
+
+
+def _run_finished(frame: Frame, ref: Ref[Any], error: BaseException | None) -> None:
+    """A call finished (recorded as ``ref``): if it belongs to a durable run, checkpoints
+    the run."""
+    run = _run_of(frame)
     if run is not None:
-        run.finished(frame, error)
+        run.finished(frame, ref, error)
+
+
+def _run_append(parent: Frame, child: Any) -> int:
+    """Fills the next slot of ``parent`` with ``child`` (a Frame that starts, or the ref of
+    a call reused or cached) and returns its index; in a durable run, logs it with the
+    slot (under the run's lock, so that the slots logged never leave a gap)."""
+    run = _run_of(parent)
+    if run is not None:
+        return cast(int, run.appended(parent, child))
+    children = parent.children
+    children.append(child)
+    index = len(children) - 1
+    if children[index] is not child:
+        index = _find(children, child)
+    return index
 
 
 def in_flight_record(frame: Frame) -> Ref[Invocation[Any, Any]]:

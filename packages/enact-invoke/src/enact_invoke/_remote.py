@@ -333,7 +333,7 @@ def _finished(
         if output_ref is not None:
             output = store.get(output_ref)
             if RUNS:  # In a durable run: checkpointed before the caller goes on.
-                _run_finished(child, None)
+                _run_finished(child, ref, None)
             future.set_result(output)
             return
         raised_ref = response["raised"]
@@ -342,7 +342,7 @@ def _finished(
         if not parent.closed:
             _note_propagated(parent, error, raised_ref)
         if RUNS:
-            _run_finished(child, error)
+            _run_finished(child, ref, error)
         future.set_exception(error)
     except BaseException as e:
         future.set_exception(e)

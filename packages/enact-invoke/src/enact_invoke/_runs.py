@@ -32,6 +32,7 @@ import contextlib
 import dataclasses
 import os
 import threading
+from time import monotonic
 from time import time as wall_time
 from typing import Any, cast
 
@@ -58,7 +59,7 @@ from enact_invoke._input import InputRequest
 from enact_invoke._invokable import InvokableBase
 from enact_invoke._records import ExceptionOverride, Invocation, Request, Response
 from enact_resource import NoneResource, ResourceBase
-from enact_store import CallTime, NotFound, Ref, RunEntry, Store
+from enact_store import NotFound, Ref, RunEntry, RunStep, Store
 
 __all__ = ["RunStatus", "delete_run", "fork", "resume", "run", "run_status", "runs"]
 
@@ -171,11 +172,15 @@ def fork(name: str, new_name: str, rewind: int = 1) -> RunStatus:
     head = store.runs.head(name)
     if entry is None or head is None:
         raise NotFound(f"No run named {name!r} in {store!r}")
-    recorded = store.load(head)
-    request_ref: Ref[Request[Any, Any]] = recorded["request"]
-    children = list(store.load(recorded["response"])["children"])
-    kept = children[: max(0, len(children) - rewind)]
     with store.batch():
+        steps = store.runs.steps(name, entry.head_seq)
+        if steps:  # (The calls logged since the head last moved.)
+            store.runs.recover_log(name)
+            head = _apply_steps(store, head, steps)
+        recorded = store.load(head)
+        request_ref: Ref[Request[Any, Any]] = recorded["request"]
+        children = list(store.load(recorded["response"])["children"])
+        kept = children[: max(0, len(children) - rewind)]
         response = store.commit(
             Response(
                 invokable=store.load(request_ref)["invokable"],
@@ -381,8 +386,28 @@ def _answering(store: Store, name: str, head: Ref[Any], answer: Any) -> Exceptio
     return override
 
 
+#: Seconds between two moves of a run's head while it runs, at least; and at least
+#: this many times the last move took (rebuilding the record of the calls in flight
+#: costs time with their number of children).
+_HEAD_MIN_INTERVAL = 1.0
+_HEAD_COST_FACTOR = 50
+#: The head then moves once the calls finished since make a quarter of the top-level
+#: call's children (so the records it writes stay in proportion to the run's), or after
+#: this many seconds.
+_HEAD_MAX_INTERVAL = 60.0
+
+
 class _Run:
-    """A durable run in progress in this process: what its checkpoints need."""
+    """A durable run in progress in this process: what its checkpoints need.
+
+    Each finished call is checkpointed as a step (see enact_store.RunStep),
+    written with its objects and the steps logged since the last checkpoint
+    (calls started, slots filled by reused or cached calls): a transaction
+    whose size does not grow with the run's. The head (a record of the whole
+    run, calls in flight included) is rebuilt and moved only now and then
+    (see _HEAD_*), and when the run ends or stops; resuming applies the
+    steps logged since to it (:func:`_apply_steps`).
+    """
 
     def __init__(self, store: Store, name: str, owner: str, entry: RunEntry, lease: float) -> None:
         self.store = store
@@ -393,60 +418,108 @@ class _Run:
         self.calls_done = entry.calls_done
         self.holder: Frame | None = None
         self.lock = threading.Lock()
-        self.times: list[CallTime] = []
+        # Steps logged since the last checkpoint, by path: (request, invocation,
+        # started, finished); guarded by log_lock, taken with each slot filled.
+        self.log_lock = threading.Lock()
+        self.logged: dict[str, tuple[str | None, str | None, float | None, float | None]] = {}
         self.lost = False
         self.final = False
         self.stop = threading.Event()
+        self.head_moved = monotonic()
+        self.head_cost = 0.0
+        self.head_width = 0
+        self.since_head = 0
 
-    def finished(self, frame: Frame, error: BaseException | None) -> None:
-        """Checkpoints the run after ``frame``'s call finished (its slot is filled)."""
+    def appended(self, parent: Frame, child: Any) -> int:
+        """Fills the next slot of ``parent`` (in this run) with ``child`` and logs it."""
+        with self.log_lock:
+            children = parent.children
+            children.append(child)
+            index = len(children) - 1  # (Every append to this run's frames holds the lock.)
+            prefix = _path(parent)
+            path = f"{prefix}/{index}" if prefix else str(index)
+            if isinstance(child, Frame):
+                child.started = started = wall_time()
+                self.logged[path] = (child.request_ref.digest, None, started, None)
+            else:
+                self.logged[path] = (None, child.digest, None, None)
+        return index
+
+    def finished(self, frame: Frame, ref: Ref[Any], error: BaseException | None) -> None:
+        """Checkpoints the run after ``frame``'s call finished, recorded as ``ref``."""
         now = wall_time()
         started = getattr(frame, "started", now)
+        path = _path(frame)
         with self.lock:
             if self.lost:
                 if isinstance(error, RunOwnershipLost):
                     return  # Already raised; it is propagating through this call.
                 raise self._lost()
-            holder = cast(Frame, self.holder)
-            top = holder.children[0]
-            if isinstance(top, Frame):
-                head = in_flight_record(top)
-                state = "running"
-            else:
+            with self.log_lock:
+                logged, self.logged = self.logged, {}
+            logged.pop(path, None)  # (Its start: replaced, and the finish comes last.)
+            logged[path] = (frame.request_ref.digest, ref.digest, started, now)
+            seq = self.calls_done + 1
+            top = cast(Frame, self.holder).children[0]
+            head: Ref[Any] | None = None
+            state = "running"
+            if not isinstance(top, Frame):
                 head = top
                 state = _final_state(self.store, head)
-            self.times.append(CallTime(_path(frame), started, now))
+            elif self._head_due():
+                moving = monotonic()
+                head = in_flight_record(top)
+                self.head_cost = monotonic() - moving
+                self.head_width = len(top.children)
             done = self.store.runs.checkpoint(
                 self.name,
                 owner=self.owner,
                 epoch=self.epoch,
                 head=head,
                 lease=self.lease,
-                calls_done=self.calls_done + 1,
+                calls_done=seq,
                 state=state,
-                calls=self.times,
+                # The head, when it moves, has every step: only the times are kept.
+                steps=_steps(logged, seq, times_only=head is not None),
             )
             if not done:
                 self.lost = True
                 raise self._lost()
-            self.calls_done += 1
-            self.times = []
+            self.calls_done = seq
+            self.since_head += 1
+            if head is not None:
+                self.head_moved = monotonic()
+                self.since_head = 0
             self.final = state != "running"
 
+    def _head_due(self) -> bool:
+        elapsed = monotonic() - self.head_moved
+        if elapsed < max(_HEAD_MIN_INTERVAL, _HEAD_COST_FACTOR * self.head_cost):
+            return False
+        return self.since_head * 4 >= self.head_width or elapsed >= _HEAD_MAX_INTERVAL
+
     def interrupted(self) -> None:
-        """Marks the run interrupted (resumable at once), unless it ended or was lost."""
+        """Marks the run interrupted (resumable at once), unless it ended or was lost.
+
+        The head moves to the record of the calls finished and in flight.
+        """
         with self.lock:
             if self.final or self.lost:
                 return
+            holder = self.holder
+            top = None if holder is None or not holder.children else holder.children[0]
+            head = in_flight_record(top) if isinstance(top, Frame) else None
+            with self.log_lock:
+                logged, self.logged = self.logged, {}
             self.store.runs.checkpoint(
                 self.name,
                 owner=self.owner,
                 epoch=self.epoch,
-                head=None,
+                head=head,
                 lease=0.0,
                 calls_done=self.calls_done,
                 state="interrupted",
-                calls=self.times,
+                steps=_steps(logged, self.calls_done, times_only=head is not None),
             )
 
     def _lost(self) -> RunOwnershipLost:
@@ -469,6 +542,20 @@ class _Run:
                 return
 
 
+def _steps(
+    logged: dict[str, tuple[str | None, str | None, float | None, float | None]],
+    seq: int,
+    *,
+    times_only: bool,
+) -> list[RunStep]:
+    """The steps a checkpoint writes (``times_only``: the finished calls, for their times)."""
+    return [
+        RunStep(path, seq, request, invocation, started, finished)
+        for path, (request, invocation, started, finished) in logged.items()
+        if not times_only or finished is not None
+    ]
+
+
 def _path(frame: Frame) -> str:
     """A call's position from the top-level call: '' for it, '3/0' for a grandchild."""
     parts: list[str] = []
@@ -476,6 +563,96 @@ def _path(frame: Frame) -> str:
         parts.append(str(frame.index))
         frame = frame.parent
     return "/".join(reversed(parts))
+
+
+class _InFlight:
+    """A call in flight in a record being rebuilt from steps: its request and children."""
+
+    __slots__ = ("children", "invokable", "request")
+
+    def __init__(self, request: Ref[Any], invokable: Ref[Any] | None, children: list[Any]) -> None:
+        self.request = request
+        self.invokable = invokable
+        self.children = children
+
+
+def _apply_steps(store: Store, head: Ref[Any], steps: list[RunStep]) -> Ref[Any]:
+    """The run's record after ``steps`` (by seq, then depth), logged after ``head``.
+
+    A started call takes its slot in flight (keeping the children its slot's
+    record had for the same request: a replay reuses them); a finished or
+    reused one fills its slot with its record. A step below a call that
+    finished, after a slot nothing is known of, or naming an object the store
+    lacks is passed over (its call then runs again).
+    """
+    root = _expand(store, store.load(head))
+    assert root is not None  # (A head is the record of a call in flight.)
+    for step in steps:
+        if not step.path:
+            continue  # The top-level call's own step: the head was final then.
+        *above, last = (int(part) for part in step.path.split("/"))
+        node: _InFlight | None = root
+        for index in above:
+            node = _child_in_flight(store, node, index) if node is not None else None
+        if node is None or last > len(node.children):
+            continue
+        slot: Any
+        if step.invocation is not None:
+            slot = Ref.from_digest(step.invocation)
+            if not store.has(slot):
+                continue
+        elif step.request is not None:
+            request: Ref[Any] = Ref.from_digest(step.request)
+            if not store.has(request):
+                continue
+            slot = _InFlight(request, None, [])
+            if last < len(node.children):
+                current = node.children[last]
+                if isinstance(current, Ref):
+                    current = _expand(store, store.load(current), finished_too=True)
+                if current is not None and current.request.digest == step.request:
+                    slot.children = current.children
+        else:
+            continue
+        if last == len(node.children):
+            node.children.append(slot)
+        else:
+            node.children[last] = slot
+    return _commit_in_flight(store, root)
+
+
+def _expand(store: Store, record: Any, *, finished_too: bool = False) -> _InFlight | None:
+    """A record as a call in flight (None if it finished, unless ``finished_too``)."""
+    response = store.load(record["response"])
+    if not finished_too and (response["output"] is not None or response["raised"] is not None):
+        return None
+    return _InFlight(record["request"], response["invokable"], list(response["children"]))
+
+
+def _child_in_flight(store: Store, node: _InFlight, index: int) -> _InFlight | None:
+    if index >= len(node.children):
+        return None
+    child = node.children[index]
+    if isinstance(child, _InFlight):
+        return child
+    expanded = _expand(store, store.load(child))
+    if expanded is not None:
+        node.children[index] = expanded
+    return expanded
+
+
+def _commit_in_flight(store: Store, node: _InFlight) -> Ref[Invocation[Any, Any]]:
+    children = [
+        _commit_in_flight(store, child) if isinstance(child, _InFlight) else child
+        for child in node.children
+    ]
+    invokable = node.invokable
+    if invokable is None:
+        invokable = store.load(node.request)["invokable"]
+    response = Response(
+        invokable=invokable, output=None, raised=None, raised_here=False, children=children
+    )
+    return store.commit(Invocation(node.request, store.commit(response)))
 
 
 def _final_state(store: Store, head: Ref[Any]) -> str:
@@ -505,8 +682,23 @@ def _drive(
     heartbeat = threading.Thread(target=state.heartbeat, name=f"enact-run {name}", daemon=True)
     heartbeat.start()
     try:
-        recorded = cast(Invocation[Any, Any], store.get(cast(Ref[Any], store.runs.head(name))))
         with store.batch():
+            head = cast(Ref[Any], store.runs.head(name))
+            steps = store.runs.steps(name, entry.head_seq)
+            if steps:
+                # The calls logged since the head last moved: into the head first.
+                store.runs.recover_log(name)
+                head = _apply_steps(store, head, steps)
+                if not store.runs.checkpoint(
+                    name,
+                    owner=owner,
+                    epoch=state.epoch,
+                    head=head,
+                    lease=lease,
+                    calls_done=entry.calls_done,
+                ):
+                    raise state._lost()
+            recorded = cast(Invocation[Any, Any], store.get(head))
             opened: Any = open_invocation(
                 store, invokable, input_ref, recorded, override, strict, False
             )

@@ -37,7 +37,7 @@ from enact_store._maintenance import (
 )
 from enact_store._pprint import PPrinter, PPValue, pformat, pprint
 from enact_store._ref import PackedResource, Ref
-from enact_store._runs import RUN_STATES, RUN_TAG_PREFIX, CallTime, RunEntry, Runs
+from enact_store._runs import RUN_STATES, RUN_TAG_PREFIX, CallTime, RunEntry, Runs, RunStep
 from enact_store._store import Store, Tags, commit, get
 from enact_store._url import open_store, redact_url
 from enact_store.backends import FileBackend, InMemoryBackend, PostgresBackend, SqliteBackend
@@ -73,6 +73,7 @@ __all__ = [
     "Ref",
     "RefError",
     "RunEntry",
+    "RunStep",
     "Runs",
     "SqliteBackend",
     "StorageBackend",

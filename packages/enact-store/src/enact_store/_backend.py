@@ -6,14 +6,14 @@ import abc
 import re
 from collections.abc import Iterable, Iterator
 from time import time as wall_time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from enact_resource import ResourceDict
 from enact_store._errors import UnsupportedOperation
 from enact_store._ref import PackedResource, Ref
 
 if TYPE_CHECKING:
-    from enact_store._runs import CallTime, RunEntry
+    from enact_store._runs import CallTime, RunEntry, RunStep
 
 __all__ = ["FORMAT_VERSION", "REFRESH_INTERVAL", "StorageBackend", "check_tag_name"]
 
@@ -405,9 +405,16 @@ class StorageBackend(abc.ABC):
     # A backend that keeps durable runs implements all of these; the
     # defaults raise UnsupportedOperation. Times are on the backend's clock
     # (the server's, where it has one). A run's head is the tag
-    # ``runs/NAME``; a checkpoint writes its objects, the tag and the entry
-    # atomically (one transaction where the backend has them), and only if
-    # the writer still holds the run's epoch (the fencing token).
+    # ``runs/NAME``; a checkpoint writes its objects, its steps (RunStep),
+    # the tag if it moves and the entry atomically (one transaction where
+    # the backend has them), durable on return, and only if the writer still
+    # holds the run's epoch (the fencing token).
+
+    #: Whether :meth:`run_checkpoint` keeps ``logged`` objects in the run's own log
+    #: (cheaper to append to than the objects, read back by :meth:`run_log`) until a
+    #: checkpoint with ``move_log`` moves them into the store. False: the store
+    #: never gives it ``logged`` objects.
+    run_logs_objects: ClassVar[bool] = False
 
     def run_get(self, name: str) -> RunEntry | None:
         """Returns a run's entry, or None. A read: never creates anything."""
@@ -418,8 +425,17 @@ class StorageBackend(abc.ABC):
         raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
 
     def run_calls(self, name: str) -> list[CallTime]:
-        """Returns when each call of a run started and finished. A read."""
+        """Returns when each call of a run started and finished (its steps' times). A read."""
         raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
+
+    def run_steps(self, name: str, after: int) -> list[RunStep]:
+        """Returns each path's latest step if its ``seq > after`` (any order). A read."""
+        raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
+
+    def run_log(self, name: str) -> dict[str, bytes]:
+        """Returns the objects in a run's log (see :attr:`run_logs_objects`): digest to
+        stored bytes (:func:`encode_object`). A read; the default: none."""
+        return {}
 
     def run_claim(
         self,
@@ -449,15 +465,22 @@ class StorageBackend(abc.ABC):
         owner: str,
         epoch: int,
         objects: list[PackedResource[Any]],
+        logged: list[PackedResource[Any]],
+        move_log: bool,
         head: str | None,
+        head_seq: int | None,
         lease: float,
         calls_done: int,
         state: str,
-        calls: list[CallTime],
+        steps: list[RunStep],
     ) -> bool:
-        """Atomically writes ``objects``, points ``runs/NAME`` at ``head`` (None: unchanged)
-        and updates the entry (state, lease_until = now + lease, updated_at, calls_done) and
-        the call times, if ``owner`` holds ``epoch``; returns whether it did."""
+        """Atomically writes ``objects`` (and ``logged`` ones to the run's log; with
+        ``move_log``, moves the log's objects into the store), points ``runs/NAME`` at
+        ``head`` (None: unchanged; else the entry's head_seq becomes ``head_seq``),
+        logs ``steps`` (each replaces its path's step, keeping its times if it has
+        none: see RunStep) and updates the entry (state, lease_until = now + lease,
+        updated_at, calls_done), if ``owner`` holds ``epoch``; returns whether it
+        did. Durable on return."""
         raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
 
     def run_heartbeat(self, name: str, *, owner: str, epoch: int, lease: float) -> bool:
@@ -469,7 +492,7 @@ class StorageBackend(abc.ABC):
         raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
 
     def run_delete(self, name: str) -> bool:
-        """Deletes a run's entry, call times and tag; returns whether the run existed."""
+        """Deletes a run's entry, steps and tag; returns whether the run existed."""
         raise UnsupportedOperation(f"{type(self).__name__} keeps no run index")
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, NamedTuple
 
@@ -30,6 +31,8 @@ __all__ = [
     "ref_digests",
     "verify",
 ]
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 #: Called as ``progress(done, total)`` during long operations (total may be None).
 Progress = Callable[[int, int | None], None]
@@ -239,7 +242,39 @@ def verify(store: Store, progress: Progress | None = None) -> VerifyReport:
     for name, digest in sorted(backend.list_tags().items()):
         if digest not in digests and not backend.has(store.ref_type.from_digest(digest)):
             report.dangling.append(_dangling(f"tag:{name}", digest))
+    for digest, referrer in _run_roots(store):
+        if digest not in digests and not backend.has(store.ref_type.from_digest(digest)):
+            report.dangling.append(_dangling(referrer, digest))
     return report
+
+
+def _run_roots(store: Store) -> list[tuple[str, str]]:
+    """The records durable runs logged that their heads do not reach yet (roots for gc).
+
+    A run's checkpoint logs each finished call (RunStep) and moves its head
+    (the tag ``runs/NAME``) only now and then; until it does, what the
+    steps name is reachable from the run's name through its steps alone.
+    """
+    backend = store.backend
+    try:
+        entries = backend.run_list()
+    except UnsupportedOperation:
+        return []
+    roots: list[tuple[str, str]] = []
+    for entry in entries:
+        # Objects a checkpoint kept in the run's log are not in the store yet:
+        # what they refer to is kept (they are, by the run).
+        logged = backend.run_log(entry.name)
+        for digest, data in logged.items():
+            location = f"the log of run {entry.name!r}"
+            for child in ref_digests(decode_object(digest, data, location)):
+                if child not in logged:
+                    roots.append((child, f"run:{entry.name}"))
+        for step in backend.run_steps(entry.name, entry.head_seq):
+            for named in (step.request, step.invocation):
+                if named is not None and named not in logged and _DIGEST.fullmatch(named):
+                    roots.append((named, f"run:{entry.name}/{step.path}"))
+    return roots
 
 
 def gc(
@@ -251,6 +286,9 @@ def gc(
     progress: Progress | None = None,
 ) -> GcReport:
     """Deletes the objects not reachable from the store's tags or ``roots``.
+
+    The records of durable runs that their heads do not reach yet (calls
+    logged since the head last moved, see :class:`RunStep`) count as roots.
 
     What gc promises:
 
@@ -313,6 +351,7 @@ def gc(
     marker = _Marker(reader, problems, report.dangling, progress)
     pending: list[_Pending] = [(check_digest(ref.digest), "root") for ref in roots]
     pending.extend((digest, f"tag:{name}") for name, digest in backend.list_tags().items())
+    pending.extend(_run_roots(store))
     marker.mark(pending)
     report.reachable = len(marker.live)
     candidates = []

@@ -22,7 +22,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from enact_store._backend import check_tag_name
-from enact_store._ref import Ref
+from enact_store._ref import PackedResource, Ref
 
 if TYPE_CHECKING:
     from enact_store._store import Store
@@ -32,6 +32,7 @@ __all__ = [
     "RUN_TAG_PREFIX",
     "CallTime",
     "RunEntry",
+    "RunStep",
     "Runs",
     "check_run_name",
     "run_tag",
@@ -62,6 +63,8 @@ class RunEntry:
         updated_at: when it last moved (for a finished run, when it ended).
         calls_done: tracked calls finished in it (a call re-run after a crash counts again).
         now: the backend's clock when this entry was read (to judge the lease).
+        head_seq: the steps the head includes: those logged with ``seq <= head_seq``
+            (see :class:`RunStep`).
     """
 
     name: str
@@ -74,6 +77,7 @@ class RunEntry:
     updated_at: float
     calls_done: int
     now: float
+    head_seq: int = 0
 
     @property
     def live(self) -> bool:
@@ -93,6 +97,43 @@ class CallTime:
     path: str
     started: float
     finished: float
+
+
+@dataclasses.dataclass(frozen=True)
+class RunStep:
+    """A change to a run's calls, logged by a checkpoint so that the head need not move.
+
+    A checkpoint logs what changed since the last one, keyed by path (see
+    :class:`CallTime`): a call that started (``request`` and ``started``
+    set, ``invocation`` None), a call that finished (``invocation``, the
+    digest of its record, with ``started`` and ``finished``) or a slot
+    filled without running anything (a reused or cached call: ``invocation``
+    only, no times). ``seq`` is the run's ``calls_done`` after the
+    checkpoint that logged it: the head includes every step with ``seq <=
+    RunEntry.head_seq``, and resuming applies the later ones to it. A path
+    holds its latest step; a step without times keeps the times the path had.
+    """
+
+    path: str
+    seq: int
+    request: str | None = None
+    invocation: str | None = None
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def time(self) -> CallTime | None:
+        """When the call started and finished, if it finished here."""
+        if self.started is None or self.finished is None:
+            return None
+        return CallTime(self.path, self.started, self.finished)
+
+
+def fold_step(previous: RunStep | None, step: RunStep) -> RunStep:
+    """A path's step after ``step`` is logged over ``previous`` (times kept by a fill)."""
+    if previous is not None and step.started is None:
+        return dataclasses.replace(step, started=previous.started, finished=previous.finished)
+    return step
 
 
 def check_run_name(name: object) -> str:
@@ -163,6 +204,39 @@ class Runs:
         """When each call of the run started and finished, by path (a read)."""
         return self._store.backend.run_calls(check_run_name(name))
 
+    def steps(self, name: str, after: int = 0) -> builtins.list[RunStep]:
+        """The steps logged with ``seq > after`` (by seq, then path depth), a read.
+
+        ``after=entry.head_seq`` gives what the head does not include yet.
+        """
+        steps = self._store.backend.run_steps(check_run_name(name), after)
+        return sorted(steps, key=lambda step: (step.seq, step.path.count("/"), step.path))
+
+    def recover_log(self, name: str) -> int:
+        """Writes the objects in the run's log into the store; returns how many.
+
+        A checkpoint that does not move the head may keep the call's objects
+        in the run's log (see :attr:`StorageBackend.run_logs_objects`) until
+        a later one moves them; a crash leaves them there. Objects are
+        content: writing them again is always safe.
+        """
+        from enact_store._codec import decode_object  # (Only a resume needs it.)
+
+        backend = self._store.backend
+        logged = backend.run_log(check_run_name(name))
+        if logged:
+            ref_type = self._store.ref_type
+            backend.commit_many(
+                [
+                    PackedResource(
+                        decode_object(digest, data, f"the log of run {name!r}"),
+                        ref_type.from_digest(digest),
+                    )
+                    for digest, data in logged.items()
+                ]
+            )
+        return len(logged)
+
     def claim(
         self,
         name: str,
@@ -212,14 +286,17 @@ class Runs:
         lease: float,
         calls_done: int,
         state: str = "running",
-        calls: Sequence[CallTime] = (),
+        steps: Sequence[RunStep] = (),
+        head_seq: int | None = None,
+        move_log: bool = False,
     ) -> bool:
-        """Moves the run's head and its entry, with the objects not yet written, atomically.
+        """Logs a run's steps and moves its entry (and head), with the objects not yet written.
 
         In one transaction where the backend has them (SQLite, PostgreSQL):
-        the objects pending in the current :meth:`Store.batch`, the tag, the
-        entry (state, lease renewed from the backend's clock, calls done)
-        and the call times; only if ``owner`` still holds ``epoch``.
+        the objects pending in the current :meth:`Store.batch`, the steps,
+        the tag (if ``head`` is given; ``head_seq``: the steps it includes,
+        default ``calls_done``), the entry (state, lease renewed from the
+        backend's clock, calls done); only if ``owner`` still holds ``epoch``.
 
         Returns:
             Whether it was written (False: another owner claimed the run).
@@ -231,10 +308,12 @@ class Runs:
             owner=owner,
             epoch=epoch,
             head=None if head is None else head.digest,
+            head_seq=None if head is None else (calls_done if head_seq is None else head_seq),
             lease=float(lease),
             calls_done=calls_done,
             state=state,
-            calls=list(calls),
+            steps=list(steps),
+            move_log=move_log,
         )
 
     def heartbeat(self, name: str, *, owner: str, epoch: int, lease: float) -> bool:
@@ -255,7 +334,7 @@ class Runs:
         )
 
     def delete(self, name: str) -> bool:
-        """Deletes a run's entry, call times and head tag; returns whether it existed.
+        """Deletes a run's entry, steps and head tag; returns whether it existed.
 
         Its records stay until gc finds them unreachable.
         """

@@ -53,16 +53,20 @@ class _Pending(dict[str, PackedResource[Any]]):
     objects make a commit write the batch: 0 once the batch has ended, so that
     a thread still using its context writes what it commits at once.
     ``background``: the writes a full batch makes are done by a thread of
-    their own (see Store.batch).
+    their own (see Store.batch). ``staged``: objects a durable run's
+    checkpoint wrote to the run's log, not yet to the store (see
+    :meth:`Store._write_run_checkpoint`): still read from here, and written
+    with the batch's next write.
     """
 
-    __slots__ = ("background", "limit", "lock")
+    __slots__ = ("background", "limit", "lock", "staged")
 
     def __init__(self, background: bool = False) -> None:
         super().__init__()
         self.limit = BATCH_LIMIT
         self.lock = threading.Lock()
         self.background = background
+        self.staged: dict[str, PackedResource[Any]] | None = None
 
 
 # The background writer, and the process it belongs to.
@@ -153,46 +157,64 @@ class Store:
         return Runs(self)
 
     def _write_run_checkpoint(
-        self,
-        name: str,
-        *,
-        owner: str,
-        epoch: int,
-        head: str | None,
-        lease: float,
-        calls_done: int,
-        state: str,
-        calls: list[Any],
+        self, name: str, *, head: str | None, move_log: bool, **fields: Any
     ) -> bool:
-        """Runs.checkpoint: writes the objects pending in the current batch with it."""
+        """Runs.checkpoint: writes the objects pending in the current batch with it.
+
+        Where the backend logs objects (``run_logs_objects``: SQLite,
+        PostgreSQL), a checkpoint that does not move the head writes them to
+        the run's log, a few rows side by side, rather than into the store's
+        objects, where each would change a page of its own: they stay
+        readable here (``staged``) and go into the store with the next
+        checkpoint that moves the head, or once :data:`BATCH_LIMIT` are
+        staged, or when the batch is written. A crash leaves them in the
+        log, which resuming moves into the store first.
+        """
         pending = _BATCHES.get().get(self)
         backend = self._backend
-        if not pending:
+        if pending is None:
             return backend.run_checkpoint(
                 name,
-                owner=owner,
-                epoch=epoch,
                 objects=[],
+                logged=[],
+                move_log=move_log or head is not None,
                 head=head,
-                lease=lease,
-                calls_done=calls_done,
-                state=state,
-                calls=calls,
+                **fields,
             )
         with pending.lock:
             written = pending.copy()
-            done = backend.run_checkpoint(
-                name,
-                owner=owner,
-                epoch=epoch,
-                objects=list(written.values()),
-                head=head,
-                lease=lease,
-                calls_done=calls_done,
-                state=state,
-                calls=calls,
+            staged = pending.staged
+            log = (
+                backend.run_logs_objects
+                and head is None
+                and not move_log
+                and (staged is None or len(staged) < BATCH_LIMIT)
             )
+            if log:
+                done = backend.run_checkpoint(
+                    name,
+                    objects=[],
+                    logged=list(written.values()),
+                    move_log=False,
+                    head=head,
+                    **fields,
+                )
+            else:
+                done = backend.run_checkpoint(
+                    name,
+                    objects=list(written.values()),
+                    logged=[],
+                    move_log=True,
+                    head=head,
+                    **fields,
+                )
             if done:
+                if log:
+                    if staged is None:
+                        staged = pending.staged = {}
+                    staged.update(written)
+                else:
+                    pending.staged = None
                 for digest in written:
                     del pending[digest]
         return done
@@ -278,7 +300,9 @@ class Store:
         if batches is not _NO_BATCHES:
             pending = batches.get(self)
             if pending is not None:
-                pending.setdefault(ref._digest, packed)
+                staged = pending.staged
+                if staged is None or ref._digest not in staged:
+                    pending.setdefault(ref._digest, packed)
                 # While another thread writes the batch, the others go on
                 # adding to it: it is written again at the next commit over
                 # the limit or when it ends. A commit to an ended batch (limit
@@ -399,6 +423,10 @@ class Store:
             self._write_locked(pending)
 
     def _write_locked(self, pending: _Pending) -> None:
+        staged = pending.staged
+        if staged:
+            self._backend.commit_many(list(staged.values()))
+            pending.staged = None
         if pending:
             # A snapshot: other threads may add objects while it is written.
             written = pending.copy()
@@ -431,8 +459,11 @@ class Store:
         batches = _BATCHES.get()
         if batches is not _NO_BATCHES:
             pending = batches.get(self)
-            if pending:
-                return pending.get(digest)
+            if pending is not None:
+                found = pending.get(digest)
+                if found is None and pending.staged:
+                    return pending.staged.get(digest)
+                return found
         return None
 
     def has(self, ref: Ref[Any]) -> bool:

@@ -35,7 +35,15 @@ from enact_store._errors import (
     StoreIOError,
 )
 from enact_store._ref import PackedResource, Ref, check_digest
-from enact_store._runs import RUN_TAG_PREFIX, CallTime, RunEntry, claim_outcome, path_key
+from enact_store._runs import (
+    RUN_TAG_PREFIX,
+    CallTime,
+    RunEntry,
+    RunStep,
+    claim_outcome,
+    fold_step,
+    path_key,
+)
 
 __all__ = ["FileBackend"]
 
@@ -522,8 +530,9 @@ class FileBackend(StorageBackend):
     # --- The run index (see StorageBackend.run_get): files under runs/. ---
     #
     # runs/NAME.json holds a run's entry, replaced atomically; runs/NAME.calls
-    # its call times, one JSON line appended per call. Every write takes the
-    # tag lock (a checkpoint moves the run's tag with its entry), so claims,
+    # its steps (RunStep), JSON lines appended by each checkpoint and fsynced
+    # (an older store's lines hold only times). Every write takes the tag
+    # lock (a checkpoint moves the run's tag with its entry), so claims,
     # checkpoints and tag writes of all threads and processes take turns.
     # Objects are written (and fsynced) as they are committed, before the
     # tag that reaches them.
@@ -565,17 +574,24 @@ class FileBackend(StorageBackend):
         entries = (self._read_run(path, now) for path in paths)
         return [entry for entry in entries if entry is not None]
 
-    def run_calls(self, name: str) -> list[CallTime]:
+    def _read_steps(self, name: str) -> dict[str, RunStep]:
         try:
             data = _read_regular(self._run_file(name, ".calls"))
         except (OSError, _NotRegularFile):
-            return []
-        times: dict[str, CallTime] = {}
+            return {}
+        steps: dict[str, RunStep] = {}
         for line in (data or b"").splitlines():
             with contextlib.suppress(ValueError, TypeError):  # (A line cut by a crash.)
-                path, started, finished = json.loads(line)
-                times[path] = CallTime(str(path), float(started), float(finished))
-        return sorted(times.values(), key=path_key)
+                step = _step_from_line(json.loads(line))
+                steps[step.path] = fold_step(steps.get(step.path), step)
+        return steps
+
+    def run_calls(self, name: str) -> list[CallTime]:
+        times = (step.time for step in self._read_steps(name).values())
+        return sorted((time for time in times if time is not None), key=path_key)
+
+    def run_steps(self, name: str, after: int) -> list[RunStep]:
+        return [step for step in self._read_steps(name).values() if step.seq > after]
 
     def run_claim(
         self,
@@ -623,24 +639,28 @@ class FileBackend(StorageBackend):
         owner: str,
         epoch: int,
         objects: list[PackedResource[Any]],
+        logged: list[PackedResource[Any]],
+        move_log: bool,
         head: str | None,
+        head_seq: int | None,
         lease: float,
         calls_done: int,
         state: str,
-        calls: list[CallTime],
+        steps: list[RunStep],
     ) -> bool:
         self._check_writable()
-        for packed in objects:
+        for packed in (*objects, *logged):  # (No log of its own: into the store.)
             self.commit(packed)
         with self._tags_locked():
             entry = self.run_get(name)
             if entry is None or entry.owner != owner or entry.epoch != epoch:
                 return False
+            if steps:
+                self._append_steps(name, steps)
             if head is not None:
                 path = self._tag_path(RUN_TAG_PREFIX + name)
                 self._write_atomically(path, (check_digest(head) + "\n").encode())
-            if calls:
-                self._append_calls(name, calls)
+                entry = dataclasses.replace(entry, head_seq=head_seq or 0)
             now = wall_time()
             self._write_run(
                 dataclasses.replace(
@@ -653,15 +673,22 @@ class FileBackend(StorageBackend):
             )
             return True
 
-    def _append_calls(self, name: str, calls: list[CallTime]) -> None:
+    def _append_steps(self, name: str, steps: list[RunStep]) -> None:
+        """Appends steps to the run's log, one JSON line each, fsynced if durable."""
         path = self._run_file(name, ".calls")
         lines = "".join(
-            json.dumps([call.path, call.started, call.finished]) + "\n" for call in calls
+            json.dumps(
+                [step.path, step.seq, step.request, step.invocation, step.started, step.finished]
+            )
+            + "\n"
+            for step in steps
         )
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 os.write(fd, lines.encode())
+                if self._durable:
+                    os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as e:
@@ -723,6 +750,24 @@ class FileBackend(StorageBackend):
 
 _SHARD = re.compile(r"[0-9a-f]{2}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _step_from_line(fields: Any) -> RunStep:
+    """A step from a line of a run's log: [path, seq, request, invocation, started,
+    finished], or [path, started, finished] (the times of a finished call, as written
+    before steps were logged)."""
+    if len(fields) == 3:
+        path, started, finished = fields
+        return RunStep(str(path), 0, started=float(started), finished=float(finished))
+    path, seq, request, invocation, started, finished = fields
+    return RunStep(
+        str(path),
+        int(seq),
+        None if request is None else check_digest(request),
+        None if invocation is None else check_digest(invocation),
+        None if started is None else float(started),
+        None if finished is None else float(finished),
+    )
 
 
 def _tag_file_name(name: str) -> str:

@@ -12,9 +12,15 @@ from typing import Any
 from enact_resource import ResourceDict
 from enact_store._backend import StorageBackend
 from enact_store._ref import PackedResource, Ref
-from enact_store._runs import RUN_TAG_PREFIX, CallTime, RunEntry, claim_outcome, path_key
-
-_path_key = path_key
+from enact_store._runs import (
+    RUN_TAG_PREFIX,
+    CallTime,
+    RunEntry,
+    RunStep,
+    claim_outcome,
+    fold_step,
+    path_key,
+)
 
 __all__ = ["InMemoryBackend"]
 
@@ -35,7 +41,7 @@ class InMemoryBackend(StorageBackend):
         self._tags: dict[str, str] = {}
         self._lock = threading.Lock()
         self._run_entries: dict[str, RunEntry] = {}
-        self._run_times: dict[str, dict[str, CallTime]] = {}
+        self._run_steps: dict[str, dict[str, RunStep]] = {}
 
     def commit(self, packed_resource: PackedResource[Any]) -> None:
         digest = packed_resource.ref._digest
@@ -130,7 +136,13 @@ class InMemoryBackend(StorageBackend):
 
     def run_calls(self, name: str) -> list[CallTime]:
         with self._lock:
-            return sorted(self._run_calls().get(name, {}).values(), key=_path_key)
+            steps = list(self._run_steps.get(name, {}).values())
+        times = [time for time in (step.time for step in steps) if time is not None]
+        return sorted(times, key=path_key)
+
+    def run_steps(self, name: str, after: int) -> list[RunStep]:
+        with self._lock:
+            return [step for step in self._run_steps.get(name, {}).values() if step.seq > after]
 
     def run_claim(
         self,
@@ -176,28 +188,32 @@ class InMemoryBackend(StorageBackend):
         owner: str,
         epoch: int,
         objects: list[PackedResource[Any]],
+        logged: list[PackedResource[Any]],
+        move_log: bool,
         head: str | None,
+        head_seq: int | None,
         lease: float,
         calls_done: int,
         state: str,
-        calls: list[CallTime],
+        steps: list[RunStep],
     ) -> bool:
         with self._lock:
             runs = self._runs()
             entry = runs.get(name)
             if entry is None or entry.owner != owner or entry.epoch != epoch:
                 return False
-            for packed in objects:
+            for packed in (*objects, *logged):  # (No log of its own: into the store.)
                 self.commit(packed)
             if head is not None:
                 self._tags[RUN_TAG_PREFIX + name] = head
+                entry = dataclasses.replace(entry, head_seq=head_seq or 0)
             now = wall_time()
             runs[name] = dataclasses.replace(
                 entry, state=state, lease_until=now + lease, updated_at=now, calls_done=calls_done
             )
-            times = self._run_calls().setdefault(name, {})
-            for call in calls:
-                times[call.path] = call
+            kept = self._run_steps.setdefault(name, {})
+            for step in steps:
+                kept[step.path] = fold_step(kept.get(step.path), step)
             return True
 
     def run_heartbeat(self, name: str, *, owner: str, epoch: int, lease: float) -> bool:
@@ -226,15 +242,12 @@ class InMemoryBackend(StorageBackend):
     def run_delete(self, name: str) -> bool:
         with self._lock:
             existed = self._runs().pop(name, None) is not None
-            self._run_calls().pop(name, None)
+            self._run_steps.pop(name, None)
             existed |= self._tags.pop(RUN_TAG_PREFIX + name, None) is not None
             return existed
 
     def _runs(self) -> dict[str, RunEntry]:
         return self._run_entries
-
-    def _run_calls(self) -> dict[str, dict[str, CallTime]]:
-        return self._run_times
 
     def __len__(self) -> int:
         return len(self._objects)

@@ -387,6 +387,7 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
     # The server's clock: leases are judged on it, whatever the clients' clocks say.
     _NOW = _SERVER_NOW
     _FOR_UPDATE = " FOR UPDATE"
+    _BLOB = "BYTEA"
 
     def _transaction(self, conn: Connection[Any]) -> contextlib.AbstractContextManager[Any]:
         return conn.transaction()

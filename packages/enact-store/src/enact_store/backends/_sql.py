@@ -19,7 +19,14 @@ from enact_store._backend import StorageBackend, check_tag_name
 from enact_store._codec import decode_object, encode_object
 from enact_store._errors import ReadOnlyStoreError
 from enact_store._ref import PackedResource, Ref, check_digest
-from enact_store._runs import RUN_TAG_PREFIX, CallTime, RunEntry, claim_outcome, path_key
+from enact_store._runs import (
+    RUN_TAG_PREFIX,
+    CallTime,
+    RunEntry,
+    RunStep,
+    claim_outcome,
+    path_key,
+)
 
 __all__ = ["PAGE", "READ_PAGE", "SqlBackend"]
 
@@ -40,6 +47,9 @@ class SqlCursor(Protocol):
 
     @property
     def rowcount(self) -> int: ...
+
+    @property
+    def description(self) -> Any: ...
 
     def fetchone(self) -> Any: ...
 
@@ -286,9 +296,12 @@ class SqlBackend(StorageBackend, Generic[_C]):
 
     # --- The run index (see StorageBackend.run_get): two tables made on first use. ---
     #
-    # enact_runs holds one row per run, enact_run_calls the times of its
-    # calls. They are created by the first claim (never by a read: a store
-    # without them lists no runs). Every write is one transaction that
+    # enact_runs holds one row per run, enact_run_steps each path's latest
+    # step (RunStep: what started, finished or filled a slot, and when).
+    # They are created by the first claim (never by a read: a store without
+    # them lists no runs). A store written before steps were logged may have
+    # enact_runs without head_seq (added by the first write; read as 0) and
+    # enact_run_calls (times of finished calls, still read). Every write is one transaction that
     # first checks (and locks) the run's row, so that a writer whose epoch
     # was bumped writes nothing.
 
@@ -314,9 +327,37 @@ class SqlBackend(StorageBackend, Generic[_C]):
     def _table_exists(self, conn: _C, table: str) -> bool:
         """Whether the store has a table (a read)."""
 
+    #: The column type of stored bytes.
+    _BLOB: ClassVar[str] = "BLOB"
+    #: After a run table's definition: SQLite keeps such a table in its primary key's
+    #: own B-tree ("WITHOUT ROWID"), so that a checkpoint changes fewer pages.
+    _KEYED: ClassVar[str] = ""
+
+    run_logs_objects = True
+
     def _make_run_tables(self, conn: _C) -> None:
         for statement in _RUN_SCHEMA:
-            conn.execute(statement)
+            conn.execute(statement.format(blob=self._BLOB, keyed=self._KEYED))
+        self._head_seq_column = None  # (Looked at again: another process may have added it.)
+        if not self._has_head_seq(conn):
+            conn.execute("ALTER TABLE enact_runs ADD COLUMN head_seq INTEGER NOT NULL DEFAULT 0")
+        self._head_seq_column = True
+
+    _head_seq_column: bool | None = None
+
+    def _has_head_seq(self, conn: _C) -> bool:
+        """Whether enact_runs has its head_seq column (a store's tables made before it may
+        lack it; a read then takes it as 0)."""
+        if self._head_seq_column is None:
+            cursor = conn.execute("SELECT * FROM enact_runs WHERE 1 = 0")
+            columns = [column[0] for column in cursor.description or ()]
+            cursor.fetchall()
+            self._head_seq_column = "head_seq" in columns
+        return self._head_seq_column
+
+    def _run_select(self, conn: _C) -> str:
+        head_seq = "head_seq" if self._has_head_seq(conn) else "0"
+        return f"SELECT {_RUN_COLUMNS}, {head_seq}, {self._NOW} FROM enact_runs"
 
     def _ensure_run_tables(self) -> None:
         self._check_writable()
@@ -331,10 +372,7 @@ class SqlBackend(StorageBackend, Generic[_C]):
 
     def _run_row(self, conn: _C, name: str, lock: bool) -> RunEntry | None:
         p = self._PARAM
-        sql = (
-            f"SELECT {_RUN_COLUMNS}, {self._NOW} FROM enact_runs WHERE name = {p}"
-            f"{self._FOR_UPDATE if lock else ''}"
-        )
+        sql = f"{self._run_select(conn)} WHERE name = {p}{self._FOR_UPDATE if lock else ''}"
         row = conn.execute(sql, (name,)).fetchone()
         return None if row is None else _run_entry(row)
 
@@ -350,21 +388,48 @@ class SqlBackend(StorageBackend, Generic[_C]):
         def read(conn: _C) -> list[RunEntry]:
             if not self._table_exists(conn, "enact_runs"):
                 return []
-            sql = f"SELECT {_RUN_COLUMNS}, {self._NOW} FROM enact_runs ORDER BY name"
+            sql = f"{self._run_select(conn)} ORDER BY name"
             return [_run_entry(row) for row in conn.execute(sql).fetchall()]
 
         return self._run(read)
 
     def run_calls(self, name: str) -> list[CallTime]:
+        p = self._PARAM
+
         def read(conn: _C) -> list[CallTime]:
-            if not self._table_exists(conn, "enact_run_calls"):
-                return []
-            sql = f"SELECT path, started, finished FROM enact_run_calls WHERE name = {self._PARAM}"
-            return [
-                CallTime(p, float(s), float(f)) for p, s, f in conn.execute(sql, (name,)).fetchall()
-            ]
+            times: dict[str, CallTime] = {}
+            for table, where in (("enact_run_calls", ""), ("enact_run_steps", _FINISHED)):
+                if self._table_exists(conn, table):
+                    sql = f"SELECT path, started, finished FROM {table} WHERE name = {p}{where}"
+                    for path, started, finished in conn.execute(sql, (name,)).fetchall():
+                        times[path] = CallTime(str(path), float(started), float(finished))
+            return list(times.values())
 
         return sorted(self._run(read), key=path_key)
+
+    def run_log(self, name: str) -> dict[str, bytes]:
+        sql = f"SELECT objects FROM enact_run_steps WHERE name = {self._PARAM}{_LOGGED}"
+
+        def read(conn: _C) -> dict[str, bytes]:
+            if not self._table_exists(conn, "enact_run_steps"):
+                return {}
+            return _unframe(row[0] for row in conn.execute(sql, (name,)).fetchall())
+
+        return self._run(read)
+
+    def run_steps(self, name: str, after: int) -> list[RunStep]:
+        p = self._PARAM
+        sql = (
+            "SELECT path, seq, request, invocation, started, finished FROM enact_run_steps"
+            f" WHERE name = {p} AND seq > {p}"
+        )
+
+        def read(conn: _C) -> list[RunStep]:
+            if not self._table_exists(conn, "enact_run_steps"):
+                return []
+            return [_run_step(row) for row in conn.execute(sql, (name, after)).fetchall()]
+
+        return self._run(read)
 
     def run_claim(
         self,
@@ -421,14 +486,24 @@ class SqlBackend(StorageBackend, Generic[_C]):
         owner: str,
         epoch: int,
         objects: list[PackedResource[Any]],
+        logged: list[PackedResource[Any]],
+        move_log: bool,
         head: str | None,
+        head_seq: int | None,
         lease: float,
         calls_done: int,
         state: str,
-        calls: list[CallTime],
+        steps: list[RunStep],
     ) -> bool:
         self._ensure_run_tables()
         rows = {check_digest(packed.ref._digest): encode_object(packed) for packed in objects}
+        # Logged objects are kept in the row of the checkpoint's last step (the call
+        # that finished): one row of the steps' table, rather than a page per object.
+        framed = _frame(
+            (check_digest(packed.ref._digest), encode_object(packed)) for packed in logged
+        )
+        if logged and not steps:
+            rows.update(_unframe([framed]))  # (No step to keep them with: into the store.)
         tag = None if head is None else check_digest(head)
         p = self._PARAM
         now = self._NOW
@@ -436,13 +511,33 @@ class SqlBackend(StorageBackend, Generic[_C]):
             f"UPDATE enact_runs SET state = {p}, lease_until = {now} + {p}, updated_at = {now},"
             f" calls_done = {p} WHERE name = {p} AND owner = {p} AND epoch = {p}"
         )
-        times = (
-            "INSERT INTO enact_run_calls (name, path, started, finished)"
-            f" VALUES ({p}, {p}, {p}, {p})"
-            " ON CONFLICT (name, path) DO UPDATE SET started = excluded.started,"
-            " finished = excluded.finished"
+        moved = f"UPDATE enact_runs SET head_seq = {p} WHERE name = {p}"
+        logged_sql = f"SELECT objects FROM enact_run_steps WHERE name = {p}{_LOGGED}"
+        unlog = f"UPDATE enact_run_steps SET objects = NULL WHERE name = {p}{_LOGGED}"
+        log = (
+            "INSERT INTO enact_run_steps (name, path, seq, request, invocation, started,"
+            f" finished, objects) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
+            " ON CONFLICT (name, path) DO UPDATE SET seq = excluded.seq,"
+            " request = excluded.request, invocation = excluded.invocation,"
+            " started = CASE WHEN excluded.started IS NULL THEN enact_run_steps.started"
+            " ELSE excluded.started END,"
+            " finished = CASE WHEN excluded.started IS NULL THEN enact_run_steps.finished"
+            " ELSE excluded.finished END,"
+            " objects = COALESCE(excluded.objects, enact_run_steps.objects)"
         )
-        times_rows = [(name, call.path, call.started, call.finished) for call in calls]
+        log_rows = [
+            (
+                name,
+                step.path,
+                step.seq,
+                step.request,
+                step.invocation,
+                step.started,
+                step.finished,
+                framed if logged and index == len(steps) - 1 else None,
+            )
+            for index, step in enumerate(steps)
+        ]
 
         def checkpoint(conn: _C) -> bool:
             try:
@@ -455,10 +550,16 @@ class SqlBackend(StorageBackend, Generic[_C]):
                         raise _Fenced
                     if rows:
                         self._insert_in(conn, rows)
+                    if move_log:
+                        found = conn.execute(logged_sql, (name,)).fetchall()
+                        if found:
+                            self._insert_in(conn, _unframe(row[0] for row in found))
+                            conn.execute(unlog, (name,))
+                    if log_rows:
+                        self._executemany(conn, log, log_rows)
                     if tag is not None:
                         self._set_tag_in(conn, RUN_TAG_PREFIX + name, tag)
-                    if times_rows:
-                        self._executemany(conn, times, times_rows)
+                        conn.execute(moved, (head_seq or 0, name))
             except _Fenced:
                 return False
             return True
@@ -503,7 +604,9 @@ class SqlBackend(StorageBackend, Generic[_C]):
         def delete(conn: _C) -> bool:
             with self._transaction(conn):
                 found = conn.execute(f"DELETE FROM enact_runs WHERE name = {p}", (name,)).rowcount
-                conn.execute(f"DELETE FROM enact_run_calls WHERE name = {p}", (name,))
+                for table in ("enact_run_steps", "enact_run_calls"):
+                    if self._table_exists(conn, table):
+                        conn.execute(f"DELETE FROM {table} WHERE name = {p}", (name,))
                 tagged = conn.execute(
                     f"DELETE FROM tags WHERE name = {p}", (RUN_TAG_PREFIX + name,)
                 ).rowcount
@@ -536,15 +639,46 @@ _RUN_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS enact_runs (name TEXT PRIMARY KEY, request TEXT NOT NULL,"
     " owner TEXT NOT NULL, epoch INTEGER NOT NULL, lease_until DOUBLE PRECISION NOT NULL,"
     " state TEXT NOT NULL, started_at DOUBLE PRECISION NOT NULL,"
-    " updated_at DOUBLE PRECISION NOT NULL, calls_done INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS enact_run_calls (name TEXT NOT NULL, path TEXT NOT NULL,"
-    " started DOUBLE PRECISION NOT NULL, finished DOUBLE PRECISION NOT NULL,"
-    " PRIMARY KEY (name, path))",
+    " updated_at DOUBLE PRECISION NOT NULL, calls_done INTEGER NOT NULL,"
+    " head_seq INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS enact_run_steps (name TEXT NOT NULL, path TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, request TEXT, invocation TEXT, started DOUBLE PRECISION,"
+    " finished DOUBLE PRECISION, objects {blob}, PRIMARY KEY (name, path)){keyed}",
 )
+
+# The steps that keep objects a checkpoint logged (see Store._write_run_checkpoint).
+_LOGGED = " AND objects IS NOT NULL"
+
+
+def _frame(objects: Iterable[tuple[str, bytes]]) -> bytes:
+    """Objects in one value: for each, its digest (64 bytes), its length (4), its bytes."""
+    return b"".join(
+        digest.encode() + len(data).to_bytes(4, "big") + data for digest, data in objects
+    )
+
+
+def _unframe(values: Iterable[Any]) -> dict[str, bytes]:
+    """The objects in values made by :func:`_frame` (a cut or malformed one: skipped)."""
+    objects: dict[str, bytes] = {}
+    for value in values:
+        data = bytes(value)
+        at = 0
+        while at + 68 <= len(data):
+            digest = data[at : at + 64].decode("ascii", "replace")
+            size = int.from_bytes(data[at + 64 : at + 68], "big")
+            if at + 68 + size > len(data):
+                break
+            objects[digest] = data[at + 68 : at + 68 + size]
+            at += 68 + size
+    return objects
+
+
+# The steps that hold a finished call's times (a start has no finish time yet).
+_FINISHED = " AND started IS NOT NULL AND finished IS NOT NULL"
 
 
 def _run_entry(row: Any) -> RunEntry:
-    name, request, owner, epoch, lease_until, state, started, updated, done, now = row
+    name, request, owner, epoch, lease_until, state, started, updated, done, head_seq, now = row
     return RunEntry(
         str(name),
         str(request),
@@ -556,6 +690,19 @@ def _run_entry(row: Any) -> RunEntry:
         float(updated),
         int(done),
         float(now),
+        int(head_seq),
+    )
+
+
+def _run_step(row: Any) -> RunStep:
+    path, seq, request, invocation, started, finished = row
+    return RunStep(
+        str(path),
+        int(seq),
+        None if request is None else str(request),
+        None if invocation is None else str(invocation),
+        None if started is None else float(started),
+        None if finished is None else float(finished),
     )
 
 
