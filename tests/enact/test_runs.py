@@ -147,6 +147,75 @@ def test_runs_lists_nothing_on_a_fresh_store_and_deleting_a_run_keeps_gc_honest(
             enact.delete_run("squares")
 
 
+@enact.typed_invokable(enact.Int, enact.Int)
+@dataclasses.dataclass
+class Sum(enact.Invokable):
+    def call(self, n: enact.Int) -> enact.Int:
+        return enact.Int(sum(int(Square()(enact.Int(i))) for i in range(int(n))))
+
+
+def test_checkpoints_do_not_rewrite_the_runs_record_as_it_grows(
+    backend_factory: BackendFactory,
+) -> None:
+    # A checkpoint per child that rewrote the partial record of the top-level
+    # call (a new Response listing every child so far) would leave two
+    # objects per child beside the records, and bytes growing with the
+    # square of the children: a run must store what invoke() stores, and at
+    # most a few partial heads more (the head moves now and then).
+    children = 300
+    with es.Store(backend_factory()) as plain:
+        Sum().invoke(enact.Int(children))
+        plain.flush()
+        stored_by_invoke = len(list(plain.backend.iter_digests()))
+    with es.Store(backend_factory()) as store:
+        record = enact.run("sum", Sum(), enact.Int(children))
+        stored_by_run = len(list(store.backend.iter_digests()))
+        assert enact.run_status("sum").calls_done == children + 1
+        assert [call.path for call in store.runs.calls("sum")] == [""] + [
+            str(i) for i in range(children)
+        ]
+        assert record.get_output() == enact.Int(sum(i * i for i in range(children)))
+    assert stored_by_invoke <= stored_by_run <= stored_by_invoke + 10
+
+
+def test_runs_stored_before_steps_were_logged_are_read_and_kept(
+    sql_factory: BackendFactory,
+) -> None:
+    # A store whose run tables an earlier build made: enact_runs without
+    # head_seq, call times in enact_run_calls.
+    first = es.Store(sql_factory())
+    with first:
+        old = enact.run("old", Squares(), enact.Int(3))
+    first.close()
+    CALLS.clear()
+    sql = sql_factory.sql
+    times = sql("SELECT path, started, finished FROM enact_run_steps WHERE name = 'old'")
+    sql("DROP TABLE enact_run_steps")
+    sql("ALTER TABLE enact_runs DROP COLUMN head_seq")
+    sql(
+        "CREATE TABLE enact_run_calls (name TEXT NOT NULL, path TEXT NOT NULL,"
+        " started DOUBLE PRECISION NOT NULL, finished DOUBLE PRECISION NOT NULL,"
+        " PRIMARY KEY (name, path))"
+    )
+    for path, started, finished in times:
+        sql("INSERT INTO enact_run_calls VALUES ('old', ?, ?, ?)", [path, started, finished])
+
+    with es.Store(sql_factory()) as store:
+        # Read as they were, without writing anything.
+        assert [(status.name, status.state) for status in enact.runs()] == [("old", "done")]
+        assert [call.path for call in store.runs.calls("old")] == ["", "0", "1", "2"]
+        assert enact.run("old", Squares(), enact.Int(3)) == old
+        assert CALLS == []
+        # A new run adds what it needs (a column, a table) and leaves the old one be.
+        enact.run("new", Squares(), enact.Int(2))
+        assert CALLS == [0, 1]
+        assert [status.name for status in enact.runs()] == ["new", "old"]
+        assert [call.path for call in store.runs.calls("old")] == ["", "0", "1", "2"]
+        assert [call.path for call in store.runs.calls("new")] == ["", "0", "1"]
+        enact.delete_run("old")
+    assert sql("SELECT count(*) FROM enact_run_calls") == [(0,)]
+
+
 def test_a_backend_without_a_run_index_raises_UnsupportedOperation() -> None:
     class Bare(es.StorageBackend):
         def __init__(self) -> None:

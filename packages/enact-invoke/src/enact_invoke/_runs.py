@@ -577,7 +577,7 @@ class _InFlight:
 
 
 def _apply_steps(store: Store, head: Ref[Any], steps: list[RunStep]) -> Ref[Any]:
-    """The run's record after ``steps`` (by seq, then depth), logged after ``head``.
+    """The run's record after ``steps`` (each path's latest, by path), logged after ``head``.
 
     A started call takes its slot in flight (keeping the children its slot's
     record had for the same request: a replay reuses them); a finished or

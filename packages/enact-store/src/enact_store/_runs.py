@@ -205,12 +205,15 @@ class Runs:
         return self._store.backend.run_calls(check_run_name(name))
 
     def steps(self, name: str, after: int = 0) -> builtins.list[RunStep]:
-        """The steps logged with ``seq > after`` (by seq, then path depth), a read.
+        """Each path's latest step if logged with ``seq > after``, by path (a read).
 
+        By path, numerically: a call before its children, children in order.
         ``after=entry.head_seq`` gives what the head does not include yet.
         """
         steps = self._store.backend.run_steps(check_run_name(name), after)
-        return sorted(steps, key=lambda step: (step.seq, step.path.count("/"), step.path))
+        return sorted(
+            steps, key=lambda step: tuple(int(part) for part in step.path.split("/") if part)
+        )
 
     def recover_log(self, name: str) -> int:
         """Writes the objects in the run's log into the store; returns how many.
