@@ -411,6 +411,7 @@ class _Run:
 
     def __init__(self, store: Store, name: str, owner: str, entry: RunEntry, lease: float) -> None:
         self.store = store
+        self.runs = store.runs
         self.name = name
         self.owner = owner
         self.epoch = entry.epoch
@@ -471,7 +472,7 @@ class _Run:
                 head = in_flight_record(top)
                 self.head_cost = monotonic() - moving
                 self.head_width = len(top.children)
-            done = self.store.runs.checkpoint(
+            done = self.runs.checkpoint(
                 self.name,
                 owner=self.owner,
                 epoch=self.epoch,

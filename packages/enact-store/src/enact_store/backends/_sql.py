@@ -329,15 +329,12 @@ class SqlBackend(StorageBackend, Generic[_C]):
 
     #: The column type of stored bytes.
     _BLOB: ClassVar[str] = "BLOB"
-    #: After a run table's definition: SQLite keeps such a table in its primary key's
-    #: own B-tree ("WITHOUT ROWID"), so that a checkpoint changes fewer pages.
-    _KEYED: ClassVar[str] = ""
 
     run_logs_objects = True
 
     def _make_run_tables(self, conn: _C) -> None:
         for statement in _RUN_SCHEMA:
-            conn.execute(statement.format(blob=self._BLOB, keyed=self._KEYED))
+            conn.execute(statement.format(blob=self._BLOB))
         self._head_seq_column = None  # (Looked at again: another process may have added it.)
         if not self._has_head_seq(conn):
             conn.execute("ALTER TABLE enact_runs ADD COLUMN head_seq INTEGER NOT NULL DEFAULT 0")
@@ -643,7 +640,7 @@ _RUN_SCHEMA = (
     " head_seq INTEGER NOT NULL DEFAULT 0)",
     "CREATE TABLE IF NOT EXISTS enact_run_steps (name TEXT NOT NULL, path TEXT NOT NULL,"
     " seq INTEGER NOT NULL, request TEXT, invocation TEXT, started DOUBLE PRECISION,"
-    " finished DOUBLE PRECISION, objects {blob}, PRIMARY KEY (name, path)){keyed}",
+    " finished DOUBLE PRECISION, objects {blob}, PRIMARY KEY (name, path))",
 )
 
 # The steps that keep objects a checkpoint logged (see Store._write_run_checkpoint).

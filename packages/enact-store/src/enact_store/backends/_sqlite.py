@@ -628,7 +628,6 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
 
     # SQLite has no clock of its own but the machine's: this is it, in SQL.
     _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
-    _KEYED = " WITHOUT ROWID"
 
     @contextlib.contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
