@@ -6,17 +6,18 @@ and times are in the store's run index (``store.runs``), never in records.
 
 Durability: while a run is active, each tracked call that finishes (at any
 depth, also one that raised) is *checkpointed* before the code that called
-it goes on: its objects, a new partial record of the top-level call (each
-unfinished ancestor recorded with the children finished so far, no output,
-and its unfinished children in flight, so that positions never shift) and
-the head are written together, in one transaction on SQLite and
-PostgreSQL, and only if this process still owns the run (its epoch is
-checked in the same transaction). A crash at any moment loses only the calls
-in flight (started, not finished); resuming re-runs the top-level call with
-the head as its replay guide: every finished call is reused and the calls in
-flight re-run (their own finished children reused). A checkpoint writes the
-partial records of the unfinished calls, so its size grows with the number
-of children those calls have so far (not with the depth alone).
+it goes on: its objects and a step (see enact_store.RunStep: its position
+and record, with the calls started or reused since the last checkpoint) are
+written together, in one transaction on SQLite and PostgreSQL, and only if
+this process still owns the run (its epoch is checked in the same
+transaction). A checkpoint's size does not grow with the run. The head (a
+record of the whole run: each unfinished call with its children so far, no
+output, so that positions never shift) is rebuilt and moved only now and
+then (see ``_HEAD_*``) and when the run ends or stops. A crash at any moment
+loses only the calls in flight (started, not finished); resuming applies the
+steps logged since the head moved to it (:func:`_apply_steps`), then re-runs
+the top-level call with it as its replay guide: every finished call is
+reused and the calls in flight re-run (their own finished children reused).
 
 One writer per run: :func:`run` and :func:`resume` claim the run (a new
 epoch, a lease of ``lease`` seconds on the store's clock), renewed by a
@@ -76,7 +77,9 @@ class RunStatus:
         state: ``"running"`` (an owner holds its lease), ``"done"``,
             ``"raised"``, ``"waiting_input"`` (paused on an InputRequest) or
             ``"interrupted"`` (stopped, or its owner died: resumable).
-        invocation: the latest, possibly partial, record (the head).
+        invocation: the run's head: its latest record, partial while it runs
+            (moved now and then, not at each call: ``calls_done`` counts every
+            call finished, also those since).
         calls_done: tracked calls finished in the run (one re-run after a
             crash counts again).
         started_at: when the run was first started.
