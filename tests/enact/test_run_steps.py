@@ -31,14 +31,12 @@ _PROGRAM = textwrap.dedent(
     import os
     import signal
     import sys
-    import threading
     import time
 
     import enact
 
     URL, LOG, MODE, NAME = sys.argv[1:5]
     KILL_AT = os.environ.get("KILL_AT")
-    DONE = threading.Event()
 
 
     def note(text):

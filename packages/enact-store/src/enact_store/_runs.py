@@ -22,7 +22,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from enact_store._backend import check_tag_name
-from enact_store._ref import PackedResource, Ref
+from enact_store._ref import PackedResource, Ref, check_digest
 
 if TYPE_CHECKING:
     from enact_store._store import Store
@@ -127,6 +127,20 @@ class RunStep:
         if self.started is None or self.finished is None:
             return None
         return CallTime(self.path, self.started, self.finished)
+
+
+def step_from(
+    path: Any, seq: Any, request: Any, invocation: Any, started: Any, finished: Any
+) -> RunStep:
+    """A step from the values a backend kept (a row, a line), checked and typed."""
+    return RunStep(
+        str(path),
+        int(seq),
+        None if request is None else check_digest(str(request)),
+        None if invocation is None else check_digest(str(invocation)),
+        None if started is None else float(started),
+        None if finished is None else float(finished),
+    )
 
 
 def fold_step(previous: RunStep | None, step: RunStep) -> RunStep:

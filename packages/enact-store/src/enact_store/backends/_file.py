@@ -43,6 +43,7 @@ from enact_store._runs import (
     claim_outcome,
     fold_step,
     path_key,
+    step_from,
 )
 
 __all__ = ["FileBackend"]
@@ -759,15 +760,7 @@ def _step_from_line(fields: Any) -> RunStep:
     if len(fields) == 3:
         path, started, finished = fields
         return RunStep(str(path), 0, started=float(started), finished=float(finished))
-    path, seq, request, invocation, started, finished = fields
-    return RunStep(
-        str(path),
-        int(seq),
-        None if request is None else check_digest(request),
-        None if invocation is None else check_digest(invocation),
-        None if started is None else float(started),
-        None if finished is None else float(finished),
-    )
+    return step_from(*fields)
 
 
 def _tag_file_name(name: str) -> str:

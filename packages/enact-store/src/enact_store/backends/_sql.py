@@ -26,6 +26,7 @@ from enact_store._runs import (
     RunStep,
     claim_outcome,
     path_key,
+    step_from,
 )
 
 __all__ = ["PAGE", "READ_PAGE", "SqlBackend"]
@@ -424,7 +425,7 @@ class SqlBackend(StorageBackend, Generic[_C]):
         def read(conn: _C) -> list[RunStep]:
             if not self._table_exists(conn, "enact_run_steps"):
                 return []
-            return [_run_step(row) for row in conn.execute(sql, (name, after)).fetchall()]
+            return [step_from(*row) for row in conn.execute(sql, (name, after)).fetchall()]
 
         return self._run(read)
 
@@ -688,18 +689,6 @@ def _run_entry(row: Any) -> RunEntry:
         int(done),
         float(now),
         int(head_seq),
-    )
-
-
-def _run_step(row: Any) -> RunStep:
-    path, seq, request, invocation, started, finished = row
-    return RunStep(
-        str(path),
-        int(seq),
-        None if request is None else str(request),
-        None if invocation is None else str(invocation),
-        None if started is None else float(started),
-        None if finished is None else float(finished),
     )
 
 
