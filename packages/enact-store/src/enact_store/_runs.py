@@ -152,6 +152,8 @@ def fold_step(previous: RunStep | None, step: RunStep) -> RunStep:
 
 def check_run_name(name: object) -> str:
     """Returns ``name`` if it names a run (its tag ``runs/NAME`` is a valid tag name)."""
+    if type(name) is str and name in _CHECKED_NAMES:
+        return name  # (Each checkpoint of a run names it: checked once.)
     if not isinstance(name, str):
         raise ValueError(f"Run names must be str, got {type(name).__qualname__}")
     try:
@@ -163,7 +165,15 @@ def check_run_name(name: object) -> str:
             "'/'-separated parts, not starting with '.' or '-', without '..', "
             f"at most {200 - len(RUN_TAG_PREFIX)} characters"
         ) from None
+    if type(name) is str:
+        if len(_CHECKED_NAMES) >= 1024:
+            _CHECKED_NAMES.clear()
+        _CHECKED_NAMES.add(name)
     return name
+
+
+# Run names found valid (a str subclass could change its value: not kept).
+_CHECKED_NAMES: set[str] = set()
 
 
 def claim_outcome(

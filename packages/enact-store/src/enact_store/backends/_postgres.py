@@ -75,6 +75,21 @@ _INSERT_MANY = (
     f"INSERT INTO objects AS o (digest, data, written) SELECT d, x, {_SERVER_NOW}"
     " FROM unnest(%s::text[], %s::bytea[]) AS t (d, x)" + _ON_CONFLICT
 )
+# A checkpoint that logs steps (see SqlBackend._log_steps): fenced by the run's row.
+_LOG_STEPS = (
+    "WITH fence AS (SELECT name FROM enact_runs WHERE name = %s AND owner = %s AND epoch = %s"
+    " FOR SHARE), logged AS (INSERT INTO enact_run_steps AS s (name, path, seq, request,"
+    " invocation, started, finished, objects) SELECT fence.name, t.path, t.seq, t.request,"
+    " t.invocation, t.started, t.finished, t.objects FROM fence, unnest(%s::text[],"
+    " %s::int8[], %s::text[], %s::text[], %s::float8[], %s::float8[], %s::bytea[])"
+    " AS t (path, seq, request, invocation, started, finished, objects)"
+    " ON CONFLICT (name, path) DO UPDATE SET seq = excluded.seq,"
+    " request = excluded.request, invocation = excluded.invocation,"
+    " started = CASE WHEN excluded.started IS NULL THEN s.started ELSE excluded.started END,"
+    " finished = CASE WHEN excluded.started IS NULL THEN s.finished ELSE excluded.finished END,"
+    " objects = COALESCE(excluded.objects, s.objects) RETURNING 1)"
+    " SELECT count(*) FROM fence"
+)
 # Bytes of object data per INSERT statement in commit_many.
 _BATCH_BYTES = 8 << 20
 
@@ -388,6 +403,19 @@ class PostgresBackend(SqlBackend["Connection[Any]"]):
     _NOW = _SERVER_NOW
     _FOR_UPDATE = " FOR UPDATE"
     _BLOB = "BYTEA"
+    _GREATEST = "GREATEST"
+    _FOR_SHARE = " FOR SHARE"
+
+    def _log_steps(
+        self, conn: Connection[Any], name: str, owner: str, epoch: int, rows: list[Any]
+    ) -> bool:
+        # One statement (its own transaction: the connection autocommits), so one
+        # round trip: the row lock of the fence orders it against claims.
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 8
+        found = conn.execute(
+            _LOG_STEPS, (name, owner, epoch, *(list(column) for column in columns[1:]))
+        ).fetchone()
+        return bool(found and found[0])
 
     def _transaction(self, conn: Connection[Any]) -> contextlib.AbstractContextManager[Any]:
         return conn.transaction()

@@ -353,9 +353,60 @@ class SqlBackend(StorageBackend, Generic[_C]):
             self._head_seq_column = "head_seq" in columns
         return self._head_seq_column
 
+    #: SQL's maximum of two values.
+    _GREATEST: ClassVar[str] = "max"
+    #: What locks a selected row against updates until the transaction ends ('' where
+    #: the transaction itself holds the database's write lock).
+    _FOR_SHARE: ClassVar[str] = ""
+
+    _steps_table = False
+
     def _run_select(self, conn: _C) -> str:
+        """Selects entries; their calls done and update time count the steps logged since
+        the entry was last written (a checkpoint that logs steps leaves it as it is)."""
         head_seq = "head_seq" if self._has_head_seq(conn) else "0"
-        return f"SELECT {_RUN_COLUMNS}, {head_seq}, {self._NOW} FROM enact_runs"
+        calls, updated = "calls_done", "updated_at"
+        if self._steps_table or self._table_exists(conn, "enact_run_steps"):
+            self._steps_table = True
+            steps = "FROM enact_run_steps s WHERE s.name = enact_runs.name"
+            calls = f"{self._GREATEST}(calls_done, COALESCE((SELECT max(s.seq) {steps}), 0))"
+            updated = f"{self._GREATEST}(updated_at, COALESCE((SELECT max(s.finished) {steps}), 0))"
+        return (
+            "SELECT name, request, owner, epoch, lease_until, state, started_at,"
+            f" {updated}, {calls}, {head_seq}, {self._NOW} FROM enact_runs"
+        )
+
+    def _log_steps(self, conn: _C, name: str, owner: str, epoch: int, rows: list[Any]) -> bool:
+        """A checkpoint that only logs steps: if ``owner`` holds ``epoch``, upserts them.
+
+        The entry is not written: its lease is renewed by the owner's heartbeat,
+        and its calls done and update time are read from the steps.
+        """
+        p = self._PARAM
+        fence = (
+            f"SELECT 1 FROM enact_runs WHERE name = {p} AND owner = {p} AND epoch = {p}"
+            f"{self._FOR_SHARE}"
+        )
+        with self._transaction(conn):
+            if conn.execute(fence, (name, owner, epoch)).fetchone() is None:
+                return False
+            if rows:
+                self._executemany(conn, self._log_sql(), rows)
+        return True
+
+    def _log_sql(self) -> str:
+        p = self._PARAM
+        return (
+            "INSERT INTO enact_run_steps (name, path, seq, request, invocation, started,"
+            f" finished, objects) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
+            " ON CONFLICT (name, path) DO UPDATE SET seq = excluded.seq,"
+            " request = excluded.request, invocation = excluded.invocation,"
+            " started = CASE WHEN excluded.started IS NULL THEN enact_run_steps.started"
+            " ELSE excluded.started END,"
+            " finished = CASE WHEN excluded.started IS NULL THEN enact_run_steps.finished"
+            " ELSE excluded.finished END,"
+            " objects = COALESCE(excluded.objects, enact_run_steps.objects)"
+        )
 
     def _ensure_run_tables(self) -> None:
         self._check_writable()
@@ -512,17 +563,7 @@ class SqlBackend(StorageBackend, Generic[_C]):
         moved = f"UPDATE enact_runs SET head_seq = {p} WHERE name = {p}"
         logged_sql = f"SELECT objects FROM enact_run_steps WHERE name = {p}{_LOGGED}"
         unlog = f"UPDATE enact_run_steps SET objects = NULL WHERE name = {p}{_LOGGED}"
-        log = (
-            "INSERT INTO enact_run_steps (name, path, seq, request, invocation, started,"
-            f" finished, objects) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
-            " ON CONFLICT (name, path) DO UPDATE SET seq = excluded.seq,"
-            " request = excluded.request, invocation = excluded.invocation,"
-            " started = CASE WHEN excluded.started IS NULL THEN enact_run_steps.started"
-            " ELSE excluded.started END,"
-            " finished = CASE WHEN excluded.started IS NULL THEN enact_run_steps.finished"
-            " ELSE excluded.finished END,"
-            " objects = COALESCE(excluded.objects, enact_run_steps.objects)"
-        )
+        log = self._log_sql()
         log_rows = [
             (
                 name,
@@ -536,6 +577,10 @@ class SqlBackend(StorageBackend, Generic[_C]):
             )
             for index, step in enumerate(steps)
         ]
+
+        if tag is None and not rows and not move_log and state == "running":
+            # Most checkpoints: steps only (a row or two, one statement on PostgreSQL).
+            return self._run(lambda conn: self._log_steps(conn, name, owner, epoch, log_rows))
 
         def checkpoint(conn: _C) -> bool:
             try:
