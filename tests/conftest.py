@@ -44,6 +44,21 @@ from _store_testlib import (  # noqa: E402
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Puts the long tests (marked ``slow`` or ``packaging``) first, keeping the order otherwise.
+
+    pytest-xdist hands tests out in this order (groups of several tests, such
+    as the Ray and Dask cluster's, first): a long test started last keeps one
+    worker busy while the other has nothing left to do. Every module is either
+    all long or all short, so each stays in one piece.
+    """
+    items.sort(
+        key=lambda item: (
+            not any(item.iter_markers("slow")) and not any(item.iter_markers("packaging"))
+        )
+    )
+
+
 def _unavailable(why: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"{why}: in CI (CI set) this test must run, never be skipped")
