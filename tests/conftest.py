@@ -44,6 +44,45 @@ from _store_testlib import (  # noqa: E402
 )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Orders the long tests first, and keeps each ``xdist_group`` on one worker.
+
+    Order: the tests marked ``slow`` or ``packaging`` first, keeping the order
+    otherwise (each module is all-long or all-short, so modules stay whole).
+    pytest-xdist hands tests out in this order (groups of several tests, such
+    as the Ray and Dask clusters', first): a long test started last keeps one
+    worker busy while the other has nothing left to do.
+
+    Groups: under ``--dist loadgroup`` pytest-xdist (3.8) puts a grouped test
+    in its group by appending ``@GROUP`` to its node id through
+    ``item._nodeid``, which pytest 9.2's structured node ids no longer read:
+    the mark was silently ignored, so each worker started its own Ray and Dask
+    clusters and built the wheels (pytest-dev/pytest-xdist#1386). This sets
+    the id the way pytest 9.2 keeps it; where xdist's way works, the id already
+    ends with the group and is left alone.
+    """
+    items.sort(
+        key=lambda item: (
+            not any(item.iter_markers("slow")) and not any(item.iter_markers("packaging"))
+        )
+    )
+    if not config.getoption("loadgroup", default=False):  # set on xdist's workers
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        names = sorted(
+            {
+                str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                for mark in item.iter_markers("xdist_group")
+            }
+        )
+        suffix = f"@{'_'.join(names)}"
+        if names and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(f"{item.nodeid}{suffix}")  # type: ignore[attr-defined]
+
+
 def _unavailable(why: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"{why}: in CI (CI set) this test must run, never be skipped")

@@ -29,7 +29,9 @@ from typing import NoReturn
 
 import pytest
 
-pytestmark = pytest.mark.packaging
+# One xdist worker runs the module: the wheels and the full venv (module
+# fixtures) are made once, not once per worker.
+pytestmark = [pytest.mark.packaging, pytest.mark.xdist_group("packaging")]
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ["enact-resource", "enact-store", "enact-invoke", "enact"]

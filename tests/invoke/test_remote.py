@@ -1,11 +1,11 @@
 """enact.executor and enact.map with children run in other processes (issue 18).
 
 Real engines: a process pool (spawned workers), a local Ray instance
-(``ray.init(num_cpus=2)``, started once per session) and a Dask LocalCluster
-with 2 worker processes (once per session), each against an SQLite file and
-PostgreSQL. A test that needs an engine that is not installed fails in CI
-and is skipped elsewhere. The module runs on one pytest-xdist worker (its
-xdist group), so a session starts each engine once.
+(``ray.init(num_cpus=2)``) and a Dask LocalCluster with 2 worker processes,
+each against an SQLite file and PostgreSQL, each started once for the module
+and stopped at its end. A test that needs an engine that is not installed
+fails in CI and is skipped elsewhere. The module runs on one pytest-xdist
+worker (its xdist group), so a session starts each engine once.
 
 The workers import the children from ``_remote_children`` (this folder is put
 on their PYTHONPATH). They get the PostgreSQL password from their own
@@ -57,7 +57,14 @@ pytestmark = [pytest.mark.xdist_group("engines"), pytest.mark.slow]
 N = 200
 
 
-# --- Engines (one of each per session). ---
+# --- Engines (one of each for the module). ---
+#
+# Module-scoped, not session-scoped: stopped when the module ends, so that
+# their threads in this process (the Dask scheduler's event loop and its gc
+# callbacks, Ray's driver threads) do not run during the worker's later tests,
+# where they made cyclic garbage that tests/invoke/test_reference_cycles.py
+# counted and calls that tests/invoke/test_replay_cost.py counted. (The
+# engines' group runs first under xdist: it is the largest unit of work.)
 
 
 # The workers' PostgreSQL sessions are named apart from the tests' own
@@ -104,7 +111,7 @@ def _environment() -> dict[str, str]:
     return {name: os.environ[name] for name in WORKER_VARIABLES if name in os.environ}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_executor() -> Iterator[concurrent.futures.Executor]:
     """A RayExecutor on a local Ray instance with 2 CPUs."""
     ray = _need("ray", "ray")
@@ -129,7 +136,7 @@ def ray_executor() -> Iterator[concurrent.futures.Executor]:
         ray.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_executor() -> Iterator[concurrent.futures.Executor]:
     """A DaskExecutor on a LocalCluster of 2 worker processes of one thread each."""
     distributed = _need("distributed", "dask")

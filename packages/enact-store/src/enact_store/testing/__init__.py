@@ -28,16 +28,33 @@ messages, call ``pytest.register_assert_rewrite("enact_store.testing")`` in
 your ``conftest.py`` before importing it.
 """
 
-try:
-    import hypothesis  # noqa: F401
-    import pytest  # noqa: F401
-except ImportError as e:  # pragma: no cover - only without the extra
-    raise ImportError(
-        f"enact_store.testing needs pytest and hypothesis ({e}): pip install 'enact-store[testing]'"
-    ) from e
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
 
 from enact_store.testing._factory import BackendFactory
 from enact_store.testing._resources import Box, Node, Pair
-from enact_store.testing._suite import BackendTests
+
+# Checked without importing them: the suite's child processes (the worker
+# script, ``python -m enact_store.testing._worker``) import this package but
+# need neither, and importing both costs each child a second or two of CPU.
+_missing = [name for name in ("pytest", "hypothesis") if importlib.util.find_spec(name) is None]
+if _missing:  # pragma: no cover - only without the extra
+    raise ImportError(
+        f"enact_store.testing needs pytest and hypothesis (no module named {_missing[0]!r}): "
+        "pip install 'enact-store[testing]'"
+    )
+
+if TYPE_CHECKING:
+    from enact_store.testing._suite import BackendTests
 
 __all__ = ["BackendFactory", "BackendTests", "Box", "Node", "Pair"]
+
+
+def __getattr__(name: str) -> Any:
+    # The test classes import pytest and hypothesis: loaded when first asked for.
+    if name == "BackendTests":
+        return importlib.import_module("enact_store.testing._suite").BackendTests
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

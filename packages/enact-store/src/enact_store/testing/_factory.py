@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-import pytest
-
 from enact_store import StorageBackend, UnsupportedOperation
 
 __all__ = ["HOOKS", "BackendFactory", "has", "needs", "require"]
@@ -173,6 +171,8 @@ HOOKS = {
 
 def require(factory: BackendFactory, *hooks: str) -> None:
     """Skips the test unless the factory provides every hook named, or is persistent."""
+    import pytest  # Here, not above: the suite's child processes import this module.
+
     for hook in hooks:
         if hook == "persistent":
             if not factory.persistent:
@@ -206,6 +206,8 @@ def has(backend: StorageBackend, *capabilities: str) -> bool:
 
 def needs(backend: StorageBackend, *capabilities: str) -> None:
     """Skips the test unless the backend has each optional capability named (see :func:`has`)."""
+    import pytest
+
     for capability in capabilities:
         if not has(backend, capability):
             pytest.skip(f"{type(backend).__name__} has no {capability} (optional)")
