@@ -140,12 +140,18 @@ def _counts(log: Path) -> dict[str, int]:
     return counts
 
 
-def test_a_run_killed_after_its_head_moved_loses_nothing_to_gc_and_forks_and_resumes(
-    persistent_factory: BackendFactory, tmp_path: Path
-) -> None:
+@pytest.fixture
+def program(tmp_path: Path) -> tuple[Path, Path]:
+    """The program under test, written out, and the log its children write."""
     script = tmp_path / "program.py"
     script.write_text(_PROGRAM)
-    log = tmp_path / "calls.log"
+    return script, tmp_path / "calls.log"
+
+
+def test_a_run_killed_after_its_head_moved_loses_nothing_to_gc_and_forks_and_resumes(
+    persistent_factory: BackendFactory, program: tuple[Path, Path]
+) -> None:
+    script, log = program
     # Six children of 0.3 s: the head moves once at least a second passed, so
     # it holds the first few children, and the steps those after; child 5
     # kills the process.
@@ -180,11 +186,9 @@ def test_a_run_killed_after_its_head_moved_loses_nothing_to_gc_and_forks_and_res
 
 
 def test_a_run_of_threads_killed_in_one_reuses_every_other_child_on_resume(
-    persistent_factory: BackendFactory, tmp_path: Path
+    persistent_factory: BackendFactory, program: tuple[Path, Path]
 ) -> None:
-    script = tmp_path / "program.py"
-    script.write_text(_PROGRAM)
-    log = tmp_path / "calls.log"
+    script, log = program
     # Eight children in eight threads, each with two children of its own:
     # child 3's first kills the process once the seven other children
     # finished (in whatever order they started and finished).
