@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from time import time as wall_time
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from enact_store._backend import FORMAT_VERSION, REFRESH_INTERVAL
 from enact_store._errors import (
@@ -68,8 +68,16 @@ class _DiskFull(Exception):
 _INHERITED: list[sqlite3.Connection] = []
 
 
+# Pages of write-ahead log after which a connection that checkpoints durable runs
+# folds it into the database (SQLite's default: 1,000).
+_RUN_AUTOCHECKPOINT = 10_000
+
+
 class _Connection(sqlite3.Connection):
     """A connection that can be weakly referenced (so close() can reach them all)."""
+
+    #: Whether a durable run's checkpoints used it (see SqliteBackend._log_steps).
+    logs_steps = False
 
 
 # The files this process has open through SQLite connections, by (device,
@@ -628,6 +636,19 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
 
     # SQLite has no clock of its own but the machine's: this is it, in SQL.
     _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+
+    def _log_steps(
+        self, conn: sqlite3.Connection, name: str, owner: str, epoch: int, rows: list[Any]
+    ) -> bool:
+        if not getattr(conn, "logs_steps", True):
+            # A run commits a small transaction per finished call, each changing
+            # the same few pages: folding the log into the database every
+            # 10,000 pages (40 MB) rather than 1,000 copies each of them far less
+            # often (a run's checkpoint costs about a third less). Only this
+            # connection's commits fold less often; durability is the same.
+            conn.execute(f"PRAGMA wal_autocheckpoint={_RUN_AUTOCHECKPOINT}").fetchall()
+            cast(_Connection, conn).logs_steps = True
+        return super()._log_steps(conn, name, owner, epoch, rows)
 
     @contextlib.contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
