@@ -117,6 +117,9 @@ class SqliteBackend(SqlBackend[sqlite3.Connection]):
     ``synchronous=NORMAL``: a transaction that has committed survives the
     process being killed at any moment; on a power loss or OS crash the last
     few transactions may roll back, but the database is never corrupted.
+    A connection that writes a durable run's checkpoints folds the log into
+    the database every 10,000 pages (SQLite's default: 1,000), so the log
+    may reach about 40 MB while a run goes on.
 
     Safe for many threads and processes at once: each thread (and each
     process, also one forked from a process that had the backend open) uses
