@@ -99,6 +99,7 @@ __all__ = [
     "cancel_unstarted",
     "check_untracked",
     "close_invocation",
+    "commit_in_flight",
     "current_frame",
     "enter_invocation",
     "fail",
@@ -811,19 +812,33 @@ def _in_flight(frame: Frame, cancelled: bool) -> Ref[Invocation[Any, Any]]:
     Its frame stays open (the call goes on; its own record, when it
     finishes, is referenced by nothing).
     """
-    store = frame.store
     children = frame.children.copy()
     for index, child in enumerate(children):
         if isinstance(child, Frame):
             children[index] = _in_flight(child, _cancelling(child))
+    return commit_in_flight(
+        frame.store, frame.request_ref, frame.invokable_ref, children, cancelled=cancelled
+    )
+
+
+def commit_in_flight(
+    store: Store,
+    request_ref: Ref[Request[Any, Any]],
+    invokable_ref: Ref[Any],
+    children: list[Any],
+    *,
+    cancelled: bool = False,
+) -> Ref[Invocation[Any, Any]]:
+    """Commits the record of a call in flight: no output, ``children`` (refs) so far;
+    ``cancelled``: recorded as cancelled (InvocationCancelled, raised here)."""
     response = Response(
-        invokable=frame.invokable_ref,
+        invokable=invokable_ref,
         output=None,
         raised=store.commit(_CANCELLED) if cancelled else None,
         raised_here=cancelled,
         children=children,
     )
-    return store.commit(Invocation(frame.request_ref, store.commit(response)))
+    return store.commit(Invocation(request_ref, store.commit(response)))
 
 
 def _incomplete(frame: Frame, unfinished: list[str]) -> IncompleteSubinvocationError:

@@ -42,6 +42,7 @@ from enact_invoke._engine import (
     RUNS,
     Frame,
     close_invocation,
+    commit_in_flight,
     enter_invocation,
     in_flight_record,
     leave_invocation,
@@ -58,7 +59,7 @@ from enact_invoke._exceptions import (
 )
 from enact_invoke._input import InputRequest
 from enact_invoke._invokable import InvokableBase
-from enact_invoke._records import ExceptionOverride, Invocation, Request, Response
+from enact_invoke._records import ExceptionOverride, Invocation, Request
 from enact_resource import NoneResource, ResourceBase
 from enact_store import NotFound, Ref, RunEntry, RunStep, Store
 
@@ -176,24 +177,12 @@ def fork(name: str, new_name: str, rewind: int = 1) -> RunStatus:
     if entry is None or head is None:
         raise NotFound(f"No run named {name!r} in {store!r}")
     with store.batch():
-        steps = store.runs.steps(name, entry.head_seq)
-        if steps:  # (The calls logged since the head last moved.)
-            store.runs.recover_log(name)
-            head = _apply_steps(store, head, steps)
+        head = _latest_record(store, entry, head) or head
         recorded = store.load(head)
         request_ref: Ref[Request[Any, Any]] = recorded["request"]
         children = list(store.load(recorded["response"])["children"])
         kept = children[: max(0, len(children) - rewind)]
-        response = store.commit(
-            Response(
-                invokable=store.load(request_ref)["invokable"],
-                output=None,
-                raised=None,
-                raised_here=False,
-                children=kept,
-            )
-        )
-        new_head = store.commit(Invocation(request_ref, response))
+        new_head = commit_in_flight(store, request_ref, store.load(request_ref)["invokable"], kept)
         created = store.runs.create(
             new_name, request=entry.request, head=new_head, state="interrupted"
         )
@@ -257,12 +246,7 @@ def run(
             )
         invokable_ref = store.commit(invokable)
         request_ref = store.commit(Request(invokable_ref, input_ref))
-        first = store.commit(
-            Invocation(
-                request_ref,
-                store.commit(Response(invokable_ref, None, None, False, [])),
-            )
-        )
+        first = commit_in_flight(store, request_ref, invokable_ref, [])
         outcome, entry = store.runs.claim(
             name,
             request=request_ref.digest,
@@ -459,8 +443,7 @@ class _Run:
                 if isinstance(error, RunOwnershipLost):
                     return  # Already raised; it is propagating through this call.
                 raise self._lost()
-            with self.log_lock:
-                logged, self.logged = self.logged, {}
+            logged = self._take_logged()
             logged.pop(path, None)  # (Its start: replaced, and the finish comes last.)
             logged[path] = (frame.request_ref.digest, ref.digest, started, now)
             seq = self.calls_done + 1
@@ -496,6 +479,12 @@ class _Run:
                 self.since_head = 0
             self.final = state != "running"
 
+    def _take_logged(self) -> dict[str, tuple[str | None, str | None, float | None, float | None]]:
+        """The steps logged since the last checkpoint (the next ones start afresh)."""
+        with self.log_lock:
+            logged, self.logged = self.logged, {}
+        return logged
+
     def _head_due(self) -> bool:
         elapsed = monotonic() - self.head_moved
         if elapsed < max(_HEAD_MIN_INTERVAL, _HEAD_COST_FACTOR * self.head_cost):
@@ -513,9 +502,8 @@ class _Run:
             holder = self.holder
             top = None if holder is None or not holder.children else holder.children[0]
             head = in_flight_record(top) if isinstance(top, Frame) else None
-            with self.log_lock:
-                logged, self.logged = self.logged, {}
-            self.store.runs.checkpoint(
+            logged = self._take_logged()
+            self.runs.checkpoint(
                 self.name,
                 owner=self.owner,
                 epoch=self.epoch,
@@ -536,7 +524,7 @@ class _Run:
         """Renews the lease every lease/3 seconds until the run ends (a daemon thread)."""
         while not self.stop.wait(self.lease / 3):
             try:
-                held = self.store.runs.heartbeat(
+                held = self.runs.heartbeat(
                     self.name, owner=self.owner, epoch=self.epoch, lease=self.lease
                 )
             except Exception:  # A store that fails now may answer later.
@@ -653,10 +641,17 @@ def _commit_in_flight(store: Store, node: _InFlight) -> Ref[Invocation[Any, Any]
     invokable = node.invokable
     if invokable is None:
         invokable = store.load(node.request)["invokable"]
-    response = Response(
-        invokable=invokable, output=None, raised=None, raised_here=False, children=children
-    )
-    return store.commit(Invocation(node.request, store.commit(response)))
+    return commit_in_flight(store, node.request, invokable, children)
+
+
+def _latest_record(store: Store, entry: RunEntry, head: Ref[Any]) -> Ref[Any] | None:
+    """The run's head with the steps logged since it moved applied (their objects read
+    back from the run's log first); None if none were."""
+    steps = store.runs.steps(entry.name, entry.head_seq)
+    if not steps:
+        return None
+    store.runs.recover_log(entry.name)
+    return _apply_steps(store, head, steps)
 
 
 def _final_state(store: Store, head: Ref[Any]) -> str:
@@ -688,20 +683,18 @@ def _drive(
     try:
         with store.batch():
             head = cast(Ref[Any], store.runs.head(name))
-            steps = store.runs.steps(name, entry.head_seq)
-            if steps:
-                # The calls logged since the head last moved: into the head first.
-                store.runs.recover_log(name)
-                head = _apply_steps(store, head, steps)
-                if not store.runs.checkpoint(
-                    name,
-                    owner=owner,
-                    epoch=state.epoch,
-                    head=head,
-                    lease=lease,
-                    calls_done=entry.calls_done,
-                ):
-                    raise state._lost()
+            latest = _latest_record(store, entry, head)
+            # The calls logged since the head last moved: into the head first.
+            if latest is not None and not store.runs.checkpoint(
+                name,
+                owner=owner,
+                epoch=state.epoch,
+                head=latest,
+                lease=lease,
+                calls_done=entry.calls_done,
+            ):
+                raise state._lost()
+            head = latest or head
             recorded = cast(Invocation[Any, Any], store.get(head))
             opened: Any = open_invocation(
                 store, invokable, input_ref, recorded, override, strict, False

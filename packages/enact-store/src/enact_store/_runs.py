@@ -240,20 +240,22 @@ class Runs:
         )
 
     def recover_log(self, name: str) -> int:
-        """Writes the objects in the run's log into the store; returns how many.
+        """Makes the objects in the run's log readable; returns how many.
 
         A checkpoint that does not move the head may keep the call's objects
         in the run's log (see :attr:`StorageBackend.run_logs_objects`) until
-        a later one moves them; a crash leaves them there. Objects are
-        content: writing them again is always safe.
+        a later one moves them; a crash leaves them there. In a
+        :meth:`Store.batch` they are read from the batch, and written with it
+        (or moved by the next checkpoint that moves the head); outside one
+        they are written at once. Objects are content: writing them again is
+        always safe.
         """
         from enact_store._codec import decode_object  # (Only a resume needs it.)
 
-        backend = self._store.backend
-        logged = backend.run_log(check_run_name(name))
+        logged = self._store.backend.run_log(check_run_name(name))
         if logged:
             ref_type = self._store.ref_type
-            backend.commit_many(
+            self._store._stage_logged(
                 [
                     PackedResource(
                         decode_object(digest, data, f"the log of run {name!r}"),

@@ -190,24 +190,15 @@ class Store:
                 and not move_log
                 and (staged is None or len(staged) < BATCH_LIMIT)
             )
-            if log:
-                done = backend.run_checkpoint(
-                    name,
-                    objects=[],
-                    logged=list(written.values()),
-                    move_log=False,
-                    head=head,
-                    **fields,
-                )
-            else:
-                done = backend.run_checkpoint(
-                    name,
-                    objects=list(written.values()),
-                    logged=[],
-                    move_log=True,
-                    head=head,
-                    **fields,
-                )
+            objects = list(written.values())
+            done = backend.run_checkpoint(
+                name,
+                objects=[] if log else objects,
+                logged=objects if log else [],
+                move_log=not log,
+                head=head,
+                **fields,
+            )
             if done:
                 if log:
                     if staged is None:
@@ -218,6 +209,24 @@ class Store:
                 for digest in written:
                     del pending[digest]
         return done
+
+    def _stage_logged(self, objects: list[PackedResource[Any]]) -> None:
+        """Runs.recover_log: makes objects read back from a run's log readable.
+
+        In a batch they are staged (see :meth:`_write_run_checkpoint`): the
+        next checkpoint that moves the head moves the log into the store, and
+        the batch's next write writes them; outside one they are written now.
+        """
+        pending = _BATCHES.get().get(self)
+        if pending is None:
+            self._backend.commit_many(objects)
+            return
+        with pending.lock:
+            staged = pending.staged
+            if staged is None:
+                staged = pending.staged = {}
+            for packed in objects:
+                staged[packed.ref._digest] = packed
 
     @property
     def tags(self) -> Tags:

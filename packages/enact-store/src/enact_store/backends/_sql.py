@@ -382,18 +382,22 @@ class SqlBackend(StorageBackend, Generic[_C]):
         The entry is not written: its lease is renewed by the owner's heartbeat,
         and its calls done and update time are read from the steps.
         """
+        with self._transaction(conn):
+            if conn.execute(self._fence_sql, (name, owner, epoch)).fetchone() is None:
+                return False
+            if rows:
+                self._executemany(conn, self._log_sql, rows)
+        return True
+
+    @functools.cached_property
+    def _fence_sql(self) -> str:
         p = self._PARAM
-        fence = (
+        return (
             f"SELECT 1 FROM enact_runs WHERE name = {p} AND owner = {p} AND epoch = {p}"
             f"{self._FOR_SHARE}"
         )
-        with self._transaction(conn):
-            if conn.execute(fence, (name, owner, epoch)).fetchone() is None:
-                return False
-            if rows:
-                self._executemany(conn, self._log_sql(), rows)
-        return True
 
+    @functools.cached_property
     def _log_sql(self) -> str:
         p = self._PARAM
         return (
@@ -548,22 +552,14 @@ class SqlBackend(StorageBackend, Generic[_C]):
         rows = {check_digest(packed.ref._digest): encode_object(packed) for packed in objects}
         # Logged objects are kept in the row of the checkpoint's last step (the call
         # that finished): one row of the steps' table, rather than a page per object.
-        framed = _frame(
-            (check_digest(packed.ref._digest), encode_object(packed)) for packed in logged
-        )
-        if logged and not steps:
-            rows.update(_unframe([framed]))  # (No step to keep them with: into the store.)
-        tag = None if head is None else check_digest(head)
-        p = self._PARAM
-        now = self._NOW
-        update = (
-            f"UPDATE enact_runs SET state = {p}, lease_until = {now} + {p}, updated_at = {now},"
-            f" calls_done = {p} WHERE name = {p} AND owner = {p} AND epoch = {p}"
-        )
-        moved = f"UPDATE enact_runs SET head_seq = {p} WHERE name = {p}"
-        logged_sql = f"SELECT objects FROM enact_run_steps WHERE name = {p}{_LOGGED}"
-        unlog = f"UPDATE enact_run_steps SET objects = NULL WHERE name = {p}{_LOGGED}"
-        log = self._log_sql()
+        encoded = [(check_digest(packed.ref._digest), encode_object(packed)) for packed in logged]
+        framed = None
+        if encoded:
+            if steps:
+                framed = _frame(encoded)
+            else:
+                rows.update(encoded)  # (No step to keep them with: into the store.)
+        last = len(steps) - 1
         log_rows = [
             (
                 name,
@@ -573,14 +569,24 @@ class SqlBackend(StorageBackend, Generic[_C]):
                 step.invocation,
                 step.started,
                 step.finished,
-                framed if logged and index == len(steps) - 1 else None,
+                framed if index == last else None,
             )
             for index, step in enumerate(steps)
         ]
-
+        tag = None if head is None else check_digest(head)
         if tag is None and not rows and not move_log and state == "running":
             # Most checkpoints: steps only (a row or two, one statement on PostgreSQL).
             return self._run(lambda conn: self._log_steps(conn, name, owner, epoch, log_rows))
+
+        p = self._PARAM
+        now = self._NOW
+        update = (
+            f"UPDATE enact_runs SET state = {p}, lease_until = {now} + {p}, updated_at = {now},"
+            f" calls_done = {p} WHERE name = {p} AND owner = {p} AND epoch = {p}"
+        )
+        moved = f"UPDATE enact_runs SET head_seq = {p} WHERE name = {p}"
+        logged_sql = f"SELECT objects FROM enact_run_steps WHERE name = {p}{_LOGGED}"
+        unlog = f"UPDATE enact_run_steps SET objects = NULL WHERE name = {p}{_LOGGED}"
 
         def checkpoint(conn: _C) -> bool:
             try:
@@ -599,7 +605,7 @@ class SqlBackend(StorageBackend, Generic[_C]):
                             self._insert_in(conn, _unframe(row[0] for row in found))
                             conn.execute(unlog, (name,))
                     if log_rows:
-                        self._executemany(conn, log, log_rows)
+                        self._executemany(conn, self._log_sql, log_rows)
                     if tag is not None:
                         self._set_tag_in(conn, RUN_TAG_PREFIX + name, tag)
                         conn.execute(moved, (head_seq or 0, name))
