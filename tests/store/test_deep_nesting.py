@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from _store_testlib import Box, fresh_ref
 
 import enact_resource as er
 import enact_store as es
-
-T = TypeVar("T")
+from enact_store.testing._objects import nested
 
 KINDS = ["list", "tuple", "dict", "resource", "mixed"]
 
@@ -35,29 +34,6 @@ def default_recursion_limit() -> Iterator[None]:
         yield
     finally:
         sys.setrecursionlimit(before)
-
-
-def nested(kind: str, levels: int) -> Box:
-    """A Box whose value nests ``levels`` containers or resources of one kind (or all)."""
-    value: Any = "leaf"
-    for level in range(levels):
-        step = ["list", "dict", "resource"][level % 3] if kind == "mixed" else kind
-        if step == "list":
-            value = [value]
-        elif step == "tuple":
-            value = (value,)
-        elif step == "dict":
-            value = {"k": value}
-        else:
-            value = Box(value)
-    return Box(value)
-
-
-def at_stack_depth(frames: int, run: Callable[[], T]) -> T:
-    """Calls ``run`` from ``frames`` Python frames further down the stack."""
-    if frames <= 0:
-        return run()
-    return at_stack_depth(frames - 1, run)
 
 
 @pytest.mark.parametrize("kind", KINDS)

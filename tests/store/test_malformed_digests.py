@@ -10,19 +10,7 @@ from _store_testlib import BackendFactory, Box
 
 import enact_resource as er
 import enact_store as es
-
-MALFORMED = [
-    "../x",
-    "../../" + "a" * 58,
-    "/etc/passwd",
-    "a" * 63,
-    "a" * 65,
-    "g" * 64,
-    "A" * 64,
-    "",
-    "a" * 63 + "\n",
-    "a" * 32 + "/" + "a" * 31,
-]
+from enact_store.testing._objects import MALFORMED_DIGESTS as MALFORMED
 
 
 def forged_ref(digest: str) -> es.Ref[Any]:

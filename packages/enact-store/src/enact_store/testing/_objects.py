@@ -27,6 +27,20 @@ class OtherRef(es.Ref[Any]):
     """A second ref type, to mix into a list of refs."""
 
 
+#: Strings that are not digests, some shaped to escape a directory or a query.
+MALFORMED_DIGESTS = [
+    "../x",
+    "../../" + "a" * 58,
+    "/etc/passwd",
+    "a" * 63,
+    "a" * 65,
+    "g" * 64,
+    "A" * 64,
+    "",
+    "a" * 63 + "\n",
+    "a" * 32 + "/" + "a" * 31,
+]
+
 _TYPES = [Box, Pair, Node, er.Str, er.Int, er.Float, er.Bytes, er.NoneResource, es.Ref]
 _FLOATS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
@@ -496,22 +510,7 @@ class ObjectTests:
 
     # --- malformed digests never reach the backend ---
 
-    @pytest.mark.parametrize(
-        "digest",
-        [
-            "../x",
-            "../../" + "a" * 58,
-            "/etc/passwd",
-            "a" * 63,
-            "a" * 65,
-            "g" * 64,
-            "A" * 64,
-            "",
-            "a" * 63 + "\n",
-            "a" * 32 + "/" + "a" * 31,
-        ],
-        ids=repr,
-    )
+    @pytest.mark.parametrize("digest", MALFORMED_DIGESTS, ids=repr)
     def test_a_forged_ref_is_refused_with_ref_error(self, store: es.Store, digest: str) -> None:
         # A Ref whose digest skipped validation, as a buggy or hostile caller could make.
         ref: es.Ref[Any] = object.__new__(es.Ref)
